@@ -1,0 +1,90 @@
+"""The ``netra-trio`` command: ``serve`` and ``token``."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import trio
+
+from netra_trio.auth import Authenticator
+from netra_trio.config import OPTIONS, Config
+from netra_trio.errors import ConfigError
+from netra_trio.logs import configure_logging, log_event
+from netra_trio.secrets_store import load_or_create_secret
+from netra_trio.server.app import Server
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netra-trio", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the WebSocket server")
+    for field in attrs.fields(Config):
+        flag = "--" + field.name.replace("_", "-")
+        serve.add_argument(
+            flag,
+            dest=field.name,
+            default=None,
+            help=f"(env {OPTIONS[field.name].env}, default {field.default!r})",
+        )
+    token = sub.add_parser("token", help="print a signed token for a user (development)")
+    token.add_argument("--user", required=True)
+    token.add_argument("--ttl-s", type=float, default=3600.0)
+    token.add_argument("--jwt-secret", dest="jwt_secret", default=None)
+    token.add_argument("--secret-file", dest="secret_file", default=None)
+    return parser
+
+
+def _with_secret(config: Config) -> tuple[Config, bool]:
+    if config.jwt_secret is not None:
+        return config, False
+    secret, created = load_or_create_secret(config.secret_path)
+    return attrs.evolve(config, jwt_secret=secret), created
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k in OPTIONS}
+    try:
+        config, created = _with_secret(Config.from_sources(flags, os.environ))
+    except ConfigError as exc:
+        print(f"netra-trio: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "token":
+        authenticator = Authenticator(
+            secret=config.jwt_secret or "",
+            algorithm=config.jwt_algorithm,
+            audience=config.jwt_audience,
+            issuer=config.jwt_issuer,
+        )
+        print(authenticator.issue(args.user, args.ttl_s))
+        return 0
+    configure_logging(config.log_format, config.log_level)
+    if flags.get("jwt_secret") is None and "NETRA_JWT_SECRET" not in os.environ:
+        log_event(
+            "dev_secret",
+            path=str(config.secret_path),
+            created=created,
+            hint="get a token with: netra-trio token --user alice",
+        )
+    return trio.run(_serve, config)
+
+
+async def _serve(config: Config) -> int:
+    server = Server(config)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(
+            lambda task_status: server.run(handle_signals=True, task_status=task_status)
+        )
+        gc.freeze()
+        print(f"netra-trio listening on {server.url}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

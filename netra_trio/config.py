@@ -1,0 +1,165 @@
+"""Server configuration: one frozen attrs class, built from flags and the environment.
+
+``Config.from_sources(flags, environ)`` takes plain mappings, so tests pass
+dicts. A flag wins over its environment variable, which wins over the default.
+Every bad value raises :class:`ConfigError` naming the option and the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from netra_trio.errors import ConfigError
+
+_LOG_FORMATS = ("text", "json")
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    jwt_secret: str | None = None
+    jwt_algorithm: str = "HS256"
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    secret_file: str = ".netra/jwt-secret"
+    database: str = "netra.db"
+    metrics_port: int | None = None
+    max_connections_per_user: int = 5
+    idle_timeout_s: float = 1800.0
+    heartbeat_interval_s: float = 25.0
+    heartbeat_timeout_s: float = 20.0
+    max_message_bytes: int = 65536
+    max_violations: int = 5
+    queue_max_frames: int = 2048
+    queue_max_bytes: int = 4 * 1024 * 1024
+    user_backlog_max_bytes: int = 12 * 1024 * 1024
+    writer_stall_timeout_s: float = 30.0
+    handshake_timeout_s: float = 10.0
+    close_timeout_s: float = 5.0
+    shutdown_grace_s: float = 10.0
+    log_format: str = "text"
+    log_level: str = "info"
+
+    @classmethod
+    def from_sources(
+        cls, flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Config:
+        flags = flags or {}
+        environ = environ or {}
+        values: dict[str, Any] = {}
+        for field in attrs.fields(cls):
+            option = OPTIONS[field.name]
+            raw = flags.get(field.name)
+            source = f"--{field.name.replace('_', '-')}"
+            if raw is None and option.env in environ:
+                raw, source = environ[option.env], option.env
+            if raw is None:
+                continue
+            values[field.name] = option.parse(source, raw)
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be between 0 and 65535, got {self.port}")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f"metrics-port must be between 0 and 65535, got {self.metrics_port}")
+        if self.jwt_secret is not None and len(self.jwt_secret) < 16:
+            raise ConfigError("jwt-secret must be at least 16 characters")
+        if self.max_message_bytes < 256:
+            raise ConfigError(
+                f"max-message-bytes must be at least 256, got {self.max_message_bytes}"
+            )
+        if self.heartbeat_timeout_s > self.heartbeat_interval_s * 4:
+            raise ConfigError("heartbeat-timeout-s must be at most 4 x heartbeat-interval-s")
+        if self.queue_max_bytes < self.max_message_bytes:
+            raise ConfigError("queue-max-bytes must be at least max-message-bytes")
+        if self.user_backlog_max_bytes < self.queue_max_bytes:
+            raise ConfigError("user-backlog-max-bytes must be at least queue-max-bytes")
+        if self.log_format not in _LOG_FORMATS:
+            raise ConfigError(
+                f"log-format must be one of {', '.join(_LOG_FORMATS)}, got {self.log_format!r}"
+            )
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(
+                f"log-level must be one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}"
+            )
+
+    @property
+    def secret_path(self) -> Path:
+        return Path(self.secret_file)
+
+
+def _int(minimum: int) -> Callable[[str, Any], int]:
+    def parse(source: str, raw: Any) -> int:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source} must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{source} must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _seconds(source: str, raw: Any) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source} must be a number of seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{source} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _text(source: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if not value:
+        raise ConfigError(f"{source} must not be empty")
+    return value
+
+
+def _lower(source: str, raw: Any) -> str:
+    return _text(source, raw).lower()
+
+
+@attrs.frozen
+class _Option:
+    env: str
+    parse: Callable[[str, Any], Any]
+
+
+OPTIONS: dict[str, _Option] = {
+    "host": _Option("NETRA_HOST", _text),
+    "port": _Option("NETRA_PORT", _int(0)),
+    "jwt_secret": _Option("NETRA_JWT_SECRET", _text),
+    "jwt_algorithm": _Option("NETRA_JWT_ALGORITHM", _text),
+    "jwt_audience": _Option("NETRA_JWT_AUDIENCE", _text),
+    "jwt_issuer": _Option("NETRA_JWT_ISSUER", _text),
+    "secret_file": _Option("NETRA_SECRET_FILE", _text),
+    "database": _Option("NETRA_DATABASE", _text),
+    "metrics_port": _Option("NETRA_METRICS_PORT", _int(0)),
+    "max_connections_per_user": _Option("NETRA_MAX_CONNECTIONS_PER_USER", _int(1)),
+    "idle_timeout_s": _Option("NETRA_IDLE_TIMEOUT_S", _seconds),
+    "heartbeat_interval_s": _Option("NETRA_HEARTBEAT_INTERVAL_S", _seconds),
+    "heartbeat_timeout_s": _Option("NETRA_HEARTBEAT_TIMEOUT_S", _seconds),
+    "max_message_bytes": _Option("NETRA_MAX_MESSAGE_BYTES", _int(1)),
+    "max_violations": _Option("NETRA_MAX_VIOLATIONS", _int(1)),
+    "queue_max_frames": _Option("NETRA_QUEUE_MAX_FRAMES", _int(16)),
+    "queue_max_bytes": _Option("NETRA_QUEUE_MAX_BYTES", _int(1024)),
+    "user_backlog_max_bytes": _Option("NETRA_USER_BACKLOG_MAX_BYTES", _int(1024)),
+    "writer_stall_timeout_s": _Option("NETRA_WRITER_STALL_TIMEOUT_S", _seconds),
+    "handshake_timeout_s": _Option("NETRA_HANDSHAKE_TIMEOUT_S", _seconds),
+    "close_timeout_s": _Option("NETRA_CLOSE_TIMEOUT_S", _seconds),
+    "shutdown_grace_s": _Option("NETRA_SHUTDOWN_GRACE_S", _seconds),
+    "log_format": _Option("NETRA_LOG_FORMAT", _lower),
+    "log_level": _Option("NETRA_LOG_LEVEL", _lower),
+}

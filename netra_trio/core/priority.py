@@ -1,0 +1,180 @@
+"""Outbound ordering: a bounded priority store, FIFO within a class.
+
+Four classes, CRITICAL > HIGH > NORMAL > LOW. The store is bounded by a frame
+count and a byte total. When a push would pass a bound it sheds, oldest first,
+LOW and then NORMAL frames that are no more important than the new one; a new
+LOW or NORMAL frame that finds no such victim is itself shed. CRITICAL and HIGH
+frames are never shed: when they cannot be held the push reports ``OVERFLOW``
+and the caller decides (the server closes the connection as a slow consumer).
+
+A frame may carry a coalescing key: a newer frame with the same key and class
+replaces the queued one in place, so only the latest state is sent.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+import attrs
+
+T = TypeVar("T")
+
+
+class Priority(enum.IntEnum):
+    """Lower value is more important; compare as integers, never as names."""
+
+    CRITICAL = 0
+    HIGH = 1
+    NORMAL = 2
+    LOW = 3
+
+    @property
+    def sheddable(self) -> bool:
+        return self >= Priority.NORMAL
+
+
+class PushResult(enum.Enum):
+    QUEUED = "queued"
+    COALESCED = "coalesced"
+    SHED = "shed"  # the new frame was dropped
+    OVERFLOW = "overflow"  # a CRITICAL/HIGH frame that cannot be held
+
+
+@attrs.frozen
+class QueueBounds:
+    max_frames: int
+    max_bytes: int
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_frames < 1 or self.max_bytes < 1:
+            raise ValueError("queue bounds must be positive")
+
+
+@attrs.frozen
+class StoreStatistics:
+    queued: tuple[int, int, int, int]  # per Priority value
+    queued_bytes: int
+    shed: tuple[int, int, int, int]
+    coalesced: int
+    overflowed: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.queued)
+
+
+@attrs.define(slots=True)
+class _Entry(Generic[T]):
+    item: T
+    size: int
+    key: Hashable | None
+
+
+class PriorityStore(Generic[T]):
+    """The pure structure behind each connection's scheduler."""
+
+    def __init__(self, bounds: QueueBounds) -> None:
+        self.bounds = bounds
+        self._queues: tuple[deque[_Entry[T]], ...] = tuple(deque() for _ in Priority)
+        self._keyed: dict[tuple[Priority, Hashable], _Entry[T]] = {}
+        self._frames = 0
+        self._bytes = 0
+        self._shed = [0, 0, 0, 0]
+        self._coalesced = 0
+        self._overflowed = 0
+
+    def __len__(self) -> int:
+        return self._frames
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._bytes
+
+    def push(
+        self, item: T, priority: Priority, size: int, key: Hashable | None = None
+    ) -> PushResult:
+        if key is not None:
+            existing = self._keyed.get((priority, key))
+            if existing is not None:
+                if self._bytes - existing.size + size <= self.bounds.max_bytes:
+                    self._bytes += size - existing.size
+                    existing.item, existing.size = item, size
+                    self._coalesced += 1
+                    return PushResult.COALESCED
+                self._remove_keyed(priority, existing)
+        while (
+            self._frames + 1 > self.bounds.max_frames or self._bytes + size > self.bounds.max_bytes
+        ):
+            if not self._shed_one(priority):
+                if priority.sheddable:
+                    self._shed[priority] += 1
+                    return PushResult.SHED
+                self._overflowed += 1
+                return PushResult.OVERFLOW
+        entry = _Entry(item, size, key)
+        self._queues[priority].append(entry)
+        if key is not None:
+            self._keyed[(priority, key)] = entry
+        self._frames += 1
+        self._bytes += size
+        return PushResult.QUEUED
+
+    def pop(self) -> T:
+        """The oldest frame of the most important non-empty class."""
+        for priority, queue in zip(Priority, self._queues, strict=True):
+            if queue:
+                return self._take(priority, queue.popleft())
+        raise IndexError("pop from an empty PriorityStore")
+
+    def pop_all(self) -> list[T]:
+        """Everything queued, in delivery order."""
+        out: list[T] = []
+        for priority, queue in zip(Priority, self._queues, strict=True):
+            while queue:
+                out.append(self._take(priority, queue.popleft()))
+        return out
+
+    def clear(self) -> int:
+        dropped = self._frames
+        for queue in self._queues:
+            queue.clear()
+        self._keyed.clear()
+        self._frames = self._bytes = 0
+        return dropped
+
+    def statistics(self) -> StoreStatistics:
+        return StoreStatistics(
+            queued=tuple(len(q) for q in self._queues),  # type: ignore[arg-type]
+            queued_bytes=self._bytes,
+            shed=tuple(self._shed),  # type: ignore[arg-type]
+            coalesced=self._coalesced,
+            overflowed=self._overflowed,
+        )
+
+    def _take(self, priority: Priority, entry: _Entry[T]) -> T:
+        self._frames -= 1
+        self._bytes -= entry.size
+        if entry.key is not None:
+            self._keyed.pop((priority, entry.key), None)
+        return entry.item
+
+    def _shed_one(self, incoming: Priority) -> bool:
+        """Drop the oldest frame of the least important sheddable class that is
+        no more important than ``incoming``. False when there is none."""
+        for victim in (Priority.LOW, Priority.NORMAL):
+            if victim < incoming:
+                break
+            queue = self._queues[victim]
+            if queue:
+                self._take(victim, queue.popleft())
+                self._shed[victim] += 1
+                return True
+        return False
+
+    def _remove_keyed(self, priority: Priority, entry: _Entry[T]) -> None:
+        self._queues[priority].remove(entry)
+        self._take(priority, entry)
+        self._shed[priority] += 1

@@ -1,0 +1,25 @@
+"""Typing indicators: an ack to the sender, ``user_typing`` to the user's
+other connections at LOW priority, coalesced per sender to the latest state."""
+
+from __future__ import annotations
+
+from netra_trio.handlers.base import HandlerContext
+from netra_trio.protocol.client_messages import TypingStarted, TypingStopped
+from netra_trio.protocol.server_messages import TypingAck, UserTyping
+
+
+async def handle_typing(ctx: HandlerContext, message: TypingStarted | TypingStopped) -> None:
+    typing = isinstance(message, TypingStarted)
+    ctx.reply(TypingAck(typing=typing), correlation_id=message.message_id)
+    ctx.notify_others(
+        UserTyping(typing=typing, connection_id=ctx.connection_id),
+        coalesce_key=("user_typing", ctx.connection_id),
+    )
+
+
+async def handle_typing_started(ctx: HandlerContext, message: TypingStarted) -> None:
+    await handle_typing(ctx, message)
+
+
+async def handle_typing_stopped(ctx: HandlerContext, message: TypingStopped) -> None:
+    await handle_typing(ctx, message)

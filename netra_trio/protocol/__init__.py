@@ -1,0 +1,1 @@
+"""The wire protocol: typed messages, one converter, and the frame codec."""

@@ -1,0 +1,91 @@
+"""The server's nursery tree and its graceful shutdown.
+
+    Server.run
+     └─ hub nursery (Hub.run)
+          ├─ listener, in its own cancel scope (cancelled to stop accepting)
+          ├─ one task per socket: transport + handshake, then waits on its connection
+          └─ one UserHub nursery per user: connections (reader, writer, heartbeat)
+
+Shutdown (SIGINT/SIGTERM or ``request_shutdown``): cancel the listener, refuse
+late handshakes, close every connection with 1001 after flushing its queue,
+give everything ``shutdown_grace_s`` to end, then cancel what is left.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import trio
+
+from netra_trio.auth import Authenticator
+from netra_trio.config import Config
+from netra_trio.handlers import default_router
+from netra_trio.handlers.router import Router
+from netra_trio.logs import log_event
+from netra_trio.server.hub import Hub
+
+
+class Server:
+    def __init__(self, config: Config, *, router: Router | None = None) -> None:
+        if config.jwt_secret is None:
+            raise ValueError("the server needs a JWT secret")
+        self.config = config
+        self.authenticator = Authenticator(
+            secret=config.jwt_secret,
+            algorithm=config.jwt_algorithm,
+            audience=config.jwt_audience,
+            issuer=config.jwt_issuer,
+        )
+        self.hub = Hub(config, self.authenticator, router or default_router())
+        self.port = 0
+        self._listen_scope = trio.CancelScope()
+        self._shutdown = trio.Event()
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.config.host}:{self.port}/ws"
+
+    def request_shutdown(self) -> None:
+        self._shutdown.set()
+
+    async def run(
+        self,
+        *,
+        handle_signals: bool = False,
+        task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        listeners = await trio.open_tcp_listeners(self.config.port, host=self.config.host)
+        self.port = listeners[0].socket.getsockname()[1]
+        async with trio.open_nursery() as outer:
+            hub_nursery: trio.Nursery = await outer.start(self.hub.run)
+            hub_nursery.start_soon(self._listen, listeners, hub_nursery)
+            if handle_signals:
+                outer.start_soon(self._wait_for_signal)
+            log_event("listening", url=self.url)
+            task_status.started(self)
+            await self._shutdown.wait()
+            await self._graceful_shutdown()
+            outer.cancel_scope.cancel()
+        log_event("stopped", stats=self.hub.stats.closes_by_code)
+
+    async def _listen(
+        self, listeners: list[trio.SocketListener], handler_nursery: trio.Nursery
+    ) -> None:
+        with self._listen_scope:
+            await trio.serve_listeners(
+                self.hub.handle_stream, listeners, handler_nursery=handler_nursery
+            )
+
+    async def _wait_for_signal(self) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log_event("signal", signal=signal.Signals(signum).name)
+                self.request_shutdown()
+                return
+
+    async def _graceful_shutdown(self) -> None:
+        self._listen_scope.cancel()
+        self.hub.begin_shutdown()
+        with trio.move_on_after(self.config.shutdown_grace_s) as grace:
+            await self.hub.wait_drained()
+        log_event("shutdown", graceful=not grace.cancelled_caught)

@@ -1,0 +1,424 @@
+"""One WebSocket connection: its nursery of reader, writer and heartbeat tasks.
+
+All of the connection's endings are cancellation. The tasks run in one cancel
+scope whose deadline is the earlier of the idle deadline (moved forward as
+client frames arrive) and the token's expiry; a lost heartbeat, a slow
+consumer, an eviction or a shutdown cancel that scope with a close code. A
+"draining" close (shutdown, violations, oversized frames) stops the reader and
+lets the writer flush what is queued, within ``close_timeout_s``.
+
+The writer is the only task that sends data frames. Each send runs shielded
+under its own deadline (``writer_stall_timeout_s``), so cancellation never
+cuts a frame in half; a send that cannot finish by then is an emergency
+(4009) and the socket is dropped without a close frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from netra_trio.core.expiry import ExpiryPolicy
+from netra_trio.core.heartbeat import HeartbeatPolicy
+from netra_trio.core.limits import ViolationAction, ViolationCounter, utf8_length_exceeds
+from netra_trio.core.priority import Priority, PushResult
+from netra_trio.core.routing import frame_allowed
+from netra_trio.core.states import ConnState, transition
+from netra_trio.errors import CloseCode, ErrorCode, ProtocolError
+from netra_trio.logs import log_event
+from netra_trio.protocol.codec import encode, encode_batch, encode_error, encode_payload
+from netra_trio.protocol.server_messages import ConnectionEstablished, Limits
+from netra_trio.server.scheduler import FrameScheduler, OutboundFrame
+
+if TYPE_CHECKING:
+    from netra_trio.config import Config
+    from netra_trio.handlers.router import Router
+    from netra_trio.server.stats import ServerStats
+    from netra_trio.server.user_hub import UserHub
+
+
+class Connection:
+    def __init__(
+        self,
+        *,
+        connection_id: str,
+        session_id: str,
+        user_hub: UserHub,
+        ws: WebSocketConnection,
+        stream: trio.abc.Stream,
+        token_expires_at: float,
+        batch_mode: bool,
+        config: Config,
+        router: Router,
+        stats: ServerStats,
+        remote: str,
+    ) -> None:
+        self._id = connection_id
+        self.session_id = session_id
+        self.user_hub = user_hub
+        self._user_id = user_hub.user_id
+        self._ws = ws
+        self._stream = stream
+        self._token_expires_at = token_expires_at
+        self.batch_mode = batch_mode
+        self._config = config
+        self._router = router
+        self._stats = stats
+        self._remote = remote
+        self.scheduler = FrameScheduler(user_hub.queue_bounds)
+        self._expiry = ExpiryPolicy(config.idle_timeout_s)
+        self._heartbeat_policy = HeartbeatPolicy(
+            config.heartbeat_interval_s, config.heartbeat_timeout_s
+        )
+        self._violations = ViolationCounter(config.max_violations)
+        self._state = ConnState.OPEN
+        self._close_code: int | None = None
+        self._close_reason = ""
+        self._peer_closed = False
+        self._stream_broken = False
+        self._tasks_scope = trio.CancelScope()
+        self._reader_scope = trio.CancelScope()
+        self._heartbeat_scope = trio.CancelScope()
+        self._send_scope: trio.CancelScope | None = None
+        self._token_deadline = math.inf
+        self._last_activity = 0.0
+        self.fence_refused = 0
+        self.finished = trio.Event()
+
+    # -- identity and state ------------------------------------------------------
+
+    @property
+    def user_id(self) -> str:
+        return self._user_id
+
+    @property
+    def connection_id(self) -> str:
+        return self._id
+
+    @property
+    def is_open(self) -> bool:
+        return self._state is ConnState.OPEN
+
+    @property
+    def state(self) -> ConnState:
+        return self._state
+
+    @property
+    def close_code(self) -> int | None:
+        return self._close_code
+
+    # -- outbound (HandlerContext) ------------------------------------------------
+
+    def enqueue(self, frame: OutboundFrame) -> None:
+        if self._state is not ConnState.OPEN:
+            return
+        result = self.scheduler.send_nowait(frame)
+        if result is PushResult.SHED:
+            self._stats.frames_shed += 1
+        elif result is PushResult.OVERFLOW:
+            self._stats.slow_consumers += 1
+            self.close(CloseCode.SLOW_CONSUMER, "outbound backlog over its bound")
+            return
+        if self.scheduler.queued_bytes > self.user_hub.backlog_check_bytes:
+            self.user_hub.check_backlog()
+
+    def reply(
+        self, payload: object, *, correlation_id: str | None = None, thread_id: str | None = None
+    ) -> None:
+        text, priority = encode_payload(payload, correlation_id=correlation_id, thread_id=thread_id)
+        self.enqueue(OutboundFrame(self._user_id, text, priority))
+
+    def reply_raw(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        priority: Priority,
+        *,
+        correlation_id: str | None = None,
+    ) -> None:
+        text = encode(kind, payload, correlation_id=correlation_id)
+        self.enqueue(OutboundFrame(self._user_id, text, priority))
+
+    def send_error(self, error: ProtocolError) -> None:
+        text, priority = encode_error(error)
+        self._stats.errors_sent += 1
+        log_event(
+            "client_error",
+            logging.INFO,
+            user=self._user_id,
+            connection=self._id,
+            code=str(error.code),
+            message=error.message,
+        )
+        self.enqueue(OutboundFrame(self._user_id, text, priority))
+
+    def notify_others(self, payload: object, *, coalesce_key: Hashable | None = None) -> None:
+        text, priority = encode_payload(payload)
+        self.user_hub.fan_out(
+            OutboundFrame(self._user_id, text, priority, coalesce_key), exclude=self
+        )
+
+    def security_violation(self, reason: str, *, correlation_id: str | None = None) -> None:
+        action = self._violations.record()
+        self._stats.security_violations += 1
+        log_event(
+            "security_violation",
+            logging.WARNING,
+            user=self._user_id,
+            connection=self._id,
+            reason=reason,
+            count=self._violations.count,
+        )
+        self.send_error(
+            ProtocolError(
+                ErrorCode.FORBIDDEN,
+                "a frame may only act for the connection's own user",
+                correlation_id=correlation_id,
+            )
+        )
+        if action is ViolationAction.REFUSE_AND_CLOSE:
+            self.close(CloseCode.POLICY_VIOLATION, "repeated security violations", drain=True)
+
+    # -- closing --------------------------------------------------------------------
+
+    def close(self, code: int, reason: str, *, drain: bool = False) -> None:
+        """Ask the connection to end with ``code``. The first code wins; a later
+        immediate close may cut a drain short."""
+        now = trio.current_time()
+        if self._state is ConnState.OPEN:
+            self._close_code, self._close_reason = int(code), reason
+            if drain:
+                self._state = transition(self._state, ConnState.DRAINING)
+                self.scheduler.close()
+                self._reader_scope.cancel()
+                self._heartbeat_scope.cancel()
+                self._tasks_scope.deadline = min(
+                    self._tasks_scope.deadline, now + self._config.close_timeout_s
+                )
+                return
+        elif self._state is not ConnState.DRAINING or drain:
+            return
+        self._state = transition(self._state, ConnState.CLOSING)
+        self._tasks_scope.cancel()
+        if self._send_scope is not None:
+            self._send_scope.deadline = min(
+                self._send_scope.deadline, now + self._config.close_timeout_s
+            )
+
+    # -- the nursery ----------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        now = trio.current_time()
+        self._last_activity = now
+        self._token_deadline = now + (self._token_expires_at - time.time())
+        self._tasks_scope.deadline = self._expiry.deadline(now, self._token_deadline)
+        task_status.started()
+        self._stats.connections_opened += 1
+        log_event(
+            "connect",
+            user=self._user_id,
+            connection=self._id,
+            remote=self._remote,
+            batch=self.batch_mode,
+        )
+        try:
+            with self._tasks_scope:
+                self.reply(self._established())
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._writer)
+                    nursery.start_soon(self._heartbeat)
+                    nursery.start_soon(self._reader)
+        except Exception:
+            log_event(
+                "connection_error",
+                logging.ERROR,
+                user=self._user_id,
+                connection=self._id,
+                exc_info=True,
+            )
+            if self._close_code is None:
+                self._close_code, self._close_reason = CloseCode.INTERNAL_ERROR, "internal error"
+        finally:
+            code = self._final_code()
+            await self._close_transport(code)
+            self._state = ConnState.CLOSED
+            dropped = self.scheduler.discard()
+            self._stats.record_close(code)
+            log_event(
+                "disconnect",
+                user=self._user_id,
+                connection=self._id,
+                code=code,
+                reason=self._close_reason,
+                by="client" if self._peer_closed else "server",
+                undelivered=dropped,
+            )
+            self.finished.set()
+            self.user_hub.connection_ended(self)
+
+    def _established(self) -> ConnectionEstablished:
+        config = self._config
+        return ConnectionEstablished(
+            connection_id=self._id,
+            session_id=self.session_id,
+            user_id=self._user_id,
+            resumed=False,
+            server_time=time.time(),
+            heartbeat_interval_s=config.heartbeat_interval_s,
+            limits=Limits(
+                max_connections_per_user=config.max_connections_per_user,
+                max_message_bytes=config.max_message_bytes,
+                idle_timeout_s=config.idle_timeout_s,
+            ),
+        )
+
+    def _final_code(self) -> int:
+        if self._close_code is None:
+            expired = self._expiry.reason(
+                trio.current_time(), self._last_activity, self._token_deadline
+            )
+            if expired is CloseCode.POLICY_VIOLATION:
+                self._close_code, self._close_reason = expired, "token expired"
+            elif expired is CloseCode.SESSION_EXPIRED:
+                self._close_code, self._close_reason = expired, "idle timeout"
+            else:
+                self._close_code, self._close_reason = CloseCode.INTERNAL_ERROR, "cancelled"
+        return self._close_code
+
+    async def _close_transport(self, code: int) -> None:
+        with trio.CancelScope(shield=True):
+            if not self._stream_broken and not self._peer_closed:
+                with trio.move_on_after(self._config.close_timeout_s):
+                    await self._ws.aclose(code, self._close_reason[:120] or None)
+            await trio.aclose_forcefully(self._stream)
+
+    # -- tasks ----------------------------------------------------------------------
+
+    async def _reader(self) -> None:
+        max_bytes = self._config.max_message_bytes
+        with self._reader_scope:
+            while True:
+                try:
+                    message = await self._ws.get_message()
+                except ConnectionClosed as exc:
+                    self._on_peer_closed(exc)
+                    return
+                self._touch()
+                if isinstance(message, bytes):
+                    self.send_error(
+                        ProtocolError(
+                            ErrorCode.INVALID_MESSAGE,
+                            "frame: binary frames are not accepted; send JSON text",
+                        )
+                    )
+                    continue
+                if utf8_length_exceeds(message, max_bytes):
+                    self.close(
+                        CloseCode.MESSAGE_TOO_BIG, f"frame over {max_bytes} bytes", drain=True
+                    )
+                    return
+                await self._router.handle_text(self, message)
+                if self._state is not ConnState.OPEN:
+                    return
+
+    def _on_peer_closed(self, exc: ConnectionClosed) -> None:
+        code = exc.reason.code if exc.reason is not None else CloseCode.INTERNAL_ERROR
+        if code == CloseCode.MESSAGE_TOO_BIG:  # the transport refused an oversized frame
+            self.close(code, "frame over the size limit")
+            return
+        self._peer_closed = True
+        self.close(
+            code, (exc.reason.reason or "closed by client") if exc.reason else "connection lost"
+        )
+
+    def _touch(self) -> None:
+        now = trio.current_time()
+        self._last_activity = now
+        if self._state is ConnState.OPEN:
+            moved = self._expiry.extended(self._tasks_scope.deadline, now, self._token_deadline)
+            if moved is not None:
+                self._tasks_scope.deadline = moved
+
+    async def _writer(self) -> None:
+        try:
+            while True:
+                try:
+                    first = await self.scheduler.receive()
+                except trio.EndOfChannel:
+                    return
+                frames = [first]
+                if self.batch_mode:
+                    frames.extend(self.scheduler.receive_all_nowait())
+                texts = [f.text for f in frames if self._fence(f)]
+                if not texts:
+                    continue
+                if not await self._send(texts[0] if len(texts) == 1 else encode_batch(texts)):
+                    return
+        finally:
+            self._tasks_scope.cancel()
+
+    def _fence(self, frame: OutboundFrame) -> bool:
+        if frame_allowed(frame.user_id, self._user_id):
+            return True
+        self.fence_refused += 1
+        self._stats.fence_refused += 1
+        log_event(
+            "security_violation",
+            logging.ERROR,
+            user=self._user_id,
+            connection=self._id,
+            reason="outbound frame addressed to another user was refused",
+        )
+        return False
+
+    async def _send(self, text: str) -> bool:
+        deadline = trio.current_time() + self._config.writer_stall_timeout_s
+        if self._state is not ConnState.OPEN:
+            deadline = min(deadline, trio.current_time() + self._config.close_timeout_s)
+        self._send_scope = scope = trio.CancelScope(deadline=deadline, shield=True)
+        try:
+            with scope:
+                await self._ws.send_message(text)
+        except ConnectionClosed as exc:
+            self._on_peer_closed(exc)
+            return False
+        finally:
+            self._send_scope = None
+        if scope.cancelled_caught:
+            self._stream_broken = True
+            if self._state is ConnState.OPEN:
+                self._stats.evictions += 1
+                log_event(
+                    "emergency_cleanup",
+                    logging.WARNING,
+                    user=self._user_id,
+                    connection=self._id,
+                    reason="writer stalled",
+                )
+                self.close(CloseCode.EVICTED, "writer stalled past its deadline")
+            return False
+        return True
+
+    async def _heartbeat(self) -> None:
+        policy = self._heartbeat_policy
+        with self._heartbeat_scope:
+            last = trio.current_time()
+            while True:
+                await trio.sleep_until(policy.next_ping_at(last))
+                last = trio.current_time()
+                with trio.move_on_at(policy.pong_deadline(last)):
+                    try:
+                        await self._ws.ping()
+                    except ConnectionClosed as exc:
+                        self._on_peer_closed(exc)
+                        return
+                    continue
+                self._stats.heartbeats_lost += 1
+                self.close(CloseCode.HEARTBEAT_LOST, "no pong in time")
+                return

@@ -1,0 +1,89 @@
+"""A connection's outbound scheduler: the pure priority store behind a
+channel-like Trio API (``send_nowait`` / ``receive`` / ``statistics()``).
+
+Producers never wait: ``send_nowait`` returns the store's decision at once
+(queued, coalesced, shed, or overflow). The single consumer, the connection's
+writer, waits in ``receive`` and may take everything queued with
+``receive_all_nowait`` to coalesce frames into one write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import attrs
+import trio
+
+from netra_trio.core.priority import (
+    Priority,
+    PriorityStore,
+    PushResult,
+    QueueBounds,
+    StoreStatistics,
+)
+
+
+@attrs.frozen(slots=True)
+class OutboundFrame:
+    """One encoded server frame addressed to one user's connections."""
+
+    user_id: str
+    text: str
+    priority: Priority
+    coalesce_key: Hashable | None = None
+
+
+@attrs.frozen
+class SchedulerStatistics:
+    store: StoreStatistics
+    closed: bool
+    waiting_receivers: int
+
+
+class FrameScheduler:
+    def __init__(self, bounds: QueueBounds) -> None:
+        self._store: PriorityStore[OutboundFrame] = PriorityStore(bounds)
+        self._lot = trio.lowlevel.ParkingLot()
+        self._closed = False
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._store.queued_bytes
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def send_nowait(self, frame: OutboundFrame) -> PushResult:
+        if self._closed:
+            raise trio.ClosedResourceError("scheduler is closed")
+        result = self._store.push(frame, frame.priority, len(frame.text), frame.coalesce_key)
+        if result is PushResult.QUEUED and self._lot:
+            self._lot.unpark()
+        return result
+
+    async def receive(self) -> OutboundFrame:
+        """The next frame in delivery order. After :meth:`close`, the rest
+        drains and then ``trio.EndOfChannel`` is raised."""
+        while not self._store:
+            if self._closed:
+                raise trio.EndOfChannel
+            await self._lot.park()
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return self._store.pop()
+
+    def receive_all_nowait(self) -> list[OutboundFrame]:
+        return self._store.pop_all()
+
+    def close(self) -> None:
+        """No more sends; the receiver drains what is queued, then sees EndOfChannel."""
+        self._closed = True
+        self._lot.unpark_all()
+
+    def discard(self) -> int:
+        """Drop everything queued (the connection is gone); returns how many."""
+        return self._store.clear()
+
+    def statistics(self) -> SchedulerStatistics:
+        return SchedulerStatistics(
+            store=self._store.statistics(), closed=self._closed, waiting_receivers=len(self._lot)
+        )

@@ -1,0 +1,139 @@
+"""One user's hub: a nursery that owns all of that user's connections (and,
+later, runs), and the only path by which frames reach them.
+
+A UserHub lives while it holds at least one lease (an admitted handshake, a
+live connection, a run). Admission is synchronous, so concurrent handshakes
+of one user can never pass the connection limit. When the last lease goes,
+the hub removes itself from the Hub's map in the same step and its nursery
+ends; an evicted hub is removed at once, and a new handshake gets a new hub.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from netra_trio.core.limits import Admission, admit_connection
+from netra_trio.core.priority import QueueBounds
+from netra_trio.errors import CloseCode
+from netra_trio.logs import log_event
+
+if TYPE_CHECKING:
+    from netra_trio.config import Config
+    from netra_trio.server.connection import Connection
+    from netra_trio.server.hub import Hub
+    from netra_trio.server.scheduler import OutboundFrame
+
+
+class HubClosed(Exception):
+    pass
+
+
+class UserHub:
+    def __init__(self, user_id: str, hub: Hub, config: Config) -> None:
+        self.user_id = user_id
+        self._hub = hub
+        self._config = config
+        self.queue_bounds = QueueBounds(config.queue_max_frames, config.queue_max_bytes)
+        self.backlog_check_bytes = config.user_backlog_max_bytes // config.max_connections_per_user
+        self._connections: dict[str, Connection] = {}
+        self._leases = 0
+        self._nursery: trio.Nursery | None = None
+        self._ready = trio.Event()
+        self._empty = trio.Event()
+        self._evicted = False
+
+    @property
+    def connections(self) -> tuple[Connection, ...]:
+        return tuple(self._connections.values())
+
+    @property
+    def leases(self) -> int:
+        return self._leases
+
+    @property
+    def alive(self) -> bool:
+        return not self._evicted and not self._empty.is_set()
+
+    def try_admit(self) -> Admission:
+        """Reserve a connection slot, or say why not. Synchronous on purpose."""
+        held = len(self._connections) + self._pending_handshakes()
+        decision = admit_connection(held, self._config.max_connections_per_user)
+        if decision is Admission.ADMIT:
+            self._leases += 1
+        return decision
+
+    def _pending_handshakes(self) -> int:
+        return self._leases - len(self._connections)
+
+    def release(self) -> None:
+        self._leases -= 1
+        if self._leases == 0:
+            self._hub.forget(self)
+            self._empty.set()
+
+    async def run(self) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self._ready.set()
+                await self._empty.wait()
+        finally:
+            self._hub.forget(self)
+            self._ready.set()
+
+    async def serve(self, connection: Connection) -> None:
+        """Run an admitted connection in this hub's nursery until it ends.
+
+        Takes over the lease that ``try_admit`` reserved: the connection gives
+        it back when it ends, or this method does if it never starts."""
+        try:
+            await self._ready.wait()
+        except BaseException:
+            self.release()
+            raise
+        if self._nursery is None or self._evicted or self._empty.is_set():
+            self.release()
+            raise HubClosed(self.user_id)
+        self._connections[connection.connection_id] = connection
+        self._nursery.start_soon(connection.run)
+        await connection.finished.wait()
+
+    def connection_ended(self, connection: Connection) -> None:
+        if self._connections.pop(connection.connection_id, None) is not None:
+            self.release()
+
+    def fan_out(self, frame: OutboundFrame, *, exclude: Connection | None = None) -> None:
+        for connection in tuple(self._connections.values()):
+            if connection is not exclude:
+                connection.enqueue(frame)
+
+    def check_backlog(self) -> None:
+        total = sum(c.scheduler.queued_bytes for c in self._connections.values())
+        if total > self._config.user_backlog_max_bytes:
+            self.evict(f"user backlog of {total} bytes over its bound")
+
+    def evict(self, reason: str) -> None:
+        """Emergency cleanup: close every connection with 4009 and cancel the hub."""
+        if self._evicted:
+            return
+        self._evicted = True
+        self._hub.stats.evictions += 1
+        log_event(
+            "emergency_cleanup",
+            logging.WARNING,
+            user=self.user_id,
+            reason=reason,
+            connections=len(self._connections),
+        )
+        self._hub.forget(self)
+        for connection in tuple(self._connections.values()):
+            connection.close(CloseCode.EVICTED, reason)
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    def close_all(self, code: int, reason: str) -> None:
+        for connection in tuple(self._connections.values()):
+            connection.close(code, reason, drain=True)
