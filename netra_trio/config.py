@@ -62,17 +62,15 @@ class Config:
             if raw is None:
                 continue
             values[field.name] = option.parse(source, raw)
-        config = cls(**values)
-        config.validate()
-        return config
+        return cls(**values)
 
-    def validate(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be between 0 and 65535, got {self.port}")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"metrics-port must be between 0 and 65535, got {self.metrics_port}")
-        if self.jwt_secret is not None and len(self.jwt_secret) < 16:
-            raise ConfigError("jwt-secret must be at least 16 characters")
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
+            raise ConfigError("jwt-secret must be at least 32 bytes (HS256 needs a 256-bit key)")
         if self.max_message_bytes < 256:
             raise ConfigError(
                 f"max-message-bytes must be at least 256, got {self.max_message_bytes}"

@@ -1,0 +1,37 @@
+"""Shared test helpers: a real server on loopback port 0, tokens, and clients."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import trio
+
+from netra_trio.auth import Authenticator
+from netra_trio.config import Config
+from netra_trio.server.app import Server
+
+SECRET = "test-secret-0123456789abcdef-0123456789"
+AUTH = Authenticator(secret=SECRET)
+
+
+def make_config(**overrides: Any) -> Config:
+    values: dict[str, Any] = {"jwt_secret": SECRET, "port": 0, "host": "127.0.0.1"}
+    values.update(overrides)
+    return Config(**values)
+
+
+def token_for(user: str, ttl_s: float = 3600.0, **claims: Any) -> str:
+    if not claims:
+        return AUTH.issue(user, ttl_s)
+    body: dict[str, Any] = {"sub": user, "exp": int(time.time() + ttl_s)}
+    body.update(claims)
+    return jwt.encode(body, claims.pop("_secret", SECRET), algorithm="HS256")
+
+
+async def start_server(nursery: trio.Nursery, **overrides: Any) -> Server:
+    """Start a server in ``nursery``; it listens on a free loopback port."""
+    server = Server(make_config(**overrides))
+    started: Server = await nursery.start(server.run)
+    return started
