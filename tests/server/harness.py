@@ -1,0 +1,159 @@
+"""Shell-tier harness: a Hub over in-memory streams, and a raw wsproto client.
+
+The raw client speaks WebSocket frame by frame, so a test can withhold pongs
+or stop reading, which a full client library would not let it do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import trio
+import trio.testing
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Event,
+    Ping,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+
+from netra_trio.auth import Authenticator
+from netra_trio.handlers import default_router
+from netra_trio.server.hub import Hub
+from tests.helpers import SECRET, make_config, token_for
+
+StreamPair = Callable[[], tuple[trio.abc.Stream, trio.abc.Stream]]
+
+
+@asynccontextmanager
+async def running_hub(**overrides: Any) -> AsyncIterator[tuple[Hub, trio.Nursery]]:
+    hub = Hub(make_config(**overrides), Authenticator(secret=SECRET), default_router())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        yield hub, nursery
+        nursery.cancel_scope.cancel()
+
+
+class RawClient:
+    def __init__(self, stream: trio.abc.Stream, *, auto_pong: bool = True) -> None:
+        self.stream = stream
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self.auto_pong = auto_pong
+        self._events: deque[Event] = deque()
+        self.pings_seen = 0
+        self.eof = False
+        self._pumped: trio.MemoryReceiveChannel[Event] | None = None
+        self._send_lock = trio.Lock()
+
+    async def _send(self, data: bytes) -> None:
+        async with self._send_lock:
+            await self.stream.send_all(data)
+
+    async def handshake(self, token: str) -> Event:
+        request = Request(
+            host="test",
+            target="/ws",
+            extra_headers=[(b"authorization", f"Bearer {token}".encode())],
+        )
+        await self._send(self.ws.send(request))
+        return await self.next_event()
+
+    async def send_json(self, frame: dict[str, Any]) -> None:
+        await self._send(self.ws.send(TextMessage(data=orjson.dumps(frame).decode())))
+
+    async def next_event(self) -> Event:
+        """The next event other than a ping. With a pump running, from its
+        queue; otherwise read from the stream now."""
+        if self._pumped is not None:
+            try:
+                return await self._pumped.receive()
+            except trio.EndOfChannel:
+                raise EOFError("server closed the stream") from None
+        while not self._events:
+            await self._read_once()
+        return self._events.popleft()
+
+    async def _read_once(self) -> None:
+        data = await self.stream.receive_some(65536)
+        if not data:
+            self.eof = True
+            raise EOFError("server closed the stream")
+        self.ws.receive_data(data)
+        for event in self.ws.events():
+            if isinstance(event, CloseConnection):
+                with contextlib.suppress(Exception):
+                    await self._send(self.ws.send(event.response()))
+            if isinstance(event, Ping):
+                self.pings_seen += 1
+                if self.auto_pong:
+                    await self._send(self.ws.send(event.response()))
+                continue
+            self._events.append(event)
+
+    def start_pump(self, nursery: trio.Nursery) -> None:
+        """Read continuously (answering pings) so a test may sleep while connected."""
+        send, self._pumped = trio.open_memory_channel[Event](1000)
+        nursery.start_soon(self._pump, send)
+
+    async def _pump(self, send: trio.MemorySendChannel[Event]) -> None:
+        async with send:
+            try:
+                while True:
+                    while self._events:
+                        await send.send(self._events.popleft())
+                    await self._read_once()
+            except (EOFError, trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+
+    async def next_frame(self) -> dict[str, Any]:
+        event = await self.next_event()
+        assert isinstance(event, TextMessage), event
+        frame: dict[str, Any] = orjson.loads(event.data)
+        return frame
+
+    async def until_close(self) -> CloseConnection:
+        while True:
+            event = await self.next_event()
+            if isinstance(event, CloseConnection):
+                return event
+
+
+async def open_raw(
+    hub: Hub,
+    nursery: trio.Nursery,
+    user: str,
+    *,
+    auto_pong: bool = True,
+    pair: StreamPair = trio.testing.memory_stream_pair,
+    ttl_s: float = 86_400.0,
+    pump: bool = False,
+    target: str = "/ws",
+) -> RawClient:
+    client_stream, server_stream = pair()
+    nursery.start_soon(hub.handle_stream, server_stream)
+    client = RawClient(client_stream, auto_pong=auto_pong)
+    event = await client.handshake(token_for(user, ttl_s), target)
+    if isinstance(event, RejectConnection):
+        raise AssertionError(f"handshake rejected with {event.status_code}")
+    assert isinstance(event, AcceptConnection), event
+    established = await client.next_frame()
+    assert established["type"] == "connection_established"
+    if pump:
+        client.start_pump(nursery)
+    return client
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    """Poll server-side state (virtual time makes this instant under autojump)."""
+    with trio.fail_after(timeout_s):
+        while not predicate():  # noqa: ASYNC110 - polling state owned by the server
+            await trio.sleep(0.05)

@@ -1,0 +1,80 @@
+"""The Trio scheduler wrapper: waiting receive, drain-on-close, statistics."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from netra_trio.core.priority import Priority, PushResult, QueueBounds
+from netra_trio.server.scheduler import FrameScheduler, OutboundFrame
+
+
+def frame(text: str, priority: Priority, key: str | None = None) -> OutboundFrame:
+    return OutboundFrame("alice", text, priority, key)
+
+
+async def test_receive_waits_then_yields_in_priority_order() -> None:
+    scheduler = FrameScheduler(QueueBounds(16, 4096))
+    got: list[str] = []
+
+    async def consume() -> None:
+        for _ in range(4):
+            got.append((await scheduler.receive()).text)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(consume)
+        await trio.testing.wait_all_tasks_blocked()
+        assert scheduler.statistics().waiting_receivers == 1
+        # all four arrive while the consumer sleeps: it must take them by priority
+        for text, priority in [
+            ("low", Priority.LOW),
+            ("normal", Priority.NORMAL),
+            ("high", Priority.HIGH),
+            ("critical", Priority.CRITICAL),
+        ]:
+            scheduler.send_nowait(frame(text, priority))
+    # the consumer only runs after all four are queued, so it takes them by priority
+    assert got == ["critical", "high", "normal", "low"]
+
+
+async def test_close_drains_then_ends() -> None:
+    scheduler = FrameScheduler(QueueBounds(16, 4096))
+    scheduler.send_nowait(frame("a", Priority.HIGH))
+    scheduler.send_nowait(frame("b", Priority.HIGH))
+    scheduler.close()
+    with pytest.raises(trio.ClosedResourceError):
+        scheduler.send_nowait(frame("c", Priority.HIGH))
+    assert (await scheduler.receive()).text == "a"
+    assert (await scheduler.receive()).text == "b"
+    with pytest.raises(trio.EndOfChannel):
+        await scheduler.receive()
+
+
+async def test_close_wakes_a_waiting_receiver() -> None:
+    scheduler = FrameScheduler(QueueBounds(16, 4096))
+    with trio.fail_after(1):
+        async with trio.open_nursery() as nursery:
+
+            async def wait() -> None:
+                with pytest.raises(trio.EndOfChannel):
+                    await scheduler.receive()
+
+            nursery.start_soon(wait)
+            await trio.testing.wait_all_tasks_blocked()
+            scheduler.close()
+
+
+async def test_overflow_and_shedding_are_reported() -> None:
+    scheduler = FrameScheduler(QueueBounds(2, 4096))
+    assert scheduler.send_nowait(frame("t1", Priority.LOW, "typing")) is PushResult.QUEUED
+    assert scheduler.send_nowait(frame("t2", Priority.LOW, "typing")) is PushResult.COALESCED
+    assert scheduler.send_nowait(frame("c1", Priority.CRITICAL)) is PushResult.QUEUED
+    assert scheduler.send_nowait(frame("c2", Priority.CRITICAL)) is PushResult.QUEUED  # sheds t2
+    assert scheduler.send_nowait(frame("c3", Priority.CRITICAL)) is PushResult.OVERFLOW
+    stats = scheduler.statistics().store
+    assert stats.queued == (2, 0, 0, 0)
+    assert stats.shed[Priority.LOW] == 1
+    assert stats.coalesced == 1
+    assert stats.overflowed == 1
+    assert [f.text for f in scheduler.receive_all_nowait()] == ["c1", "c2"]
