@@ -58,10 +58,10 @@ class RawClient:
         async with self._send_lock:
             await self.stream.send_all(data)
 
-    async def handshake(self, token: str) -> Event:
+    async def handshake(self, token: str, target: str = "/ws") -> Event:
         request = Request(
             host="test",
-            target="/ws",
+            target=target,
             extra_headers=[(b"authorization", f"Bearer {token}".encode())],
         )
         await self._send(self.ws.send(request))
