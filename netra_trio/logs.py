@@ -42,7 +42,7 @@ class JsonFormatter(logging.Formatter):
         obj.update(_fields(record))
         if record.exc_info:
             obj["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(obj, default=str).decode()
+        return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class TextFormatter(logging.Formatter):
