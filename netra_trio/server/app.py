@@ -22,6 +22,7 @@ from netra_trio.config import Config
 from netra_trio.handlers import default_router
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
+from netra_trio.server.http import serve_http
 from netra_trio.server.hub import Hub
 
 
@@ -38,6 +39,7 @@ class Server:
         )
         self.hub = Hub(config, self.authenticator, router or default_router())
         self.port = 0
+        self.metrics_port: int | None = None
         self._listen_scope = trio.CancelScope()
         self._shutdown = trio.Event()
 
@@ -59,6 +61,14 @@ class Server:
         async with trio.open_nursery() as outer:
             hub_nursery: trio.Nursery = await outer.start(self.hub.run)
             hub_nursery.start_soon(self._listen, listeners, hub_nursery)
+            if self.config.metrics_port is not None:
+                self.metrics_port = await outer.start(
+                    serve_http, self.hub, self.config.host, self.config.metrics_port
+                )
+                log_event(
+                    "metrics_listening",
+                    url=f"http://{self.config.host}:{self.metrics_port}/metrics",
+                )
             if handle_signals:
                 outer.start_soon(self._wait_for_signal)
             log_event("listening", url=self.url)

@@ -55,6 +55,10 @@ class Hub:
     def users(self) -> dict[str, UserHub]:
         return dict(self._users)
 
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
     def user_hub(self, user_id: str) -> UserHub | None:
         return self._users.get(user_id)
 
