@@ -1,0 +1,1 @@
+"""Persistence: threads, messages, runs and the per-user event log."""

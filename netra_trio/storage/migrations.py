@@ -1,0 +1,85 @@
+"""The SQLite schema, as an ordered list of migrations.
+
+``PRAGMA user_version`` records how many have been applied; each migration
+runs in its own transaction. Append new ones; never edit an applied one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: threads, messages, runs, the per-user event log
+    """
+    CREATE TABLE threads (
+        thread_id   TEXT PRIMARY KEY,
+        user_id     TEXT NOT NULL,
+        title       TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        updated_at  REAL NOT NULL
+    );
+    CREATE INDEX threads_by_user ON threads (user_id, updated_at DESC);
+
+    CREATE TABLE messages (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id  TEXT NOT NULL UNIQUE,
+        thread_id   TEXT NOT NULL REFERENCES threads (thread_id),
+        role        TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content     TEXT NOT NULL,
+        run_id      TEXT,
+        created_at  REAL NOT NULL
+    );
+    CREATE INDEX messages_by_thread ON messages (thread_id, id);
+
+    CREATE TABLE runs (
+        run_id      TEXT PRIMARY KEY,
+        user_id     TEXT NOT NULL,
+        thread_id   TEXT NOT NULL REFERENCES threads (thread_id),
+        agent       TEXT NOT NULL,
+        status      TEXT NOT NULL
+                    CHECK (status IN ('running', 'success', 'cancelled', 'error', 'interrupted')),
+        agents      TEXT NOT NULL DEFAULT '[]',
+        error_code  TEXT,
+        started_at  REAL NOT NULL,
+        ended_at    REAL
+    );
+    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+
+    CREATE TABLE user_seq (
+        user_id     TEXT PRIMARY KEY,
+        last_seq    INTEGER NOT NULL
+    );
+
+    CREATE TABLE events (
+        user_id     TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        type        TEXT NOT NULL,
+        run_id      TEXT,
+        thread_id   TEXT,
+        frame       TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        PRIMARY KEY (user_id, seq)
+    ) WITHOUT ROWID;
+    """,
+)
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Apply every migration not yet applied; returns the schema version."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise sqlite3.DatabaseError(
+            f"database schema version {version} is newer than this server ({len(MIGRATIONS)})"
+        )
+    for number in range(version, len(MIGRATIONS)):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
