@@ -43,6 +43,9 @@ class Config:
     handshake_timeout_s: float = 10.0
     close_timeout_s: float = 5.0
     shutdown_grace_s: float = 10.0
+    max_runs_per_user: int = 3
+    max_run_s: float = 600.0
+    tool_delay_s: float = 0.0
     log_format: str = "text"
     log_level: str = "info"
 
@@ -108,14 +111,22 @@ def _int(minimum: int) -> Callable[[str, Any], int]:
     return parse
 
 
-def _seconds(source: str, raw: Any) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source} must be a number of seconds, got {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{source} must be a positive number of seconds, got {raw!r}")
-    return value
+def _number_of_seconds(*, allow_zero: bool) -> Callable[[str, Any], float]:
+    def parse(source: str, raw: Any) -> float:
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source} must be a number of seconds, got {raw!r}") from None
+        if not (value >= 0 if allow_zero else value > 0) or value == float("inf"):
+            kind = "zero or a positive" if allow_zero else "a positive"
+            raise ConfigError(f"{source} must be {kind} number of seconds, got {raw!r}")
+        return value
+
+    return parse
+
+
+_seconds = _number_of_seconds(allow_zero=False)
+_non_negative_seconds = _number_of_seconds(allow_zero=True)
 
 
 def _text(source: str, raw: Any) -> str:
@@ -158,6 +169,9 @@ OPTIONS: dict[str, _Option] = {
     "handshake_timeout_s": _Option("NETRA_HANDSHAKE_TIMEOUT_S", _seconds),
     "close_timeout_s": _Option("NETRA_CLOSE_TIMEOUT_S", _seconds),
     "shutdown_grace_s": _Option("NETRA_SHUTDOWN_GRACE_S", _seconds),
+    "max_runs_per_user": _Option("NETRA_MAX_RUNS_PER_USER", _int(1)),
+    "max_run_s": _Option("NETRA_MAX_RUN_S", _seconds),
+    "tool_delay_s": _Option("NETRA_TOOL_DELAY_S", _non_negative_seconds),
     "log_format": _Option("NETRA_LOG_FORMAT", _lower),
     "log_level": _Option("NETRA_LOG_LEVEL", _lower),
 }

@@ -17,7 +17,12 @@ AUTH = Authenticator(secret=SECRET)
 
 
 def make_config(**overrides: Any) -> Config:
-    values: dict[str, Any] = {"jwt_secret": SECRET, "port": 0, "host": "127.0.0.1"}
+    values: dict[str, Any] = {
+        "jwt_secret": SECRET,
+        "port": 0,
+        "host": "127.0.0.1",
+        "database": ":memory:",
+    }
     values.update(overrides)
     return Config(**values)
 

@@ -104,4 +104,4 @@ async def test_json_logs_record_connects_and_close_codes(tmp_path: Path) -> None
     assert events["disconnect"]["code"] == 1000 and events["disconnect"]["by"] == "client"
     assert token not in stderr.decode()
     assert all({"ts", "level", "event"} <= r.keys() for r in records)
-    assert events["stopped"]["stats"] == {"1000": 1}
+    assert events["stopped"]["closes"] == {"1000": 1}

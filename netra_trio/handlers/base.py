@@ -8,11 +8,15 @@ There is no way to address another user from here.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from netra_trio.core.priority import Priority
 from netra_trio.errors import ProtocolError
 from netra_trio.protocol.client_messages import ClientMessage
+
+if TYPE_CHECKING:
+    from netra_trio.server.runs import RunManager
+    from netra_trio.server.services import Services
 
 
 class HandlerContext(Protocol):
@@ -43,6 +47,12 @@ class HandlerContext(Protocol):
     def notify_others(self, payload: object, *, coalesce_key: Hashable | None = None) -> None: ...
 
     def security_violation(self, reason: str, *, correlation_id: str | None = None) -> None: ...
+
+    @property
+    def services(self) -> Services: ...
+
+    @property
+    def runs(self) -> RunManager: ...
 
 
 M = TypeVar("M", bound=ClientMessage)

@@ -1,14 +1,16 @@
 """The server's nursery tree and its graceful shutdown.
 
     Server.run
+     ├─ event log writer (group commit, then delivery in seq order)
      └─ hub nursery (Hub.run)
           ├─ listener, in its own cancel scope (cancelled to stop accepting)
           ├─ one task per socket: transport + handshake, then waits on its connection
-          └─ one UserHub nursery per user: connections (reader, writer, heartbeat)
+          └─ one UserHub nursery per user: connections (reader, writer, heartbeat), runs
 
 Shutdown (SIGINT/SIGTERM or ``request_shutdown``): cancel the listener, refuse
 late handshakes, close every connection with 1001 after flushing its queue,
-give everything ``shutdown_grace_s`` to end, then cancel what is left.
+give runs ``shutdown_grace_s`` to end, cancel what is left (runs record
+themselves as interrupted), then close storage.
 """
 
 from __future__ import annotations
@@ -17,17 +19,23 @@ import signal
 
 import trio
 
+from netra_trio.agents.base import AgentRegistry
 from netra_trio.auth import Authenticator
 from netra_trio.config import Config
 from netra_trio.handlers import default_router
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
+from netra_trio.server.event_log import EventLog
 from netra_trio.server.http import serve_http
 from netra_trio.server.hub import Hub
+from netra_trio.server.services import Services
+from netra_trio.storage.sqlite import SqliteStorage
 
 
 class Server:
-    def __init__(self, config: Config, *, router: Router | None = None) -> None:
+    def __init__(
+        self, config: Config, *, router: Router | None = None, agents: AgentRegistry | None = None
+    ) -> None:
         if config.jwt_secret is None:
             raise ValueError("the server needs a JWT secret")
         self.config = config
@@ -37,11 +45,19 @@ class Server:
             audience=config.jwt_audience,
             issuer=config.jwt_issuer,
         )
-        self.hub = Hub(config, self.authenticator, router or default_router())
+        self._router = router or default_router()
+        self._agents = agents if agents is not None else _default_agents()
+        self._hub: Hub | None = None
         self.port = 0
         self.metrics_port: int | None = None
         self._listen_scope = trio.CancelScope()
         self._shutdown = trio.Event()
+
+    @property
+    def hub(self) -> Hub:
+        if self._hub is None:
+            raise RuntimeError("the server has not started")
+        return self._hub
 
     @property
     def url(self) -> str:
@@ -56,27 +72,41 @@ class Server:
         handle_signals: bool = False,
         task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        listeners = await trio.open_tcp_listeners(self.config.port, host=self.config.host)
-        self.port = listeners[0].socket.getsockname()[1]
-        async with trio.open_nursery() as outer:
-            hub_nursery: trio.Nursery = await outer.start(self.hub.run)
-            hub_nursery.start_soon(self._listen, listeners, hub_nursery)
-            if self.config.metrics_port is not None:
-                self.metrics_port = await outer.start(
-                    serve_http, self.hub, self.config.host, self.config.metrics_port
+        config = self.config
+        storage = await SqliteStorage.open(config.database)
+        try:
+            interrupted = await storage.interrupt_running_runs()
+            if interrupted:
+                log_event("runs_interrupted", count=len(interrupted))
+            listeners = await trio.open_tcp_listeners(config.port, host=config.host)
+            self.port = listeners[0].socket.getsockname()[1]
+            async with trio.open_nursery() as outer:
+                event_log = EventLog(storage)
+                await outer.start(event_log.run)
+                services = Services(
+                    config=config, storage=storage, event_log=event_log, agents=self._agents
                 )
-                log_event(
-                    "metrics_listening",
-                    url=f"http://{self.config.host}:{self.metrics_port}/metrics",
-                )
-            if handle_signals:
-                outer.start_soon(self._wait_for_signal)
-            log_event("listening", url=self.url)
-            task_status.started(self)
-            await self._shutdown.wait()
-            await self._graceful_shutdown()
-            outer.cancel_scope.cancel()
-        log_event("stopped", stats=self.hub.stats.closes_by_code)
+                self._hub = hub = Hub(services, self.authenticator, self._router)
+                hub_nursery: trio.Nursery = await outer.start(hub.run)
+                hub_nursery.start_soon(self._listen, listeners, hub_nursery)
+                if config.metrics_port is not None:
+                    self.metrics_port = await outer.start(
+                        serve_http, hub, config.host, config.metrics_port
+                    )
+                    log_event(
+                        "metrics_listening", url=f"http://{config.host}:{self.metrics_port}/metrics"
+                    )
+                if handle_signals:
+                    outer.start_soon(self._wait_for_signal)
+                log_event("listening", url=self.url, database=config.database)
+                task_status.started(self)
+                await self._shutdown.wait()
+                await self._graceful_shutdown(hub, hub_nursery)
+                outer.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                await storage.close()
+        log_event("stopped", closes=dict(self.hub.stats.closes_by_code))
 
     async def _listen(
         self, listeners: list[trio.SocketListener], handler_nursery: trio.Nursery
@@ -93,9 +123,16 @@ class Server:
                 self.request_shutdown()
                 return
 
-    async def _graceful_shutdown(self) -> None:
+    async def _graceful_shutdown(self, hub: Hub, hub_nursery: trio.Nursery) -> None:
         self._listen_scope.cancel()
-        self.hub.begin_shutdown()
+        hub.begin_shutdown()
         with trio.move_on_after(self.config.shutdown_grace_s) as grace:
-            await self.hub.wait_drained()
+            await hub.wait_drained()
         log_event("shutdown", graceful=not grace.cancelled_caught)
+        hub_nursery.cancel_scope.cancel()
+
+
+def _default_agents() -> AgentRegistry:
+    from netra_trio.agents.registry import default_agents
+
+    return default_agents()

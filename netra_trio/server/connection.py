@@ -39,6 +39,8 @@ from netra_trio.server.scheduler import FrameScheduler, OutboundFrame
 if TYPE_CHECKING:
     from netra_trio.config import Config
     from netra_trio.handlers.router import Router
+    from netra_trio.server.runs import RunManager
+    from netra_trio.server.services import Services
     from netra_trio.server.stats import ServerStats
     from netra_trio.server.user_hub import UserHub
 
@@ -100,6 +102,14 @@ class Connection:
     @property
     def connection_id(self) -> str:
         return self._id
+
+    @property
+    def services(self) -> Services:
+        return self.user_hub.services
+
+    @property
+    def runs(self) -> RunManager:
+        return self.user_hub.runs
 
     @property
     def is_open(self) -> bool:

@@ -17,7 +17,6 @@ import trio
 from trio_websocket import ConnectionClosed, wrap_server_stream
 
 from netra_trio.auth import Authenticator
-from netra_trio.config import Config
 from netra_trio.core.limits import Admission
 from netra_trio.errors import AuthError, CloseCode
 from netra_trio.handlers.router import Router
@@ -33,13 +32,15 @@ from netra_trio.server.handshake import (
     too_many,
     unauthorized,
 )
+from netra_trio.server.services import Services
 from netra_trio.server.stats import ServerStats
 from netra_trio.server.user_hub import HubClosed, UserHub
 
 
 class Hub:
-    def __init__(self, config: Config, authenticator: Authenticator, router: Router) -> None:
-        self.config = config
+    def __init__(self, services: Services, authenticator: Authenticator, router: Router) -> None:
+        self.services = services
+        self.config = services.config
         self._auth = authenticator
         self._router = router
         self.stats = ServerStats()
@@ -71,7 +72,7 @@ class Hub:
         user_hub = self._users.get(user_id)
         if user_hub is None or not user_hub.alive:
             assert self._nursery is not None
-            user_hub = UserHub(user_id, self, self.config)
+            user_hub = UserHub(user_id, self, self.services)
             self._users[user_id] = user_hub
             self._nursery.start_soon(user_hub.run)
         return user_hub

@@ -1,5 +1,5 @@
-"""One user's hub: a nursery that owns all of that user's connections (and,
-later, runs), and the only path by which frames reach them.
+"""One user's hub: a nursery that owns all of that user's connections and
+agent runs, and the only path by which frames reach them.
 
 A UserHub lives while it holds at least one lease (an admitted handshake, a
 live connection, a run). Admission is synchronous, so concurrent handshakes
@@ -11,7 +11,8 @@ ends; an evicted hub is removed at once, and a new handshake gets a new hub.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
@@ -19,12 +20,15 @@ from netra_trio.core.limits import Admission, admit_connection
 from netra_trio.core.priority import QueueBounds
 from netra_trio.errors import CloseCode
 from netra_trio.logs import log_event
+from netra_trio.server.runs import RunManager
 
 if TYPE_CHECKING:
-    from netra_trio.config import Config
     from netra_trio.server.connection import Connection
     from netra_trio.server.hub import Hub
     from netra_trio.server.scheduler import OutboundFrame
+    from netra_trio.server.services import Services
+
+T = TypeVar("T")
 
 
 class HubClosed(Exception):
@@ -32,10 +36,11 @@ class HubClosed(Exception):
 
 
 class UserHub:
-    def __init__(self, user_id: str, hub: Hub, config: Config) -> None:
+    def __init__(self, user_id: str, hub: Hub, services: Services) -> None:
         self.user_id = user_id
         self._hub = hub
-        self._config = config
+        self.services = services
+        self._config = config = services.config
         self.queue_bounds = QueueBounds(config.queue_max_frames, config.queue_max_bytes)
         self.backlog_check_bytes = config.user_backlog_max_bytes // config.max_connections_per_user
         self._connections: dict[str, Connection] = {}
@@ -44,6 +49,7 @@ class UserHub:
         self._ready = trio.Event()
         self._empty = trio.Event()
         self._evicted = False
+        self.runs = RunManager(self, services)
 
     @property
     def connections(self) -> tuple[Connection, ...]:
@@ -100,6 +106,20 @@ class UserHub:
         self._connections[connection.connection_id] = connection
         self._nursery.start_soon(connection.run)
         await connection.finished.wait()
+
+    def start_task(self, fn: Callable[[T], Awaitable[None]], arg: T) -> None:
+        """Run ``fn(arg)`` in this hub's nursery under a lease of its own."""
+        if self._nursery is None or not self.alive:
+            raise HubClosed(self.user_id)
+        self._leases += 1
+
+        async def leased() -> None:
+            try:
+                await fn(arg)
+            finally:
+                self.release()
+
+        self._nursery.start_soon(leased)
 
     def connection_ended(self, connection: Connection) -> None:
         if self._connections.pop(connection.connection_id, None) is not None:

@@ -26,9 +26,13 @@ from wsproto.events import (
     TextMessage,
 )
 
+from netra_trio.agents.registry import default_agents
 from netra_trio.auth import Authenticator
 from netra_trio.handlers import default_router
+from netra_trio.server.event_log import EventLog
 from netra_trio.server.hub import Hub
+from netra_trio.server.services import Services
+from netra_trio.storage.sqlite import SqliteStorage
 from tests.helpers import SECRET, make_config, token_for
 
 StreamPair = Callable[[], tuple[trio.abc.Stream, trio.abc.Stream]]
@@ -36,11 +40,21 @@ StreamPair = Callable[[], tuple[trio.abc.Stream, trio.abc.Stream]]
 
 @asynccontextmanager
 async def running_hub(**overrides: Any) -> AsyncIterator[tuple[Hub, trio.Nursery]]:
-    hub = Hub(make_config(**overrides), Authenticator(secret=SECRET), default_router())
+    storage = await SqliteStorage.open(":memory:")
     async with trio.open_nursery() as nursery:
+        event_log = EventLog(storage)
+        await nursery.start(event_log.run)
+        services = Services(
+            config=make_config(**overrides),
+            storage=storage,
+            event_log=event_log,
+            agents=default_agents(),
+        )
+        hub = Hub(services, Authenticator(secret=SECRET), default_router())
         await nursery.start(hub.run)
         yield hub, nursery
         nursery.cancel_scope.cancel()
+    await storage.close()
 
 
 class RawClient:

@@ -1,0 +1,87 @@
+"""The agent interface: an async callable over a run context.
+
+An agent reads its input and the thread's history from the context, calls its
+tools through ``ctx.emit.tool_call`` (which emits the ``tool_executing`` /
+``tool_completed`` pair), reports reasoning with ``ctx.emit.thinking``, and
+returns an :class:`AgentResult`. It never touches a socket: the runtime emits
+``agent_started`` before it and exactly one terminal event after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from netra_trio.storage.base import MessageRecord
+
+
+class AgentFailure(Exception):
+    """An agent's controlled failure: becomes ``agent_error`` with this code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@attrs.frozen
+class ToolOutcome:
+    status: str  # "success" | "error"
+    result: Any
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+class Emitter(Protocol):
+    async def thinking(self, agent_name: str, thought: str) -> None: ...
+
+    async def tool_call(
+        self,
+        agent_name: str,
+        tool_name: str,
+        arguments: dict[str, Any],
+        fn: Callable[[], Any],
+    ) -> ToolOutcome: ...
+
+
+@attrs.frozen
+class AgentResult:
+    result: dict[str, Any]
+    report: str  # the text appended to the thread as the assistant's message
+    agents_involved: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class RunContext:
+    user_id: str
+    thread_id: str
+    run_id: str
+    input: Any
+    options: Mapping[str, Any]
+    history: Sequence[MessageRecord]
+    emit: Emitter
+    llm: Any = None  # an LLM client when one is configured
+
+
+Agent = Callable[[RunContext], Awaitable[AgentResult]]
+
+
+class AgentRegistry:
+    def __init__(self) -> None:
+        self._agents: dict[str, Agent] = {}
+
+    def register(self, name: str, agent: Agent) -> None:
+        if name in self._agents:
+            raise ValueError(f"agent {name!r} is already registered")
+        self._agents[name] = agent
+
+    def get(self, name: str) -> Agent | None:
+        return self._agents.get(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._agents))
