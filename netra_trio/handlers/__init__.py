@@ -1,16 +1,35 @@
 """Typed handlers for client messages, and the default router.
 
-The agent, thread and session handlers plug in with ``Router.add``; a type
-with no handler answers ``UNKNOWN_TYPE`` ("not served here").
+Further handlers plug in with ``Router.add``; a protocol type with no
+handler answers ``UNKNOWN_TYPE`` ("not served here").
 """
 
 from __future__ import annotations
 
+from netra_trio.handlers.agents import (
+    handle_agent_request,
+    handle_start_agent,
+    handle_stop_agent,
+    handle_user_message,
+)
 from netra_trio.handlers.batch import batch_handler
 from netra_trio.handlers.heartbeat import handle_heartbeat, handle_ping
 from netra_trio.handlers.router import Router
+from netra_trio.handlers.threads import handle_get_thread_history, handle_list_threads
 from netra_trio.handlers.typing_indicator import handle_typing_started, handle_typing_stopped
-from netra_trio.protocol.client_messages import Batch, Heartbeat, Ping, TypingStarted, TypingStopped
+from netra_trio.protocol.client_messages import (
+    AgentRequest,
+    Batch,
+    GetThreadHistory,
+    Heartbeat,
+    ListThreads,
+    Ping,
+    StartAgent,
+    StopAgent,
+    TypingStarted,
+    TypingStopped,
+    UserMessage,
+)
 
 
 def default_router() -> Router:
@@ -19,5 +38,11 @@ def default_router() -> Router:
     router.add(Heartbeat, handle_heartbeat)
     router.add(TypingStarted, handle_typing_started)
     router.add(TypingStopped, handle_typing_stopped)
+    router.add(UserMessage, handle_user_message)
+    router.add(AgentRequest, handle_agent_request)
+    router.add(StartAgent, handle_start_agent)
+    router.add(StopAgent, handle_stop_agent)
+    router.add(GetThreadHistory, handle_get_thread_history)
+    router.add(ListThreads, handle_list_threads)
     router.add(Batch, batch_handler(router))
     return router

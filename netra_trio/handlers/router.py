@@ -15,9 +15,11 @@ from typing import Any
 from netra_trio.core.routing import identity_violation
 from netra_trio.errors import ErrorCode, ProtocolError
 from netra_trio.handlers.base import Handler, HandlerContext, M
+from netra_trio.handlers.threads import Refused
 from netra_trio.logs import log_event
 from netra_trio.protocol.client_messages import Batch, ClientMessage
 from netra_trio.protocol.codec import correlation_of, decode_message, parse_frame
+from netra_trio.storage.base import StorageError
 
 
 class Router:
@@ -66,6 +68,24 @@ class Router:
             await handler(ctx, message)
         except ProtocolError as error:
             ctx.send_error(error)
+        except Refused:
+            pass  # already answered
+        except StorageError as exc:
+            log_event(
+                "storage_error",
+                logging.ERROR,
+                user=ctx.user_id,
+                connection=ctx.connection_id,
+                type=frame.get("type"),
+                error=str(exc),
+            )
+            ctx.send_error(
+                ProtocolError(
+                    ErrorCode.INTERNAL,
+                    "storage is unavailable; nothing was saved",
+                    correlation_id=correlation_id,
+                )
+            )
         except Exception:
             log_event(
                 "handler_error",

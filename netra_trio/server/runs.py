@@ -198,6 +198,22 @@ class RunManager:
         self._runs[run.run_id] = run
         return run
 
+    def check_can_start(self, thread_id: str | None, *, correlation_id: str | None = None) -> None:
+        """AGENT_BUSY when the thread has an active run or the user is at the run limit."""
+        limit = self._services.config.max_runs_per_user
+        if thread_id is not None and any(r.thread_id == thread_id for r in self._runs.values()):
+            raise ProtocolError(
+                ErrorCode.AGENT_BUSY,
+                f"thread {thread_id} already has an active run",
+                correlation_id=correlation_id,
+            )
+        if len(self._runs) >= limit:
+            raise ProtocolError(
+                ErrorCode.AGENT_BUSY,
+                f"at most {limit} runs may be active at once",
+                correlation_id=correlation_id,
+            )
+
     def stop(self, run_id: str) -> bool:
         run = self._runs.get(run_id)
         if run is None:
