@@ -52,7 +52,10 @@ class Authenticator:
                 issuer=self.issuer,
                 options={
                     "require": ["exp", "sub"],
-                    "verify_exp": False,  # checked below against the injected clock
+                    # time claims are checked below against the injected clock
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
                     "verify_aud": self.audience is not None,
                     "verify_iss": self.issuer is not None,
                 },
@@ -76,8 +79,15 @@ class Authenticator:
             raise AuthError("token subject must be a non-empty string")
         if not isinstance(exp, int | float) or isinstance(exp, bool):
             raise AuthError("token expiry must be a number")
-        if exp <= self.clock():
+        now = self.clock()
+        if exp <= now:
             raise AuthError("token has expired")
+        nbf = claims.get("nbf")
+        if nbf is not None:
+            if not isinstance(nbf, int | float) or isinstance(nbf, bool):
+                raise AuthError("token 'nbf' must be a number")
+            if nbf > now:
+                raise AuthError("token is not valid yet")
         return sub, float(exp)
 
     def issue(self, user_id: str, ttl_s: float, *, now: float | None = None) -> str:

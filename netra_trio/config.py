@@ -79,11 +79,20 @@ class Config:
                 f"max-message-bytes must be at least 256, got {self.max_message_bytes}"
             )
         if self.heartbeat_timeout_s > self.heartbeat_interval_s * 4:
-            raise ConfigError("heartbeat-timeout-s must be at most 4 x heartbeat-interval-s")
+            raise ConfigError(
+                f"heartbeat-timeout-s must be at most 4 x heartbeat-interval-s"
+                f" ({self.heartbeat_interval_s * 4:g}), got {self.heartbeat_timeout_s:g}"
+            )
         if self.queue_max_bytes < self.max_message_bytes:
-            raise ConfigError("queue-max-bytes must be at least max-message-bytes")
+            raise ConfigError(
+                f"queue-max-bytes must be at least max-message-bytes ({self.max_message_bytes}),"
+                f" got {self.queue_max_bytes}"
+            )
         if self.user_backlog_max_bytes < self.queue_max_bytes:
-            raise ConfigError("user-backlog-max-bytes must be at least queue-max-bytes")
+            raise ConfigError(
+                f"user-backlog-max-bytes must be at least queue-max-bytes ({self.queue_max_bytes}),"
+                f" got {self.user_backlog_max_bytes}"
+            )
         if self.log_format not in _LOG_FORMATS:
             raise ConfigError(
                 f"log-format must be one of {', '.join(_LOG_FORMATS)}, got {self.log_format!r}"

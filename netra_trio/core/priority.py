@@ -99,12 +99,9 @@ class PriorityStore(Generic[T]):
         if key is not None:
             existing = self._keyed.get((priority, key))
             if existing is not None:
-                if self._bytes - existing.size + size <= self.bounds.max_bytes:
-                    self._bytes += size - existing.size
-                    existing.item, existing.size = item, size
-                    self._coalesced += 1
-                    return PushResult.COALESCED
-                self._remove_keyed(priority, existing)
+                coalesced = self._coalesce(existing, item, priority, size, key)
+                if coalesced is not None:
+                    return coalesced
         while (
             self._frames + 1 > self.bounds.max_frames or self._bytes + size > self.bounds.max_bytes
         ):
@@ -121,6 +118,27 @@ class PriorityStore(Generic[T]):
         self._frames += 1
         self._bytes += size
         return PushResult.QUEUED
+
+    def _coalesce(
+        self, existing: _Entry[T], item: T, priority: Priority, size: int, key: Hashable
+    ) -> PushResult | None:
+        """Replace a queued frame with the same key in place, shedding less
+        important frames for room if needed. None: push ``item`` as a new frame."""
+        while self._bytes - existing.size + size > self.bounds.max_bytes:
+            if self._keyed.get((priority, key)) is not existing or not self._shed_one(priority):
+                break
+        if self._keyed.get((priority, key)) is not existing:
+            return None  # the old frame was itself shed for room
+        if self._bytes - existing.size + size <= self.bounds.max_bytes:
+            self._bytes += size - existing.size
+            existing.item, existing.size = item, size
+            self._coalesced += 1
+            return PushResult.COALESCED
+        if priority.sheddable:
+            self._remove_keyed(priority, existing)
+            return None
+        self._overflowed += 1  # the queued frame stays; the newer one cannot be held
+        return PushResult.OVERFLOW
 
     def pop(self) -> T:
         """The oldest frame of the most important non-empty class."""
