@@ -23,7 +23,7 @@ _LOG_LEVELS = ("debug", "info", "warning", "error")
 class Config:
     host: str = "127.0.0.1"
     port: int = 8765
-    jwt_secret: str | None = None
+    jwt_secret: str | None = attrs.field(default=None, repr=False)
     jwt_algorithm: str = "HS256"
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
@@ -46,6 +46,10 @@ class Config:
     max_runs_per_user: int = 3
     max_run_s: float = 600.0
     tool_delay_s: float = 0.0
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str | None = attrs.field(default=None, repr=False)
+    llm_timeout_s: float = 20.0
     log_format: str = "text"
     log_level: str = "info"
 
@@ -93,6 +97,10 @@ class Config:
                 f"user-backlog-max-bytes must be at least queue-max-bytes ({self.queue_max_bytes}),"
                 f" got {self.user_backlog_max_bytes}"
             )
+        if self.llm_base_url is not None and not self.llm_base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(f"llm-base-url must be an http(s) URL, got {self.llm_base_url!r}")
         if self.log_format not in _LOG_FORMATS:
             raise ConfigError(
                 f"log-format must be one of {', '.join(_LOG_FORMATS)}, got {self.log_format!r}"
@@ -181,6 +189,10 @@ OPTIONS: dict[str, _Option] = {
     "max_runs_per_user": _Option("NETRA_MAX_RUNS_PER_USER", _int(1)),
     "max_run_s": _Option("NETRA_MAX_RUN_S", _seconds),
     "tool_delay_s": _Option("NETRA_TOOL_DELAY_S", _non_negative_seconds),
+    "llm_base_url": _Option("NETRA_LLM_BASE_URL", _text),
+    "llm_model": _Option("NETRA_LLM_MODEL", _text),
+    "llm_api_key": _Option("NETRA_LLM_API_KEY", _text),
+    "llm_timeout_s": _Option("NETRA_LLM_TIMEOUT_S", _seconds),
     "log_format": _Option("NETRA_LOG_FORMAT", _lower),
     "log_level": _Option("NETRA_LOG_LEVEL", _lower),
 }

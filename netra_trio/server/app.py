@@ -20,6 +20,7 @@ import signal
 import trio
 
 from netra_trio.agents.base import AgentRegistry
+from netra_trio.agents.llm import LLMClient
 from netra_trio.auth import Authenticator
 from netra_trio.config import Config
 from netra_trio.handlers import default_router
@@ -84,7 +85,11 @@ class Server:
                 event_log = EventLog(storage)
                 await outer.start(event_log.run)
                 services = Services(
-                    config=config, storage=storage, event_log=event_log, agents=self._agents
+                    config=config,
+                    storage=storage,
+                    event_log=event_log,
+                    agents=self._agents,
+                    llm=_llm_client(config),
                 )
                 self._hub = hub = Hub(services, self.authenticator, self._router)
                 hub_nursery: trio.Nursery = await outer.start(hub.run)
@@ -130,6 +135,17 @@ class Server:
             await hub.wait_drained()
         log_event("shutdown", graceful=not grace.cancelled_caught)
         hub_nursery.cancel_scope.cancel()
+
+
+def _llm_client(config: Config) -> LLMClient | None:
+    if config.llm_base_url is None:
+        return None
+    return LLMClient(
+        config.llm_base_url,
+        config.llm_model,
+        api_key=config.llm_api_key,
+        timeout_s=config.llm_timeout_s,
+    )
 
 
 def _default_agents() -> AgentRegistry:
