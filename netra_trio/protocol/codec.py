@@ -42,7 +42,7 @@ def decode_message(frame: dict[str, Any]) -> ClientMessage:
     """Structure a parsed frame into its typed message, naming bad fields."""
     correlation_id = correlation_of(frame)
     kind = frame.get("type")
-    if kind is None:
+    if "type" not in frame:
         raise ProtocolError(
             ErrorCode.INVALID_MESSAGE, "type: required field missing", correlation_id=correlation_id
         )
