@@ -19,8 +19,8 @@ serve: $(STAMP)
 	$(BIN)/netra-trio serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check netra_trio tests benchmarks
-	$(BIN)/ruff format --check netra_trio tests benchmarks
+	$(BIN)/ruff check netra_trio tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check netra_trio tests $(wildcard benchmarks)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
