@@ -29,11 +29,15 @@ class AgentFailure(Exception):
 @attrs.frozen
 class ToolOutcome:
     status: str  # "success" | "error"
-    result: Any
+    result: Any  # what was sent in tool_completed (JSON-ready)
+    value: Any = None  # the tool's own return value, for the agent's next step
 
     @property
     def ok(self) -> bool:
         return self.status == "success"
+
+
+OnDelta = Callable[[str], Awaitable[None]]
 
 
 class Emitter(Protocol):
@@ -46,6 +50,10 @@ class Emitter(Protocol):
         arguments: dict[str, Any],
         fn: Callable[[], Any],
     ) -> ToolOutcome: ...
+
+    async def stream_thinking(
+        self, agent_name: str, produce: Callable[[OnDelta], Awaitable[str]]
+    ) -> str: ...
 
 
 @attrs.frozen

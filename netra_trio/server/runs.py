@@ -15,12 +15,13 @@ import inspect
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
-from netra_trio.agents.base import AgentFailure, AgentResult, RunContext, ToolOutcome
+from netra_trio.agents.base import AgentFailure, AgentResult, OnDelta, RunContext, ToolOutcome
 from netra_trio.core.priority import Priority
 from netra_trio.errors import ErrorCode, ProtocolError
 from netra_trio.logs import log_event
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from netra_trio.server.user_hub import UserHub
 
 _TERMINAL_GRACE_S = 5.0
+_STREAM_FLUSH_CHARS = 40
 
 
 @attrs.define
@@ -101,6 +103,25 @@ class RunEmitter:
         self._steps[agent_name] = step
         await self.emit(AgentThinking(agent_name=agent_name, thought=thought, step=step))
 
+    async def stream_thinking(
+        self, agent_name: str, produce: Callable[[OnDelta], Awaitable[str]]
+    ) -> str:
+        """Run ``produce`` with a callback for streamed text; each sentence of it
+        becomes one ``agent_thinking`` event. Returns the whole text."""
+        buffer: list[str] = []
+
+        async def on_delta(piece: str) -> None:
+            buffer.append(piece)
+            pending = "".join(buffer)
+            if len(pending) >= _STREAM_FLUSH_CHARS and pending.rstrip().endswith((".", "!", "?", ":")):
+                buffer.clear()
+                await self.thinking(agent_name, pending.strip())
+
+        text = await produce(on_delta)
+        if "".join(buffer).strip():
+            await self.thinking(agent_name, "".join(buffer).strip())
+        return text
+
     async def tool_call(
         self, agent_name: str, tool_name: str, arguments: dict[str, Any], fn: Any
     ) -> ToolOutcome:
@@ -120,7 +141,7 @@ class RunEmitter:
             value = fn()
             if inspect.isawaitable(value):
                 value = await value
-            outcome = ToolOutcome("success", CONVERTER.unstructure(value))
+            outcome = ToolOutcome("success", CONVERTER.unstructure(value), value)
         except Exception as exc:
             log_event(
                 "tool_error",
