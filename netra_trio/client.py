@@ -10,14 +10,16 @@ Frames come back as plain dicts. ``batch`` frames are unpacked when
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import trio
-from trio_websocket import WebSocketConnection, open_websocket_url
+from trio_websocket import WebSocketConnection, wrap_client_stream
 
 from netra_trio.auth import SUBPROTOCOL
 
@@ -75,6 +77,49 @@ class NetraClient:
 
 
 @asynccontextmanager
+async def open_websocket(
+    url: str,
+    *,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    subprotocols: Sequence[str] = (),
+) -> AsyncIterator[WebSocketConnection]:
+    """A client WebSocket whose TCP stream this function owns and always closes,
+    also when the server refuses the handshake or closes first.
+
+    A refused handshake raises ``trio_websocket.ConnectionRejected`` (with the
+    status, headers and JSON body), not an exception group.
+    """
+    parts = urlsplit(url)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"expected ws://HOST:PORT/PATH, got {url!r}")
+    resource = parts.path + (f"?{parts.query}" if parts.query else "")
+    stream = await trio.open_tcp_stream(parts.hostname, parts.port)
+    try:
+        try:
+            async with trio.open_nursery() as nursery:
+                ws = await wrap_client_stream(
+                    nursery,
+                    stream,
+                    f"{parts.hostname}:{parts.port}",
+                    resource,
+                    subprotocols=list(subprotocols),
+                    extra_headers=list(headers),
+                )
+                try:
+                    yield ws
+                finally:
+                    with trio.move_on_after(2, shield=True):
+                        await ws.aclose()
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+@asynccontextmanager
 async def open_client(
     url: str,
     token: str | None,
@@ -83,22 +128,22 @@ async def open_client(
     unbatch: bool = True,
     connect_timeout_s: float = 10.0,
 ) -> AsyncIterator[NetraClient]:
+    """A connected client, past ``connection_established`` (its payload is in
+    ``client.established``). Connecting is bounded by ``connect_timeout_s``."""
     headers: list[tuple[bytes, bytes]] = []
     subprotocols: list[str] = []
     if token is not None and use_subprotocol:
         subprotocols = [SUBPROTOCOL, f"bearer.{token}"]
     elif token is not None:
         headers = [(b"Authorization", f"Bearer {token}".encode())]
-    async with open_websocket_url(
-        url,
-        subprotocols=subprotocols,
-        extra_headers=headers,
-        connect_timeout=connect_timeout_s,
-        disconnect_timeout=5,
-    ) as ws:
-        client = NetraClient(ws, unbatch=unbatch)
-        first = await client.receive()
-        if first.get("type") != "connection_established":
-            raise RuntimeError(f"expected connection_established, got {first.get('type')!r}")
-        client.established = first["payload"]
-        yield client
+    with trio.CancelScope(deadline=trio.current_time() + connect_timeout_s) as opening:
+        async with open_websocket(url, headers=headers, subprotocols=subprotocols) as ws:
+            client = NetraClient(ws, unbatch=unbatch)
+            first = await client.receive()
+            if first.get("type") != "connection_established":
+                raise RuntimeError(f"expected connection_established, got {first.get('type')!r}")
+            client.established = first["payload"]
+            opening.deadline = math.inf
+            yield client
+    if opening.cancelled_caught:
+        raise trio.TooSlowError(f"connecting to {url} took over {connect_timeout_s} s")

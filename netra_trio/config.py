@@ -29,6 +29,7 @@ class Config:
     jwt_issuer: str | None = None
     secret_file: str = ".netra/jwt-secret"
     database: str = "netra.db"
+    database_busy_timeout_s: float = 5.0
     metrics_port: int | None = None
     max_connections_per_user: int = 5
     idle_timeout_s: float = 1800.0
@@ -172,6 +173,7 @@ OPTIONS: dict[str, _Option] = {
     "jwt_issuer": _Option("NETRA_JWT_ISSUER", _text),
     "secret_file": _Option("NETRA_SECRET_FILE", _text),
     "database": _Option("NETRA_DATABASE", _text),
+    "database_busy_timeout_s": _Option("NETRA_DATABASE_BUSY_TIMEOUT_S", _seconds),
     "metrics_port": _Option("NETRA_METRICS_PORT", _int(0)),
     "max_connections_per_user": _Option("NETRA_MAX_CONNECTIONS_PER_USER", _int(1)),
     "idle_timeout_s": _Option("NETRA_IDLE_TIMEOUT_S", _seconds),

@@ -40,12 +40,12 @@ class SqliteStorage:
         self._closed = False
 
     @classmethod
-    async def open(cls, path: str | Path) -> SqliteStorage:
+    async def open(cls, path: str | Path, *, busy_timeout_s: float = 5.0) -> SqliteStorage:
         def connect() -> sqlite3.Connection:
             if str(path) != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=5.0
+                str(path), check_same_thread=False, isolation_level=None, timeout=busy_timeout_s
             )
             try:
                 db.execute("PRAGMA journal_mode = WAL")

@@ -1,0 +1,46 @@
+"""Fixtures for the end-to-end tier: servers with config overrides, and captured server logs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import trio
+
+from netra_trio.logs import LOGGER_NAME
+from netra_trio.server.app import Server
+from tests.helpers import start_server
+
+ServerFactory = Callable[..., Awaitable[Server]]
+
+
+@pytest.fixture
+async def make_server(nursery: trio.Nursery) -> AsyncIterator[ServerFactory]:
+    """Start real servers on loopback port 0 with Config overrides; shut them down after."""
+    servers: list[Server] = []
+
+    async def factory(**overrides: Any) -> Server:
+        server = await start_server(nursery, **overrides)
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        server.request_shutdown()
+
+
+@pytest.fixture
+def netra_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Capture every record of the ``netra_trio`` logger, down to DEBUG."""
+    logger = logging.getLogger(LOGGER_NAME)
+    caplog.set_level(logging.DEBUG, logger=LOGGER_NAME)
+    attached = not logger.propagate  # only if someone configured logging in-process
+    if attached:
+        logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        if attached:
+            logger.removeHandler(caplog.handler)

@@ -1,0 +1,82 @@
+"""`netra-trio serve` as a subprocess: SIGTERM/SIGINT close clients with 1001 and exit 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+
+import netra_trio
+from netra_trio.auth import Authenticator
+from netra_trio.client import NetraClient
+from tests.e2e.support import assert_alive, bearer, close_code, websocket
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-shutdown-secret-0123456789-abcdefgh"
+PROJECT_ROOT = str(Path(netra_trio.__file__).resolve().parents[1])
+LISTENING = "netra-trio listening on ws://"
+
+
+async def _read_url(process: trio.Process, stderr_path: Path) -> str:
+    assert process.stdout is not None
+    buffered = b""
+    with trio.fail_after(10):
+        while b"\n" not in buffered:
+            chunk = await process.stdout.receive_some(1)
+            if not chunk:
+                await process.wait()
+                log = await trio.Path(stderr_path).read_text()
+                pytest.fail(f"the server exited before it listened:\n{log}")
+            buffered += chunk
+    line = buffered.decode().strip()
+    assert line.startswith(LISTENING), line
+    assert line.endswith("/ws")
+    return line.rsplit(" ", 1)[-1]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_signal_closes_clients_with_1001_and_exits_0(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("wb") as stderr:
+        process = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "netra_trio", "serve", "--port", "0", "--jwt-secret", SECRET],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": PROJECT_ROOT},  # the code under test, wherever it is
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        url = await _read_url(process, stderr_path)
+        assert url.startswith("ws://127.0.0.1:") and not url.startswith("ws://127.0.0.1:0/")
+        issuer = Authenticator(secret=SECRET)
+        async with (
+            websocket(url, headers=bearer(issuer.issue("alice", 60))) as ws1,
+            websocket(url, headers=bearer(issuer.issue("bob", 60))) as ws2,
+        ):
+            clients = [NetraClient(ws1), NetraClient(ws2)]
+            for client in clients:
+                with trio.fail_after(10):
+                    assert (await client.receive())["type"] == "connection_established"
+                await assert_alive(client)
+            process.send_signal(signum)
+            codes = [await close_code(client) for client in clients]
+        assert codes == [1001, 1001]
+        with trio.fail_after(10):
+            assert await process.wait() == 0
+    finally:
+        with trio.move_on_after(5, shield=True):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            if process.stdout is not None:
+                await process.stdout.aclose()
+    log = await trio.Path(stderr_path).read_text()
+    assert "Traceback" not in log, log
