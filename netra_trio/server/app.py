@@ -1,8 +1,8 @@
 """The server's nursery tree and its graceful shutdown.
 
     Server.run
-     ├─ event log writer (group commit, then delivery in seq order)
-     └─ hub nursery (Hub.run)
+     ├─ event log writer (group commit, then delivery in seq order), metrics
+     └─ hub nursery (Hub.run), torn down before the event log and storage
           ├─ listener, in its own cancel scope (cancelled to stop accepting)
           ├─ one task per socket: transport + handshake, then waits on its connection
           └─ one UserHub nursery per user: connections (reader, writer, heartbeat), runs
@@ -74,7 +74,9 @@ class Server:
         task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         config = self.config
-        storage = await SqliteStorage.open(config.database)
+        storage = await SqliteStorage.open(
+            config.database, busy_timeout_s=config.database_busy_timeout_s
+        )
         try:
             interrupted = await storage.interrupt_running_runs()
             if interrupted:
@@ -92,8 +94,6 @@ class Server:
                     llm=_llm_client(config),
                 )
                 self._hub = hub = Hub(services, self.authenticator, self._router)
-                hub_nursery: trio.Nursery = await outer.start(hub.run)
-                hub_nursery.start_soon(self._listen, listeners, hub_nursery)
                 if config.metrics_port is not None:
                     self.metrics_port = await outer.start(
                         serve_http, hub, config.host, config.metrics_port
@@ -103,10 +103,16 @@ class Server:
                     )
                 if handle_signals:
                     outer.start_soon(self._wait_for_signal)
-                log_event("listening", url=self.url, database=config.database)
-                task_status.started(self)
-                await self._shutdown.wait()
-                await self._graceful_shutdown(hub, hub_nursery)
+                # The hub lives in a nursery of its own: it must have finished
+                # tearing down (runs record their interruption through the event
+                # log) before the event log and storage stop.
+                async with trio.open_nursery() as hub_holder:
+                    hub_nursery: trio.Nursery = await hub_holder.start(hub.run)
+                    hub_nursery.start_soon(self._listen, listeners, hub_nursery)
+                    log_event("listening", url=self.url, database=config.database)
+                    task_status.started(self)
+                    await self._shutdown.wait()
+                    await self._graceful_shutdown(hub, hub_nursery)
                 outer.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):

@@ -113,7 +113,9 @@ class RunEmitter:
         async def on_delta(piece: str) -> None:
             buffer.append(piece)
             pending = "".join(buffer)
-            if len(pending) >= _STREAM_FLUSH_CHARS and pending.rstrip().endswith((".", "!", "?", ":")):
+            if len(pending) >= _STREAM_FLUSH_CHARS and pending.rstrip().endswith(
+                (".", "!", "?", ":")
+            ):
                 buffer.clear()
                 await self.thinking(agent_name, pending.strip())
 

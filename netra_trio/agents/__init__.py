@@ -1,0 +1,1 @@
+"""Agents: triage, optimization and the supervisor, and the tools they call."""
