@@ -7,6 +7,7 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -16,7 +17,7 @@ from netra_trio.auth import Authenticator
 from netra_trio.config import OPTIONS, Config
 from netra_trio.errors import ConfigError
 from netra_trio.logs import configure_logging, log_event
-from netra_trio.secrets_store import load_or_create_secret
+from netra_trio.secrets_store import load_or_create_secret, new_session_key
 from netra_trio.server.app import Server
 
 
@@ -41,10 +42,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _with_secret(config: Config) -> tuple[Config, bool]:
-    if config.jwt_secret is not None:
-        return config, False
-    secret, created = load_or_create_secret(config.secret_path)
-    return attrs.evolve(config, jwt_secret=secret), created
+    created = False
+    if config.jwt_secret is None:
+        secret, created = load_or_create_secret(config.secret_path)
+        config = attrs.evolve(config, jwt_secret=secret)
+    return config, created
+
+
+def _with_session_key(config: Config) -> Config:
+    if config.session_key is not None:
+        return config
+    key, _ = load_or_create_secret(Path(config.session_key_file), new_session_key)
+    return attrs.evolve(config, session_key=key)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(authenticator.issue(args.user, args.ttl_s))
         return 0
+    config = _with_session_key(config)
     configure_logging(config.log_format, config.log_level)
     if flags.get("jwt_secret") is None and "NETRA_JWT_SECRET" not in os.environ:
         log_event(

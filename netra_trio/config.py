@@ -7,12 +7,15 @@ Every bad value raises :class:`ConfigError` naming the option and the value.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from netra_trio.core.limits import MAX_BATCH_MESSAGES
 from netra_trio.errors import ConfigError
 
 _LOG_FORMATS = ("text", "json")
@@ -28,6 +31,16 @@ class Config:
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     secret_file: str = ".netra/jwt-secret"
+    session_key: str | None = attrs.field(default=None, repr=False)
+    session_key_file: str = ".netra/session-key"
+    max_sessions_per_user: int = 5
+    event_retention_count: int = 10_000
+    event_retention_s: float = 86_400.0
+    message_rate_per_s: float = 20.0
+    message_burst: int = 60
+    abuse_limit: int = 20
+    handshake_rate_per_ip_s: float = 10.0
+    handshake_burst: int = 20
     database: str = "netra.db"
     database_busy_timeout_s: float = 5.0
     metrics_port: int | None = None
@@ -79,6 +92,13 @@ class Config:
             raise ConfigError(f"metrics-port must be between 0 and 65535, got {self.metrics_port}")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise ConfigError("jwt-secret must be at least 32 bytes (HS256 needs a 256-bit key)")
+        if self.session_key is not None and len(self.session_key_bytes or b"") != 32:
+            raise ConfigError("session-key must be 32 bytes, base64url-encoded")
+        if self.message_burst < MAX_BATCH_MESSAGES:
+            raise ConfigError(
+                f"message-burst must be at least {MAX_BATCH_MESSAGES} (a full batch),"
+                f" got {self.message_burst}"
+            )
         if self.max_message_bytes < 256:
             raise ConfigError(
                 f"max-message-bytes must be at least 256, got {self.max_message_bytes}"
@@ -114,6 +134,15 @@ class Config:
     @property
     def secret_path(self) -> Path:
         return Path(self.secret_file)
+
+    @property
+    def session_key_bytes(self) -> bytes | None:
+        if self.session_key is None:
+            return None
+        try:
+            return base64.urlsafe_b64decode(self.session_key + "=" * (-len(self.session_key) % 4))
+        except (binascii.Error, ValueError):
+            return b""
 
 
 def _int(minimum: int) -> Callable[[str, Any], int]:
@@ -172,6 +201,16 @@ OPTIONS: dict[str, _Option] = {
     "jwt_audience": _Option("NETRA_JWT_AUDIENCE", _text),
     "jwt_issuer": _Option("NETRA_JWT_ISSUER", _text),
     "secret_file": _Option("NETRA_SECRET_FILE", _text),
+    "session_key": _Option("NETRA_SESSION_KEY", _text),
+    "session_key_file": _Option("NETRA_SESSION_KEY_FILE", _text),
+    "max_sessions_per_user": _Option("NETRA_MAX_SESSIONS_PER_USER", _int(1)),
+    "event_retention_count": _Option("NETRA_EVENT_RETENTION_COUNT", _int(1)),
+    "event_retention_s": _Option("NETRA_EVENT_RETENTION_S", _seconds),
+    "message_rate_per_s": _Option("NETRA_MESSAGE_RATE_PER_S", _seconds),
+    "message_burst": _Option("NETRA_MESSAGE_BURST", _int(1)),
+    "abuse_limit": _Option("NETRA_ABUSE_LIMIT", _int(1)),
+    "handshake_rate_per_ip_s": _Option("NETRA_HANDSHAKE_RATE_PER_IP_S", _seconds),
+    "handshake_burst": _Option("NETRA_HANDSHAKE_BURST", _int(1)),
     "database": _Option("NETRA_DATABASE", _text),
     "database_busy_timeout_s": _Option("NETRA_DATABASE_BUSY_TIMEOUT_S", _seconds),
     "metrics_port": _Option("NETRA_METRICS_PORT", _int(0)),

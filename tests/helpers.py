@@ -13,7 +13,14 @@ from netra_trio.config import Config
 from netra_trio.server.app import Server
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
+SESSION_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"  # 32 bytes, base64url
 AUTH = Authenticator(secret=SECRET)
+GENEROUS_RATES: dict[str, Any] = {
+    "message_rate_per_s": 100_000.0,
+    "message_burst": 100_000,
+    "handshake_rate_per_ip_s": 100_000.0,
+    "handshake_burst": 100_000,
+}
 
 
 def make_config(**overrides: Any) -> Config:
@@ -22,6 +29,10 @@ def make_config(**overrides: Any) -> Config:
         "port": 0,
         "host": "127.0.0.1",
         "database": ":memory:",
+        "session_key": SESSION_KEY,
+        # Generous rates, so tests of other behaviour do not meet the rate
+        # limits; the rate-limit tests set the limits they exercise.
+        **GENEROUS_RATES,
     }
     values.update(overrides)
     return Config(**values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections import deque
 
 import attrs
 
@@ -46,3 +47,46 @@ def utf8_length_exceeds(text: str, max_bytes: int) -> bool:
     if 4 * len(text) <= max_bytes:
         return False
     return len(text.encode("utf-8", "surrogatepass")) > max_bytes
+
+
+@attrs.define
+class TokenBucket:
+    """``rate`` tokens a second up to ``burst``; ``take`` spends them."""
+
+    rate: float
+    burst: float
+    tokens: float = attrs.field(default=-1.0)
+    updated: float = 0.0
+
+    def __attrs_post_init__(self) -> None:
+        if self.tokens < 0:
+            self.tokens = self.burst
+
+    def take(self, now: float, cost: float = 1.0) -> float | None:
+        """None when allowed; otherwise the seconds until ``cost`` tokens are there."""
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return None
+        return (cost - self.tokens) / self.rate
+
+    def full(self, now: float) -> bool:
+        return self.tokens + (now - self.updated) * self.rate >= self.burst
+
+
+@attrs.define
+class AbuseCounter:
+    """Refusals within a sliding window: sustained abuse once ``limit`` of them
+    fall within ``window_s``."""
+
+    limit: int
+    window_s: float
+    _times: deque[float] = attrs.field(factory=deque)
+
+    def refused(self, now: float) -> bool:
+        """Record a refusal at ``now``; True when the abuse is sustained."""
+        self._times.append(now)
+        while self._times and self._times[0] <= now - self.window_s:
+            self._times.popleft()
+        return len(self._times) >= self.limit

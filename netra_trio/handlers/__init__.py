@@ -1,7 +1,7 @@
 """Typed handlers for client messages, and the default router.
 
-Further handlers plug in with ``Router.add``; a protocol type with no
-handler answers ``UNKNOWN_TYPE`` ("not served here").
+Every client type of the protocol has a handler here; an application may
+add its own types with ``Router.add``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from netra_trio.handlers.agents import (
 from netra_trio.handlers.batch import batch_handler
 from netra_trio.handlers.heartbeat import handle_heartbeat, handle_ping
 from netra_trio.handlers.router import Router
+from netra_trio.handlers.session import handle_resume, handle_session_get, handle_session_update
 from netra_trio.handlers.threads import handle_get_thread_history, handle_list_threads
 from netra_trio.handlers.typing_indicator import handle_typing_started, handle_typing_stopped
 from netra_trio.protocol.client_messages import (
@@ -24,6 +25,9 @@ from netra_trio.protocol.client_messages import (
     Heartbeat,
     ListThreads,
     Ping,
+    Resume,
+    SessionGet,
+    SessionUpdate,
     StartAgent,
     StopAgent,
     TypingStarted,
@@ -44,5 +48,8 @@ def default_router() -> Router:
     router.add(StopAgent, handle_stop_agent)
     router.add(GetThreadHistory, handle_get_thread_history)
     router.add(ListThreads, handle_list_threads)
+    router.add(SessionUpdate, handle_session_update)
+    router.add(SessionGet, handle_session_get)
+    router.add(Resume, handle_resume)
     router.add(Batch, batch_handler(router))
     return router

@@ -1,6 +1,7 @@
 """Routes each client frame to its typed handler.
 
-Order of checks for one frame: JSON, then identity (a ``user_id`` naming
+Order of checks for one frame: the user's message rate (``RATE_LIMITED``; a
+batch costs one per frame it carries), JSON, then identity (a ``user_id`` naming
 another user is a security violation), then structure (``INVALID_MESSAGE``
 naming the field, ``UNKNOWN_TYPE``), then the handler. Every failure becomes
 an ``error`` frame and the connection stays open; an unexpected exception in
@@ -22,6 +23,15 @@ from netra_trio.protocol.codec import correlation_of, decode_message, parse_fram
 from netra_trio.storage.base import StorageError
 
 
+def _cost(frame: dict[str, Any]) -> int:
+    """A batch costs one message per frame it carries."""
+    if frame.get("type") == "batch":
+        payload = frame.get("payload")
+        if isinstance(payload, dict) and isinstance(payload.get("messages"), list):
+            return max(1, len(payload["messages"]))
+    return 1
+
+
 class Router:
     def __init__(self) -> None:
         self._handlers: dict[type[ClientMessage], Handler[Any]] = {}
@@ -38,9 +48,27 @@ class Router:
         try:
             frame = parse_frame(text)
         except ProtocolError as error:
+            if self._over_rate(ctx, 1, None):
+                return
             ctx.send_error(error)
             return
+        if self._over_rate(ctx, _cost(frame), correlation_of(frame)):
+            return
         await self.handle_frame(ctx, frame)
+
+    def _over_rate(self, ctx: HandlerContext, cost: int, correlation_id: str | None) -> bool:
+        retry_after = ctx.rate_limit(cost)
+        if retry_after is None:
+            return False
+        ctx.send_error(
+            ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"too many messages; retry in {retry_after:.2f} s",
+                correlation_id=correlation_id,
+                details={"retry_after_s": round(retry_after, 3)},
+            )
+        )
+        return True
 
     async def handle_frame(
         self, ctx: HandlerContext, frame: dict[str, Any], *, in_batch: bool = False

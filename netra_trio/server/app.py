@@ -15,6 +15,8 @@ themselves as interrupted), then close storage.
 
 from __future__ import annotations
 
+import logging
+import secrets
 import signal
 
 import trio
@@ -23,13 +25,17 @@ from netra_trio.agents.base import AgentRegistry
 from netra_trio.agents.llm import LLMClient
 from netra_trio.auth import Authenticator
 from netra_trio.config import Config
+from netra_trio.core.sessions import SessionPolicy
 from netra_trio.handlers import default_router
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
+from netra_trio.protocol.codec import encode
 from netra_trio.server.event_log import EventLog
 from netra_trio.server.http import serve_http
 from netra_trio.server.hub import Hub
 from netra_trio.server.services import Services
+from netra_trio.server.sessions import SessionCipher, SessionService
+from netra_trio.storage.base import NewEvent, Retention, RunRecord, Storage
 from netra_trio.storage.sqlite import SqliteStorage
 
 
@@ -75,22 +81,29 @@ class Server:
     ) -> None:
         config = self.config
         storage = await SqliteStorage.open(
-            config.database, busy_timeout_s=config.database_busy_timeout_s
+            config.database,
+            busy_timeout_s=config.database_busy_timeout_s,
+            retention=Retention(config.event_retention_count, config.event_retention_s),
         )
         try:
-            interrupted = await storage.interrupt_running_runs()
-            if interrupted:
-                log_event("runs_interrupted", count=len(interrupted))
+            await _record_interrupted_runs(storage)
             listeners = await trio.open_tcp_listeners(config.port, host=config.host)
             self.port = listeners[0].socket.getsockname()[1]
             async with trio.open_nursery() as outer:
                 event_log = EventLog(storage)
                 await outer.start(event_log.run)
+                sessions = SessionService(
+                    storage,
+                    SessionCipher(_session_key(config)),
+                    SessionPolicy(config.idle_timeout_s, config.max_sessions_per_user),
+                )
+                await outer.start(sessions.run)
                 services = Services(
                     config=config,
                     storage=storage,
                     event_log=event_log,
                     agents=self._agents,
+                    sessions=sessions,
                     llm=_llm_client(config),
                 )
                 self._hub = hub = Hub(services, self.authenticator, self._router)
@@ -141,6 +154,43 @@ class Server:
             await hub.wait_drained()
         log_event("shutdown", graceful=not grace.cancelled_caught)
         hub_nursery.cancel_scope.cancel()
+
+
+async def _record_interrupted_runs(storage: Storage) -> None:
+    """Runs that were still running when the process died (no terminal event was
+    stored) get their ``agent_error {code: INTERRUPTED}`` now, so a resuming
+    client learns how they ended."""
+    interrupted = await storage.interrupt_running_runs()
+    if not interrupted:
+        return
+    events = []
+    for run in interrupted:
+        payload = {
+            "agent_name": run.agent,
+            "code": "INTERRUPTED",
+            "message": "the server stopped during the run",
+        }
+
+        def frame(seq: int, run: RunRecord = run, payload: dict[str, str] = payload) -> str:
+            return encode(
+                "agent_error", payload, thread_id=run.thread_id, run_id=run.run_id, seq=seq
+            )
+
+        events.append(NewEvent(run.user_id, "agent_error", run.run_id, run.thread_id, frame))
+    await storage.append_events(events)
+    log_event("runs_interrupted", count=len(interrupted))
+
+
+def _session_key(config: Config) -> bytes:
+    key = config.session_key_bytes
+    if key is None:
+        log_event(
+            "session_key_ephemeral",
+            logging.WARNING,
+            hint="no session key configured: session data will not survive a restart",
+        )
+        return secrets.token_bytes(32)
+    return key
 
 
 def _llm_client(config: Config) -> LLMClient | None:

@@ -26,7 +26,12 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from netra_trio.core.expiry import ExpiryPolicy
 from netra_trio.core.heartbeat import HeartbeatPolicy
-from netra_trio.core.limits import ViolationAction, ViolationCounter, utf8_length_exceeds
+from netra_trio.core.limits import (
+    AbuseCounter,
+    ViolationAction,
+    ViolationCounter,
+    utf8_length_exceeds,
+)
 from netra_trio.core.priority import Priority, PushResult
 from netra_trio.core.routing import frame_allowed
 from netra_trio.core.states import ConnState, transition
@@ -35,6 +40,7 @@ from netra_trio.logs import log_event
 from netra_trio.protocol.codec import encode, encode_batch, encode_error, encode_payload
 from netra_trio.protocol.server_messages import ConnectionEstablished, Limits
 from netra_trio.server.scheduler import FrameScheduler, OutboundFrame
+from netra_trio.storage.base import StorageError
 
 if TYPE_CHECKING:
     from netra_trio.config import Config
@@ -45,12 +51,17 @@ if TYPE_CHECKING:
     from netra_trio.server.user_hub import UserHub
 
 
+_ABUSE_WINDOW_S = 10.0
+_REPLAY_PAGE = 500
+
+
 class Connection:
     def __init__(
         self,
         *,
         connection_id: str,
         session_id: str,
+        resumed: bool,
         user_hub: UserHub,
         ws: WebSocketConnection,
         stream: trio.abc.Stream,
@@ -63,6 +74,7 @@ class Connection:
     ) -> None:
         self._id = connection_id
         self.session_id = session_id
+        self._resumed = resumed
         self.user_hub = user_hub
         self._user_id = user_hub.user_id
         self._ws = ws
@@ -79,6 +91,8 @@ class Connection:
             config.heartbeat_interval_s, config.heartbeat_timeout_s
         )
         self._violations = ViolationCounter(config.max_violations)
+        self._abuse = AbuseCounter(config.abuse_limit, _ABUSE_WINDOW_S)
+        self._held: list[OutboundFrame] | None = None  # live events held back during a replay
         self._state = ConnState.OPEN
         self._close_code: int | None = None
         self._close_reason = ""
@@ -128,6 +142,15 @@ class Connection:
     def enqueue(self, frame: OutboundFrame) -> None:
         if self._state is not ConnState.OPEN:
             return
+        if self._held is not None and frame.seq is not None:
+            self._held.append(frame)
+            if len(self._held) > self._config.queue_max_frames:
+                self._stats.slow_consumers += 1
+                self.close(CloseCode.SLOW_CONSUMER, "live events piled up during a replay")
+            return
+        self._push(frame)
+
+    def _push(self, frame: OutboundFrame) -> None:
         result = self.scheduler.send_nowait(frame)
         if result is PushResult.SHED:
             self._stats.frames_shed += 1
@@ -194,6 +217,50 @@ class Connection:
         )
         if action is ViolationAction.REFUSE_AND_CLOSE:
             self.close(CloseCode.POLICY_VIOLATION, "repeated security violations", drain=True)
+
+    def rate_limit(self, cost: int) -> float | None:
+        """None when the user may send ``cost`` more messages now; otherwise the
+        seconds to wait. Sustained refusals close the connection with 1008."""
+        now = trio.current_time()
+        retry_after = self.user_hub.message_bucket.take(now, cost)
+        if retry_after is not None and self._abuse.refused(now):
+            log_event(
+                "abuse",
+                logging.WARNING,
+                user=self._user_id,
+                connection=self._id,
+                reason="message rate exceeded after repeated warnings",
+            )
+            self.close(CloseCode.POLICY_VIOLATION, "message rate exceeded", drain=True)
+        return retry_after
+
+    async def replay(self, last_seq: int) -> tuple[int, bool]:
+        """Send every stored event after ``last_seq`` in order, then the live
+        events that arrived meanwhile (each exactly once). Returns how many
+        stored events were replayed and whether part of the range had left
+        retention."""
+        storage = self.user_hub.services.storage
+        window = await storage.replay_window(self._user_id)
+        held: list[OutboundFrame] = []
+        self._held = held
+        cursor, replayed = last_seq, 0
+        try:
+            while self._state is ConnState.OPEN:
+                page = await storage.events_after(self._user_id, cursor, limit=_REPLAY_PAGE)
+                if not page:
+                    break
+                for event in page:
+                    self._push(
+                        OutboundFrame(self._user_id, event.frame, Priority.CRITICAL, seq=event.seq)
+                    )
+                cursor, replayed = page[-1].seq, replayed + len(page)
+                await self.scheduler.wait_below(max(1, self._config.queue_max_frames // 2))
+        finally:
+            self._held = None
+            for frame in held:
+                if frame.seq is not None and frame.seq > cursor:
+                    self._push(frame)
+        return replayed, last_seq < window.pruned_through
 
     # -- closing --------------------------------------------------------------------
 
@@ -269,6 +336,11 @@ class Connection:
                 by="client" if self._peer_closed else "server",
                 undelivered=dropped,
             )
+            with trio.CancelScope(shield=True), trio.move_on_after(self._config.close_timeout_s):
+                try:
+                    await self.user_hub.services.sessions.detach(self.session_id)
+                except StorageError as exc:
+                    log_event("storage_error", logging.ERROR, user=self._user_id, error=str(exc))
             self.finished.set()
             self.user_hub.connection_ended(self)
 
@@ -278,7 +350,7 @@ class Connection:
             connection_id=self._id,
             session_id=self.session_id,
             user_id=self._user_id,
-            resumed=False,
+            resumed=self._resumed,
             server_time=time.time(),
             heartbeat_interval_s=config.heartbeat_interval_s,
             limits=Limits(

@@ -59,6 +59,18 @@ NOT_FOUND = Rejection(404, ErrorCode.NOT_FOUND, f"no such endpoint; connect to {
 SHUTTING_DOWN = Rejection(503, ErrorCode.SHUTTING_DOWN, "server is shutting down")
 
 
+SESSION_FORBIDDEN = Rejection(403, ErrorCode.FORBIDDEN, "that session belongs to another user")
+STORAGE_UNAVAILABLE = Rejection(503, ErrorCode.INTERNAL, "storage is unavailable; try again")
+
+
+def handshake_rate(retry_after_s: float) -> Rejection:
+    return Rejection(
+        429,
+        ErrorCode.RATE_LIMITED,
+        f"too many handshakes from this address; retry in {retry_after_s:.1f} s",
+    )
+
+
 def too_many(limit: int) -> Rejection:
     return Rejection(
         429,

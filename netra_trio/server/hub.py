@@ -13,28 +13,46 @@ from __future__ import annotations
 import logging
 import uuid
 
+import attrs
 import trio
 from trio_websocket import ConnectionClosed, wrap_server_stream
 
 from netra_trio.auth import Authenticator
-from netra_trio.core.limits import Admission
+from netra_trio.core.limits import Admission, TokenBucket
 from netra_trio.errors import AuthError, CloseCode
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.server.connection import Connection
 from netra_trio.server.handshake import (
     NOT_FOUND,
+    SESSION_FORBIDDEN,
     SHUTTING_DOWN,
+    STORAGE_UNAVAILABLE,
     WS_PATH,
     Admitted,
     Rejection,
+    handshake_rate,
     parse_target,
     too_many,
     unauthorized,
 )
 from netra_trio.server.services import Services
+from netra_trio.server.sessions import SessionForbidden
 from netra_trio.server.stats import ServerStats
 from netra_trio.server.user_hub import HubClosed, UserHub
+from netra_trio.storage.base import StorageError
+
+_MAX_TRACKED_ADDRESSES = 4096
+
+
+@attrs.frozen
+class _Seat:
+    """An admitted handshake: its slot on the user's hub and its session."""
+
+    admitted: Admitted
+    user_hub: UserHub
+    session_id: str
+    resumed: bool
 
 
 class Hub:
@@ -49,6 +67,7 @@ class Hub:
         self._accepting = True
         self._active_streams = 0
         self._drained = trio.Event()
+        self._ip_buckets: dict[str, TokenBucket] = {}
 
     # -- the map ------------------------------------------------------------------------
 
@@ -102,6 +121,22 @@ class Hub:
         if not self._accepting and not self._users and self._active_streams == 0:
             self._drained.set()
 
+    def _handshake_bucket(self, address: str) -> TokenBucket:
+        bucket = self._ip_buckets.get(address)
+        if bucket is None:
+            if len(self._ip_buckets) >= _MAX_TRACKED_ADDRESSES:
+                now = trio.current_time()
+                for known, old in list(self._ip_buckets.items()):
+                    if old.full(now):
+                        del self._ip_buckets[known]
+            bucket = TokenBucket(
+                self.config.handshake_rate_per_ip_s,
+                self.config.handshake_burst,
+                updated=trio.current_time(),
+            )
+            self._ip_buckets[address] = bucket
+        return bucket
+
     # -- one socket ---------------------------------------------------------------------
 
     async def handle_stream(self, stream: trio.abc.Stream) -> None:
@@ -130,13 +165,12 @@ class Hub:
         if request is None:
             return  # no complete handshake in time
         remote = _describe(request.remote)
-        decision = self._decide(request.path, request.headers, request.proposed_subprotocols)
-        user_hub = None
-        if isinstance(decision, Admitted):
-            user_hub = self._user_hub_for(decision.principal.user_id)
-            if user_hub.try_admit() is Admission.TOO_MANY_CONNECTIONS:
-                decision = too_many(config.max_connections_per_user)
-        if isinstance(decision, Rejection):
+        decision = self._decide(
+            request.path, request.headers, request.proposed_subprotocols, remote.rsplit(":", 1)[0]
+        )
+        seat = await self._admit(decision, remote) if isinstance(decision, Admitted) else decision
+        if isinstance(seat, Rejection):
+            decision = seat
             self.stats.handshakes_rejected[decision.status] += 1
             log_event(
                 "handshake_rejected",
@@ -150,28 +184,31 @@ class Hub:
                     decision.status, extra_headers=decision.headers(), body=decision.body()
                 )
             return
-        assert user_hub is not None
-        # The admitted slot is a lease on the user's hub: released here unless
-        # serve() takes it over.
+        user_hub, admitted = seat.user_hub, seat.admitted
+        # The admitted slot is a lease on the user's hub and the session is
+        # attached: both are given back here unless the connection takes them.
         ws = None
         try:
             with trio.move_on_after(config.handshake_timeout_s):
-                ws = await request.accept(subprotocol=decision.principal.subprotocol)
+                ws = await request.accept(subprotocol=admitted.principal.subprotocol)
         except ConnectionClosed:
             ws = None
         finally:
             if ws is None:
                 user_hub.release()
+                with trio.CancelScope(shield=True):
+                    await self.services.sessions.detach(seat.session_id)
         if ws is None:
             return
         connection = Connection(
             connection_id=f"c-{uuid.uuid4().hex[:16]}",
-            session_id=uuid.uuid4().hex,
+            session_id=seat.session_id,
+            resumed=seat.resumed,
             user_hub=user_hub,
             ws=ws,
             stream=stream,
-            token_expires_at=decision.principal.expires_at,
-            batch_mode=decision.target.batch,
+            token_expires_at=admitted.principal.expires_at,
+            batch_mode=admitted.target.batch,
             config=config,
             router=self._router,
             stats=self.stats,
@@ -180,17 +217,57 @@ class Hub:
         try:
             await user_hub.serve(connection)
         except HubClosed:
+            with trio.CancelScope(shield=True):
+                await self.services.sessions.detach(seat.session_id)
             with trio.move_on_after(config.close_timeout_s):
                 await ws.aclose(CloseCode.EVICTED, "user hub closed")
 
+    async def _admit(self, admitted: Admitted, remote: str) -> _Seat | Rejection:
+        """Reserve a connection slot (synchronously: atomic per user), then open
+        or resume the session. A refusal gives the slot back."""
+        user_id = admitted.principal.user_id
+        user_hub = self._user_hub_for(user_id)
+        if user_hub.try_admit() is Admission.TOO_MANY_CONNECTIONS:
+            return too_many(self.config.max_connections_per_user)
+        try:
+            session_id, resumed = await self.services.sessions.open(
+                user_id, admitted.target.session_id
+            )
+        except SessionForbidden:
+            user_hub.release()
+            self.stats.security_violations += 1
+            log_event(
+                "security_violation",
+                logging.WARNING,
+                user=user_id,
+                remote=remote,
+                reason="session of another user requested at the handshake",
+            )
+            return SESSION_FORBIDDEN
+        except StorageError as exc:
+            user_hub.release()
+            log_event("storage_error", logging.ERROR, user=user_id, error=str(exc))
+            return STORAGE_UNAVAILABLE
+        except BaseException:
+            user_hub.release()
+            raise
+        return _Seat(admitted, user_hub, session_id, resumed)
+
     def _decide(
-        self, path: str, headers: list[tuple[bytes, bytes]], subprotocols: tuple[str, ...]
+        self,
+        path: str,
+        headers: list[tuple[bytes, bytes]],
+        subprotocols: tuple[str, ...],
+        address: str,
     ) -> Admitted | Rejection:
         target = parse_target(path)
         if target.path != WS_PATH:
             return NOT_FOUND
         if not self._accepting:
             return SHUTTING_DOWN
+        retry_after = self._handshake_bucket(address).take(trio.current_time())
+        if retry_after is not None:
+            return handshake_rate(retry_after)
         try:
             principal = self._auth.authenticate(headers, subprotocols)
         except AuthError as exc:

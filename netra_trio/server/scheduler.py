@@ -31,6 +31,7 @@ class OutboundFrame:
     text: str
     priority: Priority
     coalesce_key: Hashable | None = None
+    seq: int | None = None  # set on stored events
 
 
 @attrs.frozen
@@ -44,6 +45,7 @@ class FrameScheduler:
     def __init__(self, bounds: QueueBounds) -> None:
         self._store: PriorityStore[OutboundFrame] = PriorityStore(bounds)
         self._lot = trio.lowlevel.ParkingLot()
+        self._space = trio.lowlevel.ParkingLot()
         self._closed = False
 
     @property
@@ -69,15 +71,28 @@ class FrameScheduler:
                 raise trio.EndOfChannel
             await self._lot.park()
         await trio.lowlevel.checkpoint_if_cancelled()
-        return self._store.pop()
+        frame = self._store.pop()
+        if self._space:
+            self._space.unpark_all()
+        return frame
 
     def receive_all_nowait(self) -> list[OutboundFrame]:
-        return self._store.pop_all()
+        frames = self._store.pop_all()
+        if self._space:
+            self._space.unpark_all()
+        return frames
+
+    async def wait_below(self, frames: int) -> None:
+        """Wait until fewer than ``frames`` are queued (producers that can wait,
+        such as a replay, use this to stay within the bound)."""
+        while len(self._store) >= frames and not self._closed:
+            await self._space.park()
 
     def close(self) -> None:
         """No more sends; the receiver drains what is queued, then sees EndOfChannel."""
         self._closed = True
         self._lot.unpark_all()
+        self._space.unpark_all()
 
     def discard(self) -> int:
         """Drop everything queued (the connection is gone); returns how many."""

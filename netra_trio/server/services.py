@@ -1,5 +1,5 @@
 """What handlers and runs may use beyond their connection: storage, the event
-log, the agent registry, and the optional LLM client."""
+log, the agent registry, sessions, and the optional LLM client."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import attrs
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.config import Config
 from netra_trio.server.event_log import EventLog
+from netra_trio.server.sessions import SessionService
 from netra_trio.storage.base import Storage
 
 
@@ -19,4 +20,5 @@ class Services:
     storage: Storage
     event_log: EventLog
     agents: AgentRegistry
+    sessions: SessionService
     llm: Any = None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
-from netra_trio.core.limits import Admission, admit_connection
+from netra_trio.core.limits import Admission, TokenBucket, admit_connection
 from netra_trio.core.priority import QueueBounds
 from netra_trio.errors import CloseCode
 from netra_trio.logs import log_event
@@ -50,6 +50,9 @@ class UserHub:
         self._empty = trio.Event()
         self._evicted = False
         self.runs = RunManager(self, services)
+        self.message_bucket = TokenBucket(
+            config.message_rate_per_s, config.message_burst, updated=trio.current_time()
+        )
 
     @property
     def connections(self) -> tuple[Connection, ...]:

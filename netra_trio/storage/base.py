@@ -4,7 +4,9 @@ Every backend implements :class:`Storage`; ``tests/storage/conformance.py``
 holds the one function that checks a backend, run against each of them.
 Events are appended in batches so a backend can commit many at once; each
 event's frame is made by the caller from the ``seq`` the backend assigns, so
-the stored frame and the sent frame are the same bytes.
+the stored frame and the sent frame are the same bytes. A backend applies the
+:class:`Retention` it was opened with as it appends, and remembers up to which
+seq each user's events have been pruned, so a replay can tell a gap.
 """
 
 from __future__ import annotations
@@ -73,6 +75,30 @@ class StoredEvent:
     created_at: float
 
 
+@attrs.frozen
+class Retention:
+    """How much of each user's event log is kept for replay."""
+
+    max_events: int = 10_000
+    max_age_s: float = 86_400.0
+
+
+@attrs.frozen
+class ReplayWindow:
+    pruned_through: int  # events up to this seq have left retention
+    last_seq: int
+
+
+@attrs.frozen
+class SessionRecord:
+    session_id: str
+    user_id: str
+    created_at: float
+    last_active: float
+    nonce: bytes  # the session data is sealed (see netra_trio.server.sessions)
+    data: bytes
+
+
 class Storage(Protocol):
     async def close(self) -> None: ...
 
@@ -109,3 +135,13 @@ class Storage(Protocol):
         self, user_id: str, seq: int, *, limit: int = 1000
     ) -> list[StoredEvent]: ...
     async def last_seq(self, user_id: str) -> int: ...
+    async def replay_window(self, user_id: str) -> ReplayWindow: ...
+
+    # sessions
+    async def put_session(self, session: SessionRecord) -> None: ...
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+    async def user_sessions(self, user_id: str) -> list[SessionRecord]: ...
+    async def touch_session(self, session_id: str, last_active: float) -> None: ...
+    async def delete_sessions(self, session_ids: Sequence[str]) -> None: ...
+    async def sessions_idle_since(self, cutoff: float) -> list[SessionRecord]: ...
+    async def oldest_session_activity(self, exclude: Sequence[str] = ()) -> float | None: ...

@@ -61,6 +61,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_id, seq)
     ) WITHOUT ROWID;
     """,
+    # 2: event retention watermark; sessions with encrypted data
+    """
+    ALTER TABLE user_seq ADD COLUMN pruned_through INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX events_by_age ON events (created_at);
+
+    CREATE TABLE sessions (
+        session_id  TEXT PRIMARY KEY,
+        user_id     TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        last_active REAL NOT NULL,
+        nonce       BLOB NOT NULL,
+        data        BLOB NOT NULL
+    );
+    CREATE INDEX sessions_by_user ON sessions (user_id, last_active);
+    CREATE INDEX sessions_by_activity ON sessions (last_active);
+    """,
 )
 
 

@@ -23,7 +23,10 @@ import trio
 from netra_trio.storage.base import (
     MessageRecord,
     NewEvent,
+    ReplayWindow,
+    Retention,
     RunRecord,
+    SessionRecord,
     StorageError,
     StoredEvent,
     ThreadRecord,
@@ -34,13 +37,17 @@ T = TypeVar("T")
 
 
 class SqliteStorage:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, retention: Retention) -> None:
         self._db = db
+        self._retention = retention
         self._limiter = trio.CapacityLimiter(1)
         self._closed = False
+        self._next_age_prune = 0.0
 
     @classmethod
-    async def open(cls, path: str | Path, *, busy_timeout_s: float = 5.0) -> SqliteStorage:
+    async def open(
+        cls, path: str | Path, *, busy_timeout_s: float = 5.0, retention: Retention | None = None
+    ) -> SqliteStorage:
         def connect() -> sqlite3.Connection:
             if str(path) != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +65,7 @@ class SqliteStorage:
             return db
 
         try:
-            return cls(await trio.to_thread.run_sync(connect))
+            return cls(await trio.to_thread.run_sync(connect), retention or Retention())
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open database {path}: {exc}") from exc
 
@@ -265,6 +272,7 @@ class SqliteStorage:
                             now,
                         )
                     )
+                self._prune(db, {e.user_id: e.seq for e in stored}, now)
             return stored
 
         return await self._call(insert)
@@ -280,6 +288,118 @@ class SqliteStorage:
 
         return await self._call(select)
 
+    def _prune(self, db: sqlite3.Connection, last_seqs: dict[str, int], now: float) -> None:
+        """Apply retention inside the appending transaction: by count for the
+        users just written to, by age for everyone at most once a minute."""
+        keep = self._retention.max_events
+        for user_id, last in last_seqs.items():
+            if last > keep:
+                db.execute(
+                    "DELETE FROM events WHERE user_id = ? AND seq <= ?", (user_id, last - keep)
+                )
+                db.execute(
+                    "UPDATE user_seq SET pruned_through = max(pruned_through, ?) WHERE user_id = ?",
+                    (last - keep, user_id),
+                )
+        if now >= self._next_age_prune:
+            self._next_age_prune = now + 60.0
+            cutoff = now - self._retention.max_age_s
+            db.execute(
+                "UPDATE user_seq SET pruned_through = max(pruned_through, coalesce("
+                " (SELECT max(seq) FROM events e WHERE e.user_id = user_seq.user_id"
+                "  AND e.created_at < ?), 0))",
+                (cutoff,),
+            )
+            db.execute("DELETE FROM events WHERE created_at < ?", (cutoff,))
+
+    async def replay_window(self, user_id: str) -> ReplayWindow:
+        def select() -> ReplayWindow:
+            row = self._db.execute(
+                "SELECT pruned_through, last_seq FROM user_seq WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            return ReplayWindow(int(row[0]), int(row[1])) if row else ReplayWindow(0, 0)
+
+        return await self._call(select)
+
+    # -- sessions ------------------------------------------------------------------------
+
+    async def put_session(self, session: SessionRecord) -> None:
+        def upsert() -> None:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (session_id) DO UPDATE SET"
+                    " last_active = excluded.last_active, nonce = excluded.nonce,"
+                    " data = excluded.data",
+                    (
+                        session.session_id,
+                        session.user_id,
+                        session.created_at,
+                        session.last_active,
+                        session.nonce,
+                        session.data,
+                    ),
+                )
+
+        await self._call(upsert)
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        def select() -> SessionRecord | None:
+            row = self._db.execute(
+                _SESSION_COLUMNS + " WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            return SessionRecord(*row) if row else None
+
+        return await self._call(select)
+
+    async def user_sessions(self, user_id: str) -> list[SessionRecord]:
+        def select() -> list[SessionRecord]:
+            rows = self._db.execute(
+                _SESSION_COLUMNS + " WHERE user_id = ? ORDER BY last_active, session_id", (user_id,)
+            ).fetchall()
+            return [SessionRecord(*row) for row in rows]
+
+        return await self._call(select)
+
+    async def touch_session(self, session_id: str, last_active: float) -> None:
+        def update() -> None:
+            with self._transaction() as db:
+                db.execute(
+                    "UPDATE sessions SET last_active = ? WHERE session_id = ?",
+                    (last_active, session_id),
+                )
+
+        await self._call(update)
+
+    async def delete_sessions(self, session_ids: Sequence[str]) -> None:
+        def delete() -> None:
+            with self._transaction() as db:
+                db.executemany(
+                    "DELETE FROM sessions WHERE session_id = ?", [(sid,) for sid in session_ids]
+                )
+
+        await self._call(delete)
+
+    async def sessions_idle_since(self, cutoff: float) -> list[SessionRecord]:
+        def select() -> list[SessionRecord]:
+            rows = self._db.execute(
+                _SESSION_COLUMNS + " WHERE last_active <= ? ORDER BY last_active", (cutoff,)
+            ).fetchall()
+            return [SessionRecord(*row) for row in rows]
+
+        return await self._call(select)
+
+    async def oldest_session_activity(self, exclude: Sequence[str] = ()) -> float | None:
+        def select() -> float | None:
+            marks = ",".join("?" * len(exclude))
+            where = f" WHERE session_id NOT IN ({marks})" if exclude else ""
+            row = self._db.execute(
+                f"SELECT min(last_active) FROM sessions{where}", tuple(exclude)
+            ).fetchone()
+            return float(row[0]) if row and row[0] is not None else None
+
+        return await self._call(select)
+
     async def last_seq(self, user_id: str) -> int:
         def select() -> int:
             row = self._db.execute(
@@ -290,6 +410,7 @@ class SqliteStorage:
         return await self._call(select)
 
 
+_SESSION_COLUMNS = "SELECT session_id, user_id, created_at, last_active, nonce, data FROM sessions"
 _RUN_COLUMNS = (
     "SELECT run_id, user_id, thread_id, agent, status, started_at, ended_at, agents, error_code"
     " FROM runs"

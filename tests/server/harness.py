@@ -28,10 +28,12 @@ from wsproto.events import (
 
 from netra_trio.agents.registry import default_agents
 from netra_trio.auth import Authenticator
+from netra_trio.core.sessions import SessionPolicy
 from netra_trio.handlers import default_router
 from netra_trio.server.event_log import EventLog
 from netra_trio.server.hub import Hub
 from netra_trio.server.services import Services
+from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.sqlite import SqliteStorage
 from tests.helpers import SECRET, make_config, token_for
 
@@ -44,11 +46,20 @@ async def running_hub(**overrides: Any) -> AsyncIterator[tuple[Hub, trio.Nursery
     async with trio.open_nursery() as nursery:
         event_log = EventLog(storage)
         await nursery.start(event_log.run)
+        config = make_config(**overrides)
+        sessions = SessionService(
+            storage,
+            SessionCipher(config.session_key_bytes or b""),
+            SessionPolicy(config.idle_timeout_s, config.max_sessions_per_user),
+            clock=trio.current_time,
+        )
+        await nursery.start(sessions.run)
         services = Services(
-            config=make_config(**overrides),
+            config=config,
             storage=storage,
             event_log=event_log,
             agents=default_agents(),
+            sessions=sessions,
         )
         hub = Hub(services, Authenticator(secret=SECRET), default_router())
         await nursery.start(hub.run)
@@ -166,8 +177,11 @@ async def open_raw(
     return client
 
 
-async def wait_until(predicate: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    """Poll server-side state (virtual time makes this instant under autojump)."""
+async def wait_until(
+    predicate: Callable[[], bool], timeout_s: float = 60.0, interval_s: float = 0.25
+) -> None:
+    """Poll server-side state. Under the shell tier's autojump clock every poll
+    costs a few real milliseconds, so the interval is coarse."""
     with trio.fail_after(timeout_s):
         while not predicate():  # noqa: ASYNC110 - polling state owned by the server
-            await trio.sleep(0.05)
+            await trio.sleep(interval_s)

@@ -1,0 +1,177 @@
+"""Sessions: created at connect, resumable by their user, encrypted at rest.
+
+Session data is sealed with AES-GCM (``cryptography``); the session id and the
+user id are bound in as associated data, so a record cannot be moved to
+another session or user. A session is live while connections are attached to
+it (counted here, in memory, only while the count is above zero); when the
+last one detaches its idle clock starts. Expiry is one task that sleeps until
+the next session's deadline (woken early when a session goes idle) and then
+deletes what has expired, data and all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import trio
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from netra_trio.core.sessions import SessionPolicy, SessionView
+from netra_trio.logs import log_event
+from netra_trio.storage.base import SessionRecord, Storage
+
+MAX_SESSION_DATA_BYTES = 64 * 1024
+
+
+class SessionForbidden(Exception):
+    """The session belongs to another user."""
+
+
+class SessionUnavailable(Exception):
+    """The session is gone (expired) or its data cannot be opened."""
+
+
+class SessionCipher:
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the session key must be 32 bytes")
+        self._aead = AESGCM(key)
+
+    def seal(self, session_id: str, user_id: str, data: dict[str, Any]) -> tuple[bytes, bytes]:
+        nonce = os.urandom(12)
+        return nonce, self._aead.encrypt(nonce, orjson.dumps(data), _bound(session_id, user_id))
+
+    def unseal(self, record: SessionRecord) -> dict[str, Any]:
+        try:
+            plain = self._aead.decrypt(
+                record.nonce, record.data, _bound(record.session_id, record.user_id)
+            )
+        except InvalidTag:
+            raise SessionUnavailable("session data failed authentication") from None
+        data: dict[str, Any] = orjson.loads(plain)
+        return data
+
+
+def _bound(session_id: str, user_id: str) -> bytes:
+    return f"{session_id}\x00{user_id}".encode()
+
+
+class SessionService:
+    def __init__(
+        self,
+        storage: Storage,
+        cipher: SessionCipher,
+        policy: SessionPolicy,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._storage = storage
+        self._cipher = cipher
+        self.policy = policy
+        self._clock = clock
+        self._attached: dict[str, int] = {}
+        self._lot = trio.lowlevel.ParkingLot()
+        self.expired = 0
+
+    @property
+    def attached(self) -> dict[str, int]:
+        return dict(self._attached)
+
+    async def open(self, user_id: str, requested: str | None) -> tuple[str, bool]:
+        """Attach a connection: the requested session when it is the user's and
+        alive (``resumed``), otherwise a new one. SessionForbidden for a session
+        of another user."""
+        now = self._clock()
+        if requested:
+            record = await self._storage.get_session(requested)
+            if record is not None and record.user_id != user_id:
+                raise SessionForbidden(requested)
+            if record is not None:
+                attached = record.session_id in self._attached
+                if not self.policy.is_expired(now, record.last_active, attached):
+                    self._attach(record.session_id)
+                    await self._storage.touch_session(record.session_id, now)
+                    return record.session_id, True
+                await self._delete([record.session_id], "expired")
+        existing = await self._storage.user_sessions(user_id)
+        views = [
+            SessionView(s.session_id, s.last_active, s.session_id in self._attached)
+            for s in existing
+        ]
+        victims = self.policy.to_make_room(views, now)
+        if victims:
+            await self._delete(victims, "room for a new session")
+        session_id = secrets.token_urlsafe(18)
+        nonce, sealed = self._cipher.seal(session_id, user_id, {})
+        await self._storage.put_session(SessionRecord(session_id, user_id, now, now, nonce, sealed))
+        self._attach(session_id)
+        return session_id, False
+
+    def _attach(self, session_id: str) -> None:
+        self._attached[session_id] = self._attached.get(session_id, 0) + 1
+
+    async def detach(self, session_id: str) -> None:
+        count = self._attached.get(session_id, 0) - 1
+        if count > 0:
+            self._attached[session_id] = count
+            return
+        self._attached.pop(session_id, None)
+        await self._storage.touch_session(session_id, self._clock())
+        self._lot.unpark_all()
+
+    async def get(self, session_id: str, user_id: str) -> dict[str, Any]:
+        record = await self._storage.get_session(session_id)
+        if record is None:
+            raise SessionUnavailable("session has expired")
+        if record.user_id != user_id:
+            raise SessionForbidden(session_id)
+        return self._cipher.unseal(record)
+
+    async def update(self, session_id: str, user_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``patch`` into the session data (top-level keys) and store it sealed."""
+        record = await self._storage.get_session(session_id)
+        if record is None:
+            raise SessionUnavailable("session has expired")
+        if record.user_id != user_id:
+            raise SessionForbidden(session_id)
+        data = {**self._cipher.unseal(record), **patch}
+        if len(orjson.dumps(data)) > MAX_SESSION_DATA_BYTES:
+            raise ValueError(f"session data would exceed {MAX_SESSION_DATA_BYTES} bytes")
+        nonce, sealed = self._cipher.seal(session_id, user_id, data)
+        await self._storage.put_session(
+            SessionRecord(session_id, user_id, record.created_at, self._clock(), nonce, sealed)
+        )
+        return data
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Delete sessions as their idle deadlines pass."""
+        task_status.started()
+        while True:
+            oldest = await self._storage.oldest_session_activity(exclude=tuple(self._attached))
+            if oldest is None:
+                await self._lot.park()
+                continue
+            wait = self.policy.expires_at(oldest) - self._clock()
+            if wait > 0:
+                with trio.move_on_after(wait):
+                    await self._lot.park()
+                continue
+            cutoff = self._clock() - self.policy.idle_timeout_s
+            due = [
+                s.session_id
+                for s in await self._storage.sessions_idle_since(cutoff)
+                if s.session_id not in self._attached
+            ]
+            if due:
+                await self._delete(due, "idle timeout")
+
+    async def _delete(self, session_ids: list[str], reason: str) -> None:
+        await self._storage.delete_sessions(session_ids)
+        self.expired += len(session_ids)
+        log_event("sessions_expired", logging.INFO, count=len(session_ids), reason=reason)
