@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 _ABUSE_WINDOW_S = 10.0
 _REPLAY_PAGE = 500
+_INITIAL_HOLD_S = 1.0
 
 
 class Connection:
@@ -92,7 +93,11 @@ class Connection:
         )
         self._violations = ViolationCounter(config.max_violations)
         self._abuse = AbuseCounter(config.abuse_limit, _ABUSE_WINDOW_S)
-        self._held: list[OutboundFrame] | None = None  # live events held back during a replay
+        # Live events are held back while a replay runs, and at first (until the
+        # client's first frame, at most _INITIAL_HOLD_S) so that a resume sent
+        # right after connecting replays them in order, exactly once.
+        self._held: list[OutboundFrame] | None = []
+        self._initial_hold = True
         self._state = ConnState.OPEN
         self._close_code: int | None = None
         self._close_reason = ""
@@ -106,6 +111,8 @@ class Connection:
         self._last_activity = 0.0
         self.fence_refused = 0
         self.finished = trio.Event()
+        # First in the queue before the connection can receive anything else.
+        self.reply(self._established())
 
     # -- identity and state ------------------------------------------------------
 
@@ -241,8 +248,8 @@ class Connection:
         retention."""
         storage = self.user_hub.services.storage
         window = await storage.replay_window(self._user_id)
-        held: list[OutboundFrame] = []
-        self._held = held
+        held: list[OutboundFrame] = self._held if self._held is not None else []
+        self._held, self._initial_hold = held, False
         cursor, replayed = last_seq, 0
         try:
             while self._state is ConnState.OPEN:
@@ -256,11 +263,20 @@ class Connection:
                 cursor, replayed = page[-1].seq, replayed + len(page)
                 await self.scheduler.wait_below(max(1, self._config.queue_max_frames // 2))
         finally:
-            self._held = None
-            for frame in held:
-                if frame.seq is not None and frame.seq > cursor:
-                    self._push(frame)
+            self._release_held(after=cursor)
         return replayed, last_seq < window.pruned_through
+
+    def _release_held(self, *, after: int | None = None) -> None:
+        """Stop holding live events; send the held ones (those after ``after``)."""
+        held, self._held, self._initial_hold = self._held, None, False
+        for frame in held or ():
+            if after is None or (frame.seq is not None and frame.seq > after):
+                self._push(frame)
+
+    async def _end_initial_hold(self) -> None:
+        await trio.sleep(_INITIAL_HOLD_S)
+        if self._initial_hold:
+            self._release_held()
 
     # -- closing --------------------------------------------------------------------
 
@@ -306,10 +322,10 @@ class Connection:
         )
         try:
             with self._tasks_scope:
-                self.reply(self._established())
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._writer)
                     nursery.start_soon(self._heartbeat)
+                    nursery.start_soon(self._end_initial_hold)
                     nursery.start_soon(self._reader)
         except Exception:
             log_event(
@@ -406,6 +422,8 @@ class Connection:
                     )
                     return
                 await self._router.handle_text(self, message)
+                if self._initial_hold:
+                    self._release_held()  # the first frame was not a resume
                 if self._state is not ConnState.OPEN:
                     return
 

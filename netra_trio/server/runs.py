@@ -90,7 +90,9 @@ class RunEmitter:
         return await self._log.append(event, self._deliver)
 
     def _deliver(self, stored: StoredEvent) -> None:
-        self._user_hub.fan_out(OutboundFrame(self._user_id, stored.frame, Priority.CRITICAL))
+        self._user_hub.fan_out(
+            OutboundFrame(self._user_id, stored.frame, Priority.CRITICAL, seq=stored.seq)
+        )
 
     async def terminal(self, payload: AgentCompleted | AgentError) -> None:
         if self.terminal_sent:
