@@ -98,6 +98,8 @@ class Connection:
         # right after connecting replays them in order, exactly once.
         self._held: list[OutboundFrame] | None = []
         self._initial_hold = True
+        self._held_dropped = False
+        self._held_bytes = 0
         self._state = ConnState.OPEN
         self._close_code: int | None = None
         self._close_reason = ""
@@ -150,11 +152,24 @@ class Connection:
         if self._state is not ConnState.OPEN:
             return
         if self._held is not None and frame.seq is not None:
-            self._held.append(frame)
-            if len(self._held) > self._config.queue_max_frames:
-                self._stats.slow_consumers += 1
-                self.close(CloseCode.SLOW_CONSUMER, "live events piled up during a replay")
-            return
+            # held frames stay within half of the queue's bounds, so releasing
+            # them can never overflow the queue by itself
+            if (
+                len(self._held) < self._config.queue_max_frames // 2
+                and self._held_bytes + len(frame.text) <= self._config.queue_max_bytes // 2
+            ):
+                self._held.append(frame)
+                self._held_bytes += len(frame.text)
+                return
+            if self._initial_hold:
+                self._release_held()  # no resume came in time: deliver as usual
+            else:
+                # A replay is running: these events are stored, so drop them here
+                # and let the replay read them from the log.
+                self._held.clear()
+                self._held_bytes = 0
+                self._held_dropped = True
+                return
         self._push(frame)
 
     def _push(self, frame: OutboundFrame) -> None:
@@ -251,17 +266,24 @@ class Connection:
         held: list[OutboundFrame] = self._held if self._held is not None else []
         self._held, self._initial_hold = held, False
         cursor, replayed = last_seq, 0
+        half_frames = max(1, self._config.queue_max_frames // 2)
+        half_bytes = max(1, self._config.queue_max_bytes // 2)
         try:
             while self._state is ConnState.OPEN:
+                self._held_dropped = False
                 page = await storage.events_after(self._user_id, cursor, limit=_REPLAY_PAGE)
                 if not page:
+                    if self._held_dropped:
+                        continue  # held events were dropped during the read: read again
                     break
                 for event in page:
+                    await self.scheduler.wait_below(half_frames, half_bytes)
+                    if self._state is not ConnState.OPEN:
+                        break
                     self._push(
                         OutboundFrame(self._user_id, event.frame, Priority.CRITICAL, seq=event.seq)
                     )
-                cursor, replayed = page[-1].seq, replayed + len(page)
-                await self.scheduler.wait_below(max(1, self._config.queue_max_frames // 2))
+                    cursor, replayed = event.seq, replayed + 1
         finally:
             self._release_held(after=cursor)
         return replayed, last_seq < window.pruned_through
@@ -269,6 +291,7 @@ class Connection:
     def _release_held(self, *, after: int | None = None) -> None:
         """Stop holding live events; send the held ones (those after ``after``)."""
         held, self._held, self._initial_hold = self._held, None, False
+        self._held_bytes = 0
         for frame in held or ():
             if after is None or (frame.seq is not None and frame.seq > after):
                 self._push(frame)

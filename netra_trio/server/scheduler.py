@@ -82,10 +82,11 @@ class FrameScheduler:
             self._space.unpark_all()
         return frames
 
-    async def wait_below(self, frames: int) -> None:
-        """Wait until fewer than ``frames`` are queued (producers that can wait,
-        such as a replay, use this to stay within the bound)."""
-        while len(self._store) >= frames and not self._closed:
+    async def wait_below(self, frames: int, nbytes: int) -> None:
+        """Wait until fewer than ``frames`` frames and ``nbytes`` bytes are queued
+        (producers that can wait, such as a replay, use this to stay in bounds)."""
+        store = self._store
+        while (len(store) >= frames or store.queued_bytes >= nbytes) and not self._closed:
             await self._space.park()
 
     def close(self) -> None:
