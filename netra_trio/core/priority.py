@@ -2,8 +2,9 @@
 
 Four classes, CRITICAL > HIGH > NORMAL > LOW. The store is bounded by a frame
 count and a byte total. When a push would pass a bound it sheds, oldest first,
-LOW and then NORMAL frames that are no more important than the new one; a new
-LOW or NORMAL frame that finds no such victim is itself shed. CRITICAL and HIGH
+LOW and then NORMAL frames that are no more important than the new one, but
+only when that makes room: a push that would not fit even after shedding all
+of them sheds nothing, and a new LOW or NORMAL frame is then itself shed. CRITICAL and HIGH
 frames are never shed: when they cannot be held the push reports ``OVERFLOW``
 and the caller decides (the server closes the connection as a slow consumer).
 
@@ -82,6 +83,7 @@ class PriorityStore(Generic[T]):
         self._keyed: dict[tuple[Priority, Hashable], _Entry[T]] = {}
         self._frames = 0
         self._bytes = 0
+        self._class_bytes = [0, 0, 0, 0]
         self._shed = [0, 0, 0, 0]
         self._coalesced = 0
         self._overflowed = 0
@@ -102,17 +104,20 @@ class PriorityStore(Generic[T]):
                 coalesced = self._coalesce(existing, item, priority, size, key)
                 if coalesced is not None:
                     return coalesced
+        if not self._fits_after_shedding(priority, size):
+            # no frame is shed in vain: the new one is refused at once
+            if priority.sheddable:
+                self._shed[priority] += 1
+                return PushResult.SHED
+            self._overflowed += 1
+            return PushResult.OVERFLOW
         while (
             self._frames + 1 > self.bounds.max_frames or self._bytes + size > self.bounds.max_bytes
         ):
-            if not self._shed_one(priority):
-                if priority.sheddable:
-                    self._shed[priority] += 1
-                    return PushResult.SHED
-                self._overflowed += 1
-                return PushResult.OVERFLOW
+            self._shed_one(priority)
         entry = _Entry(item, size, key)
         self._queues[priority].append(entry)
+        self._class_bytes[priority] += size
         if key is not None:
             self._keyed[(priority, key)] = entry
         self._frames += 1
@@ -131,6 +136,7 @@ class PriorityStore(Generic[T]):
             return None  # the old frame was itself shed for room
         if self._bytes - existing.size + size <= self.bounds.max_bytes:
             self._bytes += size - existing.size
+            self._class_bytes[priority] += size - existing.size
             existing.item, existing.size = item, size
             self._coalesced += 1
             return PushResult.COALESCED
@@ -161,6 +167,7 @@ class PriorityStore(Generic[T]):
             queue.clear()
         self._keyed.clear()
         self._frames = self._bytes = 0
+        self._class_bytes = [0, 0, 0, 0]
         return dropped
 
     def statistics(self) -> StoreStatistics:
@@ -175,9 +182,19 @@ class PriorityStore(Generic[T]):
     def _take(self, priority: Priority, entry: _Entry[T]) -> T:
         self._frames -= 1
         self._bytes -= entry.size
+        self._class_bytes[priority] -= entry.size
         if entry.key is not None:
             self._keyed.pop((priority, entry.key), None)
         return entry.item
+
+    def _fits_after_shedding(self, incoming: Priority, size: int) -> bool:
+        """Whether shedding every eligible frame would make room for ``size``."""
+        frames, nbytes = self._frames + 1, self._bytes + size
+        for victim in (Priority.LOW, Priority.NORMAL):
+            if victim >= incoming:
+                frames -= len(self._queues[victim])
+                nbytes -= self._class_bytes[victim]
+        return frames <= self.bounds.max_frames and nbytes <= self.bounds.max_bytes
 
     def _shed_one(self, incoming: Priority) -> bool:
         """Drop the oldest frame of the least important sheddable class that is

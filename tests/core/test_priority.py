@@ -62,7 +62,8 @@ class Model:
 
     Contract (netra_trio/core/priority.py docstring, PROTOCOL.md "Delivery and priority"):
     - pop takes the oldest frame of the most important non-empty class;
-    - a push that would pass a bound sheds, oldest first, LOW and then NORMAL frames
+    - a push that would pass a bound sheds (only if that makes room at all),
+      oldest first, LOW and then NORMAL frames
       no more important than the new one; a LOW/NORMAL frame that finds no victim is
       itself shed; a CRITICAL/HIGH frame that finds none reports OVERFLOW;
     - a keyed frame replaces the queued frame of the same key and class in place
@@ -137,16 +138,21 @@ class Model:
         return None
 
     def _push_fresh(self, frame: Frame) -> PushResult:
+        eligible = [f for c in (LOW, NORMAL) if c >= frame.priority for f in self.queues[c]]
+        if (
+            self.frames + 1 - len(eligible) > self.bounds.max_frames
+            or self.size + frame.size - sum(f.size for f in eligible) > self.bounds.max_bytes
+        ):  # shedding could not make room: nothing is shed in vain
+            if frame.priority.sheddable:
+                self.shed[frame.priority] += 1
+                return PushResult.SHED
+            self.overflowed += 1
+            return PushResult.OVERFLOW
         while (
             self.frames + 1 > self.bounds.max_frames
             or self.size + frame.size > self.bounds.max_bytes
         ):
-            if self._shed_one(frame.priority) is None:
-                if frame.priority.sheddable:
-                    self.shed[frame.priority] += 1
-                    return PushResult.SHED
-                self.overflowed += 1
-                return PushResult.OVERFLOW
+            self._shed_one(frame.priority)
         self.queues[frame.priority].append(frame)
         return PushResult.QUEUED
 
@@ -510,3 +516,15 @@ def test_statistics_total_and_counters() -> None:
 def test_bounds_must_be_positive(max_frames: int, max_bytes: int) -> None:
     with pytest.raises(ValueError, match="positive"):
         QueueBounds(max_frames, max_bytes)
+
+
+def test_nothing_is_shed_when_shedding_cannot_make_room() -> None:
+    store, push = make(max_bytes=10)
+    c = push(CRITICAL, 8)
+    low = push(LOW, 2)
+    push(NORMAL, 5)  # even without the LOW there would be 13 bytes: refuse, keep the LOW
+    assert push.last_result is PushResult.SHED
+    assert store.statistics().shed == (0, 0, 1, 0)
+    push(HIGH, 4)
+    assert push.last_result is PushResult.OVERFLOW
+    assert store.pop_all() == [c, low]
