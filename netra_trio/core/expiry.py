@@ -3,8 +3,9 @@
 A connection has one deadline, the earlier of its idle deadline (last client
 frame + ``idle_timeout_s``) and the expiry of its token. The shell puts that
 deadline on a cancel scope; when the scope fires, :meth:`ExpiryPolicy.reason`
-says why. Deadlines move forward only in steps of ``granularity_s``, so a busy
-connection does not touch the scheduler's deadline heap on every frame.
+says why. The deadline is never earlier than the true one and at most
+``granularity_s`` later, and moves at most once per ``granularity_s``, so a
+busy connection does not touch the scheduler's deadline heap on every frame.
 """
 
 from __future__ import annotations
@@ -27,10 +28,14 @@ class ExpiryPolicy:
     def extended(
         self, current: float, now: float, token_expires_at: float = math.inf
     ) -> float | None:
-        """The new deadline after activity at ``now``, or None when the move is
-        too small to be worth making."""
-        new = self.deadline(now, token_expires_at)
-        return new if new - current >= self.granularity_s else None
+        """The new deadline after activity at ``now``, or None when the current
+        one is still late enough. The deadline never comes before the true idle
+        deadline; it moves only when the true one passes it, and then to
+        ``granularity_s`` beyond it, so it moves at most once per granularity."""
+        true = self.deadline(now, token_expires_at)
+        if true <= current:
+            return None
+        return min(now + self.idle_timeout_s + self.granularity_s, token_expires_at)
 
     def reason(
         self, now: float, last_activity: float, token_expires_at: float = math.inf

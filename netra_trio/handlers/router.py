@@ -48,27 +48,13 @@ class Router:
         try:
             frame = parse_frame(text)
         except ProtocolError as error:
-            if self._over_rate(ctx, 1, None):
+            if ctx.rate_limit(1):
                 return
             ctx.send_error(error)
             return
-        if self._over_rate(ctx, _cost(frame), correlation_of(frame)):
+        if ctx.rate_limit(_cost(frame), correlation_of(frame)):
             return
         await self.handle_frame(ctx, frame)
-
-    def _over_rate(self, ctx: HandlerContext, cost: int, correlation_id: str | None) -> bool:
-        retry_after = ctx.rate_limit(cost)
-        if retry_after is None:
-            return False
-        ctx.send_error(
-            ProtocolError(
-                ErrorCode.RATE_LIMITED,
-                f"too many messages; retry in {retry_after:.2f} s",
-                correlation_id=correlation_id,
-                details={"retry_after_s": round(retry_after, 3)},
-            )
-        )
-        return True
 
     async def handle_frame(
         self, ctx: HandlerContext, frame: dict[str, Any], *, in_batch: bool = False

@@ -240,12 +240,23 @@ class Connection:
         if action is ViolationAction.REFUSE_AND_CLOSE:
             self.close(CloseCode.POLICY_VIOLATION, "repeated security violations", drain=True)
 
-    def rate_limit(self, cost: int) -> float | None:
-        """None when the user may send ``cost`` more messages now; otherwise the
-        seconds to wait. Sustained refusals close the connection with 1008."""
+    def rate_limit(self, cost: int, correlation_id: str | None = None) -> bool:
+        """Spend ``cost`` messages of the user's budget. When over it, answer
+        RATE_LIMITED (with the seconds to wait) and return True; sustained
+        refusals close the connection with 1008, after that answer."""
         now = trio.current_time()
         retry_after = self.user_hub.message_bucket.take(now, cost)
-        if retry_after is not None and self._abuse.refused(now):
+        if retry_after is None:
+            return False
+        self.send_error(
+            ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"too many messages; retry in {retry_after:.2f} s",
+                correlation_id=correlation_id,
+                details={"retry_after_s": round(retry_after, 3)},
+            )
+        )
+        if self._abuse.refused(now):
             log_event(
                 "abuse",
                 logging.WARNING,
@@ -254,7 +265,7 @@ class Connection:
                 reason="message rate exceeded after repeated warnings",
             )
             self.close(CloseCode.POLICY_VIOLATION, "message rate exceeded", drain=True)
-        return retry_after
+        return True
 
     async def replay(self, last_seq: int) -> tuple[int, bool]:
         """Send every stored event after ``last_seq`` in order, then the live

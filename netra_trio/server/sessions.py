@@ -94,11 +94,14 @@ class SessionService:
                 raise SessionForbidden(requested)
             if record is not None:
                 attached = record.session_id in self._attached
-                if not self.policy.is_expired(now, record.last_active, attached):
+                if self.policy.is_expired(now, record.last_active, attached):
+                    await self._delete([record.session_id], "expired")
+                elif not self._readable(record):
+                    await self._delete([record.session_id], "data cannot be opened with this key")
+                else:
                     self._attach(record.session_id)
                     await self._storage.touch_session(record.session_id, now)
                     return record.session_id, True
-                await self._delete([record.session_id], "expired")
         existing = await self._storage.user_sessions(user_id)
         views = [
             SessionView(s.session_id, s.last_active, s.session_id in self._attached)
@@ -112,6 +115,14 @@ class SessionService:
         await self._storage.put_session(SessionRecord(session_id, user_id, now, now, nonce, sealed))
         self._attach(session_id)
         return session_id, False
+
+    def _readable(self, record: SessionRecord) -> bool:
+        try:
+            self._cipher.unseal(record)
+        except SessionUnavailable:
+            log_event("session_unreadable", logging.WARNING, user=record.user_id)
+            return False
+        return True
 
     def _attach(self, session_id: str) -> None:
         self._attached[session_id] = self._attached.get(session_id, 0) + 1

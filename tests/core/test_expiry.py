@@ -28,11 +28,22 @@ def test_default_granularity_is_one_second() -> None:
     assert ExpiryPolicy(idle_timeout_s=10.0).granularity_s == 1.0
 
 
-def test_extended_moves_the_deadline_by_at_least_the_granularity() -> None:
-    current = POLICY.deadline(1000.0)
-    assert POLICY.extended(current, now=1000.5) is None  # a 0.5 s move is not worth it
-    assert POLICY.extended(current, now=1001.0) == 2801.0  # exactly one granularity
-    assert POLICY.extended(current, now=1600.0) == 3400.0
+def test_extended_moves_only_once_the_true_deadline_passes_it() -> None:
+    current = POLICY.deadline(1000.0)  # 2800
+    assert POLICY.extended(current, now=1000.0) is None  # still exactly right
+    new = POLICY.extended(current, now=1000.5)  # the true deadline (2800.5) passed it
+    assert new == 2801.5  # one granularity of slack beyond the true deadline
+    assert POLICY.extended(new, now=1001.4) is None  # 2801.4 is still covered
+    assert POLICY.extended(new, now=1600.0) == 3401.0
+
+
+def test_a_short_idle_timeout_still_moves_the_deadline() -> None:
+    policy = ExpiryPolicy(idle_timeout_s=1.0)
+    current = policy.deadline(0.0)  # 1.0
+    new = policy.extended(current, now=0.3)
+    assert new == 2.3
+    assert policy.reason(now=2.3, last_activity=0.3) is not None  # fires after the true deadline
+    assert policy.reason(now=1.0, last_activity=0.3) is None
 
 
 def test_extended_is_capped_by_the_token_expiry() -> None:
@@ -41,6 +52,7 @@ def test_extended_is_capped_by_the_token_expiry() -> None:
     assert POLICY.extended(current, now=1500.0, token_expires_at=2000.0) is None
     later = POLICY.deadline(1000.0, token_expires_at=9000.0)
     assert POLICY.extended(later, now=1500.0, token_expires_at=2000.0) is None  # never backwards
+    assert POLICY.extended(1500.0, now=1000.0, token_expires_at=1600.0) == 1600.0
 
 
 def test_reason_before_the_deadline_is_none() -> None:
@@ -95,13 +107,14 @@ def test_extended_only_moves_forward_by_the_granularity(
 ) -> None:
     policy = ExpiryPolicy(idle_timeout_s=idle, granularity_s=granularity)
     token_at = math.inf if token is None else token
+    true = policy.deadline(now, token_at)
     new = policy.extended(current, now, token_at)
     if new is None:
-        assert policy.deadline(now, token_at) - current < granularity
+        assert current >= true  # the current deadline never fires early
     else:
-        assert new == policy.deadline(now, token_at)
-        assert new - current >= granularity
-        assert new >= current
+        assert new > current
+        assert true <= new <= true + granularity  # late by at most the granularity
+        assert new <= token_at
 
 
 @pytest.mark.parametrize("idle", [0.5, 30.0, 1800.0])

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 import trio
 
-from netra_trio.logs import LOGGER_NAME
 from netra_trio.server.app import Server
 from tests.helpers import start_server
 
@@ -29,18 +27,3 @@ async def make_server(nursery: trio.Nursery) -> AsyncIterator[ServerFactory]:
     yield factory
     for server in servers:
         server.request_shutdown()
-
-
-@pytest.fixture
-def netra_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Capture every record of the ``netra_trio`` logger, down to DEBUG."""
-    logger = logging.getLogger(LOGGER_NAME)
-    caplog.set_level(logging.DEBUG, logger=LOGGER_NAME)
-    attached = not logger.propagate  # only if someone configured logging in-process
-    if attached:
-        logger.addHandler(caplog.handler)
-    try:
-        yield caplog
-    finally:
-        if attached:
-            logger.removeHandler(caplog.handler)

@@ -1,0 +1,199 @@
+"""Crash safety: `kill -9` during agent runs loses nothing stored; cut-off runs are reported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import trio
+
+import netra_trio
+from netra_trio.client import NetraClient
+from tests.helpers import SECRET, SESSION_KEY
+from tests.sessions.support import (
+    WAIT_S,
+    Frame,
+    connect,
+    next_id,
+    query,
+    request,
+    session_state,
+)
+
+PROJECT_ROOT = str(Path(netra_trio.__file__).resolve().parents[1])
+LISTENING = "netra-trio listening on ws://"
+CONTENT = (
+    "we send 2M requests/day to gpt-4o with 1.5k input and 300 output tokens, how do we cut cost?"
+)
+RUNS = 2
+TERMINAL = ("agent_completed", "agent_error")
+
+
+@asynccontextmanager
+async def serve(db: Path, stderr_path: Path) -> AsyncIterator[tuple[trio.Process, str]]:
+    """`netra-trio serve` as a subprocess on ``db``; its URL once it listens. Killed on exit."""
+    command = [
+        sys.executable,
+        "-m",
+        "netra_trio",
+        "serve",
+        "--port",
+        "0",
+        "--jwt-secret",
+        SECRET,
+        "--session-key",
+        SESSION_KEY,
+        "--database",
+        str(db),
+        "--tool-delay-s",
+        "2",
+    ]
+    fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        process = await trio.lowlevel.open_process(
+            command,
+            cwd=db.parent,
+            env={**os.environ, "PYTHONPATH": PROJECT_ROOT},  # the code under test
+            stdout=subprocess.PIPE,
+            stderr=fd,
+        )
+    finally:
+        os.close(fd)
+    try:
+        yield process, await _read_url(process, stderr_path)
+    finally:
+        with trio.move_on_after(5, shield=True):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            if process.stdout is not None:
+                await process.stdout.aclose()
+
+
+async def _read_url(process: trio.Process, stderr_path: Path) -> str:
+    assert process.stdout is not None
+    buffered = b""
+    with trio.fail_after(WAIT_S):
+        while b"\n" not in buffered:
+            chunk = await process.stdout.receive_some(1)
+            if not chunk:
+                await process.wait()
+                log = await trio.Path(stderr_path).read_text()
+                pytest.fail(f"the server exited before it listened:\n{log}")
+            buffered += chunk
+    line = buffered.decode().strip()
+    assert line.startswith(LISTENING) and line.endswith("/ws"), line
+    return line.rsplit(" ", 1)[-1]
+
+
+async def _until_tools_execute(client: NetraClient) -> list[Frame]:
+    """Agent events until every run has sent a ``tool_executing``."""
+    events: list[Frame] = []
+    executing: set[str] = set()
+    with trio.fail_after(WAIT_S):
+        while len(executing) < RUNS:
+            frame = await client.receive()
+            if "seq" in frame:
+                events.append(frame)
+                if frame["type"] == "tool_executing":
+                    executing.add(frame["run_id"])
+    return events
+
+
+async def _resume(client: NetraClient, last_seq: int) -> tuple[list[Frame], Frame]:
+    message_id = next_id("resume")
+    await client.send("resume", {"last_seq": last_seq}, message_id=message_id)
+    replayed: list[Frame] = []
+    with trio.fail_after(WAIT_S):
+        while True:
+            frame = await client.receive()
+            if frame["type"] == "resume_complete":
+                assert frame["correlation_id"] == message_id
+                return replayed, frame
+            if "seq" in frame:
+                replayed.append(frame)
+
+
+async def _run_statuses(db: Path) -> dict[str, str]:
+    return dict(await query(db, "SELECT run_id, status FROM runs"))
+
+
+async def test_kill_9_during_runs_keeps_what_was_stored(tmp_path: Path) -> None:
+    db = tmp_path / "netra.db"
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+
+    # -- before the crash ------------------------------------------------------------
+    async with serve(db, first_log) as (process, url), connect(url, "alice") as client:
+        session_id = client.established["session_id"]
+        data = {"plan": "cut-costs", "step": 2}
+        assert (await session_state(client, "session_update", {"data": data}))["data"] == data
+        for _ in range(RUNS):
+            await client.send("agent_request", {"content": CONTENT}, message_id=next_id("run"))
+        live = await _until_tools_execute(client)
+        process.kill()  # SIGKILL: no shutdown, no flush, no goodbye
+        with trio.fail_after(WAIT_S):
+            await process.wait()
+
+    seen = live[-1]["seq"]
+    assert [e["seq"] for e in live] == list(range(1, seen + 1))
+    threads = {e["run_id"]: e["thread_id"] for e in live}
+    assert len(threads) == RUNS and len(set(threads.values())) == RUNS
+    assert not [e for e in live if e["type"] in TERMINAL]  # both runs were cut off
+    # The crash left the runs 'running' and no terminal event stored.
+    assert await _run_statuses(db) == dict.fromkeys(threads, "running")
+    assert await query(db, "SELECT count(*) FROM events WHERE type = 'agent_error'") == [(0,)]
+    ((stored_through,),) = await query(db, "SELECT max(seq) FROM events")
+    assert stored_through >= seen  # every event was stored before it was sent
+
+    # -- after the restart -----------------------------------------------------------
+    async with (
+        serve(db, second_log) as (process, url),
+        connect(url, "alice", session_id=session_id) as client,
+    ):
+        assert client.established["session_id"] == session_id
+        assert client.established["resumed"] is True
+
+        replayed, done = await _resume(client, seen)
+        assert [e["seq"] for e in replayed] == list(range(seen + 1, seen + 1 + len(replayed)))
+        assert done["payload"] == {"replayed": len(replayed), "gap": False}
+        # The rest of what was stored, then one INTERRUPTED agent_error per cut-off run, last.
+        tail, rest = replayed[-RUNS:], replayed[:-RUNS]
+        assert {e["run_id"] for e in tail} == set(threads)
+        for event in tail:
+            assert event["type"] == "agent_error", event
+            assert event["payload"]["code"] == "INTERRUPTED", event
+            assert event["payload"]["agent_name"] == "supervisor"
+            assert event["thread_id"] == threads[event["run_id"]]
+        assert all(e["run_id"] in threads and e["type"] not in TERMINAL for e in rest)
+
+        # The stored log from the start is what was sent live, frame for frame.
+        everything, done = await _resume(client, 0)
+        assert everything[:seen] == live
+        assert everything[seen:] == replayed
+        assert done["payload"] == {"replayed": seen + len(replayed), "gap": False}
+
+        state = await session_state(client, "session_get")
+        assert state == {"session_id": session_id, "data": data}
+
+        listed = await request(client, "list_threads")
+        assert listed["type"] == "threads", listed
+        assert {t["thread_id"] for t in listed["payload"]["threads"]} == set(threads.values())
+        for thread_id in threads.values():
+            history = await request(client, "get_thread_history", {"thread_id": thread_id})
+            assert history["type"] == "thread_history", history
+            messages = history["payload"]["messages"]
+            assert [(m["role"], m["content"]) for m in messages] == [("user", CONTENT)]
+        assert process.returncode is None  # the restarted server is still up
+
+    statuses = await _run_statuses(db)
+    assert statuses == dict.fromkeys(threads, "interrupted")
+    ended = await query(db, "SELECT ended_at FROM runs")
+    assert all(row[0] is not None for row in ended)
+    assert await query(db, "SELECT count(*) FROM events WHERE type = 'agent_error'") == [(RUNS,)]
+    log = await trio.Path(second_log).read_text()
+    assert "runs_interrupted" in log and "Traceback" not in log, log
