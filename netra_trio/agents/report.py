@@ -11,7 +11,10 @@ def recommendations(optimization: dict[str, Any] | None) -> list[dict[str, Any]]
     if not optimization or not optimization.get("computed"):
         return []
     recs: list[dict[str, Any]] = []
-    for sub in optimization["substitutions"][:2]:
+    subs = optimization["substitutions"]
+    same_tier = [sub for sub in subs if not sub["quality_risk"]][:1]  # the plan's choice
+    tier_down = [sub for sub in subs if sub["quality_risk"]][:1]
+    for sub in same_tier + tier_down:
         recs.append(
             {
                 "kind": "model_substitution",

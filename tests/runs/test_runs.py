@@ -172,3 +172,18 @@ async def test_start_agent_runs_a_named_agent(nursery: trio.Nursery) -> None:
         (events,) = (await run_events(client)).values()
         assert events[-1]["type"] == "agent_error"
         assert events[-1]["payload"]["code"] == "INSUFFICIENT_INPUT"
+
+
+async def test_the_plans_substitution_leads_the_recommendations(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    async with open_client(server.url, token_for("alice")) as client:
+        await client.send("agent_request", {"content": ISSUE_EXAMPLE})
+        (events,) = (await run_events(client)).values()
+    result = events[-1]["payload"]["result"]
+    plan_model = result["optimization"]["plan"]["model"]
+    recs = result["recommendations"]
+    subs = [r for r in recs if r["kind"] == "model_substitution"]
+    assert plan_model != "gpt-4o" and subs[0]["model"] == plan_model
+    assert subs[0]["quality_risk"] is False
+    assert all(r["quality_risk"] for r in subs[1:])
+    assert f"Switch to {plan_model}" in result["report_markdown"]
