@@ -129,7 +129,10 @@ async def optimization_step(
         "savings_pct": round(100 * (now.total - after) / now.total, 1) if now.total else 0.0,
         "plan": {"model": plan_model.name, "prompt_caching": caching.applicable},
         "cost_now": _dict(now),
-        "substitutions": [_dict(s) for s in subs[:5]],
+        # same-tier candidates first (the plan takes the first), then one tier down
+        "substitutions": [
+            _dict(s) for s in same_tier[:2] + [s for s in subs if s.quality_risk][:3]
+        ],
         "prompt_caching": _dict(caching),
         "batch_api": _dict(batch),
         "latency_ms": {
