@@ -248,6 +248,7 @@ class Connection:
         retry_after = self.user_hub.message_bucket.take(now, cost)
         if retry_after is None:
             return False
+        self._stats.rate_limited += 1
         self.send_error(
             ProtocolError(
                 ErrorCode.RATE_LIMITED,

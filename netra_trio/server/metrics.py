@@ -30,6 +30,16 @@ class HubCollector(Collector):
             "Open WebSocket connections",
             value=sum(len(u.connections) for u in users),
         )
+        yield GaugeMetricFamily(
+            "netra_sessions_attached",
+            "Sessions with a live connection",
+            value=len(hub.services.sessions.attached),
+        )
+        yield GaugeMetricFamily(
+            "netra_runs_active",
+            "Agent runs in progress",
+            value=sum(len(u.runs.active) for u in users),
+        )
         yield CounterMetricFamily(
             "netra_connections_opened", "Connections accepted", value=stats.connections_opened
         )
@@ -69,6 +79,16 @@ class HubCollector(Collector):
             ),
             ("netra_frames_shed", "LOW/NORMAL frames dropped under pressure", stats.frames_shed),
             ("netra_errors_sent", "error frames sent to clients", stats.errors_sent),
+            (
+                "netra_rate_limited",
+                "Client frames refused for the message rate",
+                stats.rate_limited,
+            ),
+            (
+                "netra_sessions_expired",
+                "Sessions expired and deleted",
+                hub.services.sessions.expired,
+            ),
         ]:
             yield CounterMetricFamily(name, help_text, value=value)
 

@@ -19,6 +19,7 @@ class ServerStats:
     heartbeats_lost: int = 0
     frames_shed: int = 0
     errors_sent: int = 0
+    rate_limited: int = 0
 
     def record_close(self, code: int) -> None:
         self.closes_by_code[code] += 1

@@ -34,6 +34,9 @@ async def test_health_and_metrics_report_live_counts(nursery: trio.Nursery) -> N
         text = body.decode()
         assert "netra_connections 1.0" in text
         assert "netra_security_violations_total 1.0" in text
+        assert "netra_sessions_attached 1.0" in text
+        assert "netra_runs_active 0.0" in text
+        assert "netra_rate_limited_total 0.0" in text
     assert (await http_get(server.metrics_port, "/nope"))[0] == 404
     server.hub.begin_shutdown()
     status, body = await http_get(server.metrics_port, "/healthz")
