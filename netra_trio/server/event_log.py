@@ -1,11 +1,13 @@
 """The event log's writer: group commit, then delivery in seq order.
 
-Every agent event is stored before it is sent. Appends from all users queue
-here; one task writes whatever is queued in a single transaction, then calls
-each event's ``deliver`` callback synchronously in commit order, and only then
-wakes the appenders. Delivering from this task (not from the woken appenders,
-whose wake-up order trio does not promise) is what keeps ``seq`` increasing on
-every connection of a user, across concurrent runs.
+Every agent event is stored before it is sent. Events from all users queue
+here (``submit`` does not wait for the commit, ``append`` does); one task
+writes whatever is queued in a single transaction, then calls each event's
+``deliver`` callback synchronously in commit order, and only then wakes the
+appenders. Producers wait only while the queue is full. Delivering from this
+task (not from the woken appenders, whose wake-up order trio does not promise)
+is what keeps ``seq`` increasing on every connection of a user, across
+concurrent runs.
 """
 
 from __future__ import annotations
@@ -20,23 +22,29 @@ from netra_trio.logs import log_event
 from netra_trio.storage.base import NewEvent, Storage, StorageError, StoredEvent
 
 Deliver = Callable[[StoredEvent], None]
+Fail = Callable[[StorageError], None]
 
 
 @attrs.define
 class _Pending:
     event: NewEvent
     deliver: Deliver
-    done: trio.Event = attrs.Factory(trio.Event)
+    fail: Fail | None = None
+    done: trio.Event | None = None  # only for appends that wait
     stored: StoredEvent | None = None
     error: StorageError | None = None
 
 
 class EventLog:
-    def __init__(self, storage: Storage, *, max_batch: int = 1024) -> None:
+    def __init__(
+        self, storage: Storage, *, max_batch: int = 4096, max_pending: int = 16384
+    ) -> None:
         self._storage = storage
         self._max_batch = max_batch
         self._queue: list[_Pending] = []
         self._lot = trio.lowlevel.ParkingLot()
+        self._space = trio.lowlevel.ParkingLot()
+        self._max_pending = max_pending
         self.batches = 0
         self.events = 0
 
@@ -44,14 +52,28 @@ class EventLog:
         """Store ``event``, hand it to ``deliver``, and return it with its seq.
 
         Raises StorageError when it could not be stored (then nothing was sent)."""
-        pending = _Pending(event, deliver)
-        self._queue.append(pending)
-        self._lot.unpark()
+        pending = _Pending(event, deliver, done=trio.Event())
+        await self._enqueue(pending)
+        assert pending.done is not None
         await pending.done.wait()
         if pending.error is not None:
             raise pending.error
         assert pending.stored is not None
         return pending.stored
+
+    async def submit(self, event: NewEvent, deliver: Deliver, fail: Fail) -> None:
+        """Queue ``event`` without waiting for its commit: it is stored, then
+        delivered, in queue order; ``fail`` hears of a failed write instead.
+        Waits only while the log is full (backpressure)."""
+        await self._enqueue(_Pending(event, deliver, fail))
+
+    async def _enqueue(self, pending: _Pending) -> None:
+        while len(self._queue) >= self._max_pending:
+            await self._space.park()
+        self._queue.append(pending)
+        if self._lot:
+            self._lot.unpark()
+        await trio.lowlevel.checkpoint()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -59,6 +81,8 @@ class EventLog:
             while not self._queue:
                 await self._lot.park()
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            if self._space:
+                self._space.unpark_all()
             with trio.CancelScope(shield=True):  # a batch is written whole or fails whole
                 await self._write(batch)
 
@@ -69,7 +93,10 @@ class EventLog:
             log_event("event_log_error", logging.ERROR, events=len(batch), error=str(exc))
             for pending in batch:
                 pending.error = exc
-                pending.done.set()
+                if pending.fail is not None:
+                    pending.fail(exc)
+                if pending.done is not None:
+                    pending.done.set()
             return
         self.batches += 1
         self.events += len(batch)
@@ -85,4 +112,5 @@ class EventLog:
                     seq=record.seq,
                     exc_info=True,
                 )
-            pending.done.set()
+            if pending.done is not None:
+                pending.done.set()

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from netra_trio.server.user_hub import UserHub
 
 _TERMINAL_GRACE_S = 5.0
+# Events a run may have queued but not yet committed: enough for group commits
+# to batch, small enough that a run cannot flood its user's connections.
+_EMIT_WINDOW = 32
 _STREAM_FLUSH_CHARS = 40
 
 
@@ -70,8 +73,11 @@ class RunEmitter:
         self._tool_delay_s = services.config.tool_delay_s
         self._steps: dict[str, int] = {}
         self.terminal_sent = False
+        self._failure: StorageError | None = None
+        self._in_flight = 0
+        self._window = trio.lowlevel.ParkingLot()
 
-    async def emit(self, payload: object) -> StoredEvent:
+    def _event(self, payload: object) -> NewEvent:
         kind, _ = SERVER_TYPES[type(payload)]
         body = CONVERTER.unstructure(payload)
         run = self._run
@@ -86,8 +92,37 @@ class RunEmitter:
                 seq=seq,
             )
 
-        event = NewEvent(self._user_id, kind, run.run_id, run.thread_id, make_frame)
-        return await self._log.append(event, self._deliver)
+        return NewEvent(self._user_id, kind, run.run_id, run.thread_id, make_frame)
+
+    async def emit(self, payload: object) -> None:
+        """Queue an event of the run: it is stored, then sent, in order. Does not
+        wait for the commit; a failed write surfaces at the next emit."""
+        if self._failure is not None:
+            raise self._failure
+        while self._in_flight >= _EMIT_WINDOW:
+            await self._window.park()
+        self._in_flight += 1
+        await self._log.submit(self._event(payload), self._delivered, self._failed)
+
+    def _delivered(self, stored: StoredEvent) -> None:
+        self._landed()
+        self._deliver(stored)
+
+    def _failed(self, exc: StorageError) -> None:
+        self._landed()
+        self._failure = self._failure or exc
+
+    def _landed(self) -> None:
+        self._in_flight -= 1
+        if self._window:
+            self._window.unpark()
+
+    async def emit_and_wait(self, payload: object) -> StoredEvent:
+        """Store an event (after every event queued before it) and wait until
+        it is committed and sent."""
+        if self._failure is not None:
+            raise self._failure
+        return await self._log.append(self._event(payload), self._deliver)
 
     def _deliver(self, stored: StoredEvent) -> None:
         self._user_hub.fan_out(
@@ -98,7 +133,7 @@ class RunEmitter:
         if self.terminal_sent:
             return
         self.terminal_sent = True
-        await self.emit(payload)
+        await self.emit_and_wait(payload)
 
     async def thinking(self, agent_name: str, thought: str) -> None:
         step = self._steps.get(agent_name, 0) + 1

@@ -246,21 +246,17 @@ class SqliteStorage:
 
     async def append_events(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
         def insert() -> list[StoredEvent]:
-            stored: list[StoredEvent] = []
             now = time.time()
             with self._transaction() as db:
-                for event in events:
-                    (seq,) = db.execute(
-                        "INSERT INTO user_seq (user_id, last_seq) VALUES (?, 1)"
-                        " ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + 1"
-                        " RETURNING last_seq",
-                        (event.user_id,),
+                last: dict[str, int] = {}
+                for user_id in {e.user_id for e in events}:
+                    row = db.execute(
+                        "SELECT last_seq FROM user_seq WHERE user_id = ?", (user_id,)
                     ).fetchone()
-                    frame = event.make_frame(seq)
-                    db.execute(
-                        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (event.user_id, seq, event.type, event.run_id, event.thread_id, frame, now),
-                    )
+                    last[user_id] = int(row[0]) if row else 0
+                stored: list[StoredEvent] = []
+                for event in events:
+                    seq = last[event.user_id] = last[event.user_id] + 1
                     stored.append(
                         StoredEvent(
                             event.user_id,
@@ -268,11 +264,23 @@ class SqliteStorage:
                             event.type,
                             event.run_id,
                             event.thread_id,
-                            frame,
+                            event.make_frame(seq),
                             now,
                         )
                     )
-                self._prune(db, {e.user_id: e.seq for e in stored}, now)
+                db.executemany(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (e.user_id, e.seq, e.type, e.run_id, e.thread_id, e.frame, now)
+                        for e in stored
+                    ],
+                )
+                db.executemany(
+                    "INSERT INTO user_seq (user_id, last_seq) VALUES (?, ?)"
+                    " ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq",
+                    list(last.items()),
+                )
+                self._prune(db, last, now)
             return stored
 
         return await self._call(insert)

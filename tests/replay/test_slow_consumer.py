@@ -22,8 +22,11 @@ THOUGHT = "x" * 4000  # ~4 KiB per event: 3 runs stream ~30 MiB
 
 
 async def _chatty(ctx: RunContext) -> AgentResult:
+    # ~1,000 events/s per run: a pace a healthy client keeps up with, so only
+    # the client that stops reading falls behind
     for _ in range(EVENTS_PER_RUN):
         await ctx.emit.thinking("chatty", THOUGHT)
+        await trio.sleep(0.001)
     return AgentResult(result={"events": EVENTS_PER_RUN}, report="done")
 
 
@@ -51,14 +54,17 @@ async def _stalled_client(url_port: int, token: str) -> tuple[trio.SocketStream,
         )
     )
     frames: list[dict[str, object]] = []
-    accepted = False
+    accepted, parts = False, ""
     with trio.fail_after(10):
         while not any("seq" in f for f in frames):
             ws.receive_data(await stream.receive_some(4096))
             for event in ws.events():
                 accepted = accepted or isinstance(event, AcceptConnection)
-                if isinstance(event, TextMessage):
-                    frames.append(orjson.loads(event.data))
+                if isinstance(event, TextMessage):  # may come in parts
+                    parts += event.data
+                    if event.message_finished:
+                        frames.append(orjson.loads(parts))
+                        parts = ""
     assert accepted
     return stream, ws, next(f["seq"] for f in frames if "seq" in f)  # type: ignore[misc]
 
