@@ -1,0 +1,87 @@
+"""Launch netra-trio for a benchmark: ``python -m benchmarks.netra_server``.
+
+The same server as ``netra-trio serve`` (``Server(config, agents=...)``, signal
+handling, ``gc.freeze()`` after start, logs at the product's default ``info``
+level to stderr), with the benchmark agents of :mod:`benchmarks.bench_agents`
+registered next to the built-in ones, limits raised so the load is not
+refused, and the fd limit raised to the hard limit. The JWT secret comes from
+``NETRA_JWT_SECRET`` (the runner generates one per run); the database is the
+file given with ``--database`` (a temp file, never ``:memory:``).
+
+Prints ``listening PORT`` once it accepts connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import os
+import resource
+import sys
+
+import attrs
+import trio
+
+from benchmarks.bench_agents import register
+from netra_trio.agents.registry import default_agents
+from netra_trio.config import Config
+from netra_trio.logs import configure_logging
+from netra_trio.server.app import Server
+
+# Limits that would refuse the load generator (it is one address sending as fast
+# as the server answers). Applied only where this version of Config has them.
+RAISED_LIMITS: dict[str, object] = {
+    "max_runs_per_user": 8,
+    "shutdown_grace_s": 2.0,  # a capped push leaves runs behind; do not wait on them
+    "message_rate_per_s": 1e9,
+    "message_burst": 1_000_000_000,
+    "handshake_rate_per_ip_s": 1e9,
+    "handshake_burst": 1_000_000_000,
+}
+
+
+def bench_config(database: str, port: int, *, max_connections_per_user: int) -> Config:
+    fields = attrs.fields_dict(Config)
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "jwt_secret": os.environ["NETRA_JWT_SECRET"],
+        "database": database,
+        "max_connections_per_user": max_connections_per_user,
+        "log_level": os.environ.get("NETRA_LOG_LEVEL", "info"),
+        **RAISED_LIMITS,
+    }
+    if "session_key" in fields:
+        values["session_key"] = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    return Config(**{k: v for k, v in values.items() if k in fields})  # type: ignore[arg-type]
+
+
+async def serve(config: Config) -> None:
+    server = Server(config, agents=register(default_agents()))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(
+            lambda task_status: server.run(handle_signals=True, task_status=task_status)
+        )
+        gc.freeze()
+        print(f"listening {server.port}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--max-connections-per-user", type=int, default=16)
+    args = parser.parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    config = bench_config(
+        args.database, args.port, max_connections_per_user=args.max_connections_per_user
+    )
+    configure_logging(config.log_format, config.log_level)
+    print(f"fd_limit {hard}", file=sys.stderr, flush=True)
+    trio.run(serve, config)
+
+
+if __name__ == "__main__":
+    main()
