@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 import trio
 
 from netra_trio.auth import Authenticator
@@ -51,3 +53,26 @@ async def start_server(nursery: trio.Nursery, **overrides: Any) -> Server:
     server = Server(make_config(**overrides))
     started: Server = await nursery.start(server.run)
     return started
+
+
+LISTENING = "netra-trio listening on ws://"
+
+
+async def read_listening_url(
+    process: trio.Process, stderr_path: Path, timeout_s: float = 10.0
+) -> str:
+    """The URL from a server subprocess's ``netra-trio listening on ...`` line;
+    fails with the server's log when it exits first."""
+    assert process.stdout is not None
+    buffered = b""
+    with trio.fail_after(timeout_s):
+        while b"\n" not in buffered:
+            chunk = await process.stdout.receive_some(1)
+            if not chunk:
+                await process.wait()
+                log = await trio.Path(stderr_path).read_text()
+                pytest.fail(f"the server exited before it listened:\n{log}")
+            buffered += chunk
+    line = buffered.decode().strip()
+    assert line.startswith(LISTENING) and line.endswith("/ws"), line
+    return line.rsplit(" ", 1)[-1]

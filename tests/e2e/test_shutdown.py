@@ -15,29 +15,12 @@ import netra_trio
 from netra_trio.auth import Authenticator
 from netra_trio.client import NetraClient
 from tests.e2e.support import assert_alive, bearer, close_code, websocket
+from tests.helpers import read_listening_url
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-shutdown-secret-0123456789-abcdefgh"
 PROJECT_ROOT = str(Path(netra_trio.__file__).resolve().parents[1])
-LISTENING = "netra-trio listening on ws://"
-
-
-async def _read_url(process: trio.Process, stderr_path: Path) -> str:
-    assert process.stdout is not None
-    buffered = b""
-    with trio.fail_after(10):
-        while b"\n" not in buffered:
-            chunk = await process.stdout.receive_some(1)
-            if not chunk:
-                await process.wait()
-                log = await trio.Path(stderr_path).read_text()
-                pytest.fail(f"the server exited before it listened:\n{log}")
-            buffered += chunk
-    line = buffered.decode().strip()
-    assert line.startswith(LISTENING), line
-    assert line.endswith("/ws")
-    return line.rsplit(" ", 1)[-1]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -54,7 +37,7 @@ async def test_signal_closes_clients_with_1001_and_exits_0(
             stderr=stderr,
         )
     try:
-        url = await _read_url(process, stderr_path)
+        url = await read_listening_url(process, stderr_path)
         assert url.startswith("ws://127.0.0.1:") and not url.startswith("ws://127.0.0.1:0/")
         issuer = Authenticator(secret=SECRET)
         async with (

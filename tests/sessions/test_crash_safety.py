@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
 import trio
 
 import netra_trio
 from netra_trio.client import NetraClient
-from tests.helpers import SECRET, SESSION_KEY
+from tests.helpers import SECRET, SESSION_KEY, read_listening_url
 from tests.sessions.support import (
     WAIT_S,
     Frame,
@@ -26,7 +25,6 @@ from tests.sessions.support import (
 )
 
 PROJECT_ROOT = str(Path(netra_trio.__file__).resolve().parents[1])
-LISTENING = "netra-trio listening on ws://"
 CONTENT = (
     "we send 2M requests/day to gpt-4o with 1.5k input and 300 output tokens, how do we cut cost?"
 )
@@ -65,7 +63,7 @@ async def serve(db: Path, stderr_path: Path) -> AsyncIterator[tuple[trio.Process
     finally:
         os.close(fd)
     try:
-        yield process, await _read_url(process, stderr_path)
+        yield process, await read_listening_url(process, stderr_path, WAIT_S)
     finally:
         with trio.move_on_after(5, shield=True):
             if process.returncode is None:
@@ -73,22 +71,6 @@ async def serve(db: Path, stderr_path: Path) -> AsyncIterator[tuple[trio.Process
                 await process.wait()
             if process.stdout is not None:
                 await process.stdout.aclose()
-
-
-async def _read_url(process: trio.Process, stderr_path: Path) -> str:
-    assert process.stdout is not None
-    buffered = b""
-    with trio.fail_after(WAIT_S):
-        while b"\n" not in buffered:
-            chunk = await process.stdout.receive_some(1)
-            if not chunk:
-                await process.wait()
-                log = await trio.Path(stderr_path).read_text()
-                pytest.fail(f"the server exited before it listened:\n{log}")
-            buffered += chunk
-    line = buffered.decode().strip()
-    assert line.startswith(LISTENING) and line.endswith("/ws"), line
-    return line.rsplit(" ", 1)[-1]
 
 
 async def _until_tools_execute(client: NetraClient) -> list[Frame]:
