@@ -1,4 +1,4 @@
-"""Heartbeat policy: when to ping, and when a missing pong means the peer is lost."""
+"""Heartbeat policy: when to ping, and by when its pong is due (else the peer is lost)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,3 @@ class HeartbeatPolicy:
 
     def pong_deadline(self, ping_sent_at: float) -> float:
         return ping_sent_at + self.timeout_s
-
-    def is_lost(self, now: float, ping_sent_at: float, pong_at: float | None) -> bool:
-        answered = pong_at is not None and pong_at >= ping_sent_at
-        return not answered and now >= self.pong_deadline(ping_sent_at)

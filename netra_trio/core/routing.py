@@ -1,8 +1,7 @@
-"""Identity and fan-out rules: who may name whom, and who receives what."""
+"""Identity rules: who a frame may name, and whose sockets a frame may reach."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 
@@ -14,11 +13,6 @@ def identity_violation(frame: dict[str, Any], user_id: str) -> str | None:
     if named == user_id:
         return None
     return "frame names another user_id"
-
-
-def others(connection_ids: Iterable[str], sender: str) -> list[str]:
-    """The connections of the same user that should hear about ``sender``."""
-    return [cid for cid in connection_ids if cid != sender]
 
 
 def frame_allowed(frame_user: str, connection_user: str) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from netra_trio.core.routing import frame_allowed, identity_violation, others
+from netra_trio.core.routing import frame_allowed, identity_violation
 
 
 @pytest.mark.parametrize(
@@ -35,13 +35,6 @@ def test_violation_reason_does_not_echo_the_named_user() -> None:
     reason = identity_violation({"user_id": "bob-secret-id"}, "alice")
     assert reason is not None
     assert "bob-secret-id" not in reason
-
-
-def test_others_excludes_only_the_sender_and_keeps_order() -> None:
-    assert others(["c1", "c2", "c3", "c4"], "c2") == ["c1", "c3", "c4"]
-    assert others(["c1"], "c1") == []
-    assert others([], "c1") == []
-    assert others(iter(["c1", "c2"]), "c9") == ["c1", "c2"]
 
 
 def test_frame_allowed_only_for_its_own_user() -> None:
