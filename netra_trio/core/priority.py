@@ -79,7 +79,9 @@ class PriorityStore(Generic[T]):
 
     def __init__(self, bounds: QueueBounds) -> None:
         self.bounds = bounds
-        self._queues: tuple[deque[_Entry[T]], ...] = tuple(deque() for _ in Priority)
+        # one deque per class, made on first use: most connections only ever
+        # hold CRITICAL and HIGH frames, and an empty deque costs ~760 bytes
+        self._queues: list[deque[_Entry[T]] | None] = [None, None, None, None]
         self._keyed: dict[tuple[Priority, Hashable], _Entry[T]] = {}
         self._frames = 0
         self._bytes = 0
@@ -116,7 +118,10 @@ class PriorityStore(Generic[T]):
         ):
             self._shed_one(priority)
         entry = _Entry(item, size, key)
-        self._queues[priority].append(entry)
+        queue = self._queues[priority]
+        if queue is None:
+            queue = self._queues[priority] = deque()
+        queue.append(entry)
         self._class_bytes[priority] += size
         if key is not None:
             self._keyed[(priority, key)] = entry
@@ -163,8 +168,7 @@ class PriorityStore(Generic[T]):
 
     def clear(self) -> int:
         dropped = self._frames
-        for queue in self._queues:
-            queue.clear()
+        self._queues = [None, None, None, None]
         self._keyed.clear()
         self._frames = self._bytes = 0
         self._class_bytes = [0, 0, 0, 0]
@@ -172,7 +176,7 @@ class PriorityStore(Generic[T]):
 
     def statistics(self) -> StoreStatistics:
         return StoreStatistics(
-            queued=tuple(len(q) for q in self._queues),  # type: ignore[arg-type]
+            queued=tuple(len(q) if q else 0 for q in self._queues),  # type: ignore[arg-type]
             queued_bytes=self._bytes,
             shed=tuple(self._shed),  # type: ignore[arg-type]
             coalesced=self._coalesced,
@@ -192,7 +196,7 @@ class PriorityStore(Generic[T]):
         frames, nbytes = self._frames + 1, self._bytes + size
         for victim in (Priority.LOW, Priority.NORMAL):
             if victim >= incoming:
-                frames -= len(self._queues[victim])
+                frames -= len(self._queues[victim] or ())
                 nbytes -= self._class_bytes[victim]
         return frames <= self.bounds.max_frames and nbytes <= self.bounds.max_bytes
 
@@ -210,6 +214,8 @@ class PriorityStore(Generic[T]):
         return False
 
     def _remove_keyed(self, priority: Priority, entry: _Entry[T]) -> None:
-        self._queues[priority].remove(entry)
+        queue = self._queues[priority]
+        assert queue is not None
+        queue.remove(entry)
         self._take(priority, entry)
         self._shed[priority] += 1
