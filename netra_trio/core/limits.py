@@ -82,10 +82,12 @@ class AbuseCounter:
 
     limit: int
     window_s: float
-    _times: deque[float] = attrs.field(factory=deque)
+    _times: deque[float] | None = None  # made on the first refusal
 
     def refused(self, now: float) -> bool:
         """Record a refusal at ``now``; True when the abuse is sustained."""
+        if self._times is None:
+            self._times = deque()
         self._times.append(now)
         while self._times and self._times[0] <= now - self.window_s:
             self._times.popleft()
