@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +81,31 @@ async def read_listening_url(
     line = buffered.decode().strip()
     assert line.startswith(LISTENING) and line.endswith("/ws"), line
     return line.rsplit(" ", 1)[-1]
+
+
+PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+@asynccontextmanager
+async def serve_subprocess(
+    args: list[str], *, cwd: Path, stderr_path: Path, timeout_s: float = 10.0
+) -> AsyncIterator[tuple[trio.Process, str]]:
+    """``python -m netra_trio serve --port 0 ARGS`` as a subprocess running the code
+    under test; yields it and its URL once it listens, and kills it on exit."""
+    with stderr_path.open("ab") as stderr:
+        process = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "netra_trio", "serve", "--port", "0", *args],
+            cwd=cwd,
+            env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        yield process, await read_listening_url(process, stderr_path, timeout_s)
+    finally:
+        with trio.move_on_after(5, shield=True):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            if process.stdout is not None:
+                await process.stdout.aclose()

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import trio
 
-import netra_trio
 from netra_trio.auth import Authenticator
 from netra_trio.client import NetraClient
 from tests.e2e.support import assert_alive, bearer, close_code, websocket
-from tests.helpers import read_listening_url
+from tests.helpers import serve_subprocess
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-shutdown-secret-0123456789-abcdefgh"
-PROJECT_ROOT = str(Path(netra_trio.__file__).resolve().parents[1])
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -28,16 +23,9 @@ async def test_signal_closes_clients_with_1001_and_exits_0(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
     stderr_path = tmp_path / "stderr.log"
-    with stderr_path.open("wb") as stderr:
-        process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "netra_trio", "serve", "--port", "0", "--jwt-secret", SECRET],
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": PROJECT_ROOT},  # the code under test, wherever it is
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        url = await read_listening_url(process, stderr_path)
+    async with serve_subprocess(
+        ["--jwt-secret", SECRET], cwd=tmp_path, stderr_path=stderr_path
+    ) as (process, url):
         assert url.startswith("ws://127.0.0.1:") and not url.startswith("ws://127.0.0.1:0/")
         issuer = Authenticator(secret=SECRET)
         async with (
@@ -54,12 +42,5 @@ async def test_signal_closes_clients_with_1001_and_exits_0(
         assert codes == [1001, 1001]
         with trio.fail_after(10):
             assert await process.wait() == 0
-    finally:
-        with trio.move_on_after(5, shield=True):
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            if process.stdout is not None:
-                await process.stdout.aclose()
     log = await trio.Path(stderr_path).read_text()
     assert "Traceback" not in log, log

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import trio
 
-import netra_trio
 from netra_trio.client import NetraClient
-from tests.helpers import SECRET, SESSION_KEY, read_listening_url
+from tests.helpers import SECRET, SESSION_KEY, serve_subprocess
 from tests.sessions.support import (
     WAIT_S,
     Frame,
@@ -24,7 +20,6 @@ from tests.sessions.support import (
     session_state,
 )
 
-PROJECT_ROOT = str(Path(netra_trio.__file__).resolve().parents[1])
 CONTENT = (
     "we send 2M requests/day to gpt-4o with 1.5k input and 300 output tokens, how do we cut cost?"
 )
@@ -35,13 +30,7 @@ TERMINAL = ("agent_completed", "agent_error")
 @asynccontextmanager
 async def serve(db: Path, stderr_path: Path) -> AsyncIterator[tuple[trio.Process, str]]:
     """`netra-trio serve` as a subprocess on ``db``; its URL once it listens. Killed on exit."""
-    command = [
-        sys.executable,
-        "-m",
-        "netra_trio",
-        "serve",
-        "--port",
-        "0",
+    args = [
         "--jwt-secret",
         SECRET,
         "--session-key",
@@ -51,26 +40,10 @@ async def serve(db: Path, stderr_path: Path) -> AsyncIterator[tuple[trio.Process
         "--tool-delay-s",
         "2",
     ]
-    fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        process = await trio.lowlevel.open_process(
-            command,
-            cwd=db.parent,
-            env={**os.environ, "PYTHONPATH": PROJECT_ROOT},  # the code under test
-            stdout=subprocess.PIPE,
-            stderr=fd,
-        )
-    finally:
-        os.close(fd)
-    try:
-        yield process, await read_listening_url(process, stderr_path, WAIT_S)
-    finally:
-        with trio.move_on_after(5, shield=True):
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            if process.stdout is not None:
-                await process.stdout.aclose()
+    async with serve_subprocess(
+        args, cwd=db.parent, stderr_path=stderr_path, timeout_s=WAIT_S
+    ) as served:
+        yield served
 
 
 async def _until_tools_execute(client: NetraClient) -> list[Frame]:
