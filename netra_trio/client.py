@@ -10,6 +10,7 @@ Frames come back as plain dicts. ``batch`` frames are unpacked when
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -29,6 +30,7 @@ class NetraClient:
         self.ws = ws
         self._unbatch = unbatch
         self._pending: deque[dict[str, Any]] = deque()
+        self._ids = itertools.count(1)  # message ids unique within this client
         self.established: dict[str, Any] = {}
 
     async def send(self, kind: str, payload: dict[str, Any] | None = None, **envelope: Any) -> None:
@@ -67,7 +69,7 @@ class NetraClient:
         **envelope: Any,
     ) -> dict[str, Any]:
         """Send a frame with a fresh ``message_id`` and wait for the reply that correlates."""
-        message_id = envelope.pop("message_id", None) or f"c-{id(object())}"
+        message_id = envelope.pop("message_id", None) or f"c-{next(self._ids)}"
         await self.send(kind, payload, message_id=message_id, **envelope)
         with trio.fail_after(timeout_s):
             while True:

@@ -191,3 +191,9 @@ async def test_errors_in_a_row_each_answered_in_order(server: Server) -> None:
         ]
         assert [e.get("correlation_id") for e in errors] == [None, "e-1", "e-2", "e-3"]
         await assert_alive(client)
+
+
+async def test_client_requests_get_distinct_message_ids(server: Server) -> None:
+    async with connect(server, "alice") as client:
+        ids = {(await client.request("ping"))["correlation_id"] for _ in range(200)}
+    assert len(ids) == 200
