@@ -166,6 +166,18 @@ class PriorityStore(Generic[T]):
                 out.append(self._take(priority, queue.popleft()))
         return out
 
+    def pop_some(self, max_bytes: int) -> list[T]:
+        """Frames in delivery order: at least one (when any is queued), then more
+        while their sizes add up to less than ``max_bytes``."""
+        out: list[T] = []
+        total = 0
+        for priority, queue in zip(Priority, self._queues, strict=True):
+            while queue and (total < max_bytes or not out):
+                entry = queue.popleft()
+                total += entry.size
+                out.append(self._take(priority, entry))
+        return out
+
     def clear(self) -> int:
         dropped = self._frames
         self._queues = [None, None, None, None]

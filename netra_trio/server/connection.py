@@ -7,22 +7,24 @@ consumer, an eviction or a shutdown cancel that scope with a close code. A
 "draining" close (shutdown, violations, oversized frames) stops the reader and
 lets the writer flush what is queued, within ``close_timeout_s``.
 
-The writer is the only task that sends data frames. Each send runs shielded
-under its own deadline (``writer_stall_timeout_s``), so cancellation never
-cuts a frame in half; a send that cannot finish by then is an emergency
-(4009) and the socket is dropped without a close frame.
+The writer is the only task that writes to the socket: it takes what is queued
+(control frames first, then data frames in priority order, up to
+``_WRITE_BYTES``) and sends it in one write. Each write runs shielded under its
+own deadline (``writer_stall_timeout_s``), so cancellation never cuts a frame
+in half; a write that cannot finish by then is an emergency (4009) and the
+socket is dropped without a close frame.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from netra_trio.core.expiry import ExpiryPolicy
 from netra_trio.core.heartbeat import HeartbeatPolicy
@@ -40,6 +42,7 @@ from netra_trio.logs import log_event
 from netra_trio.protocol.codec import encode, encode_batch, encode_error, encode_payload
 from netra_trio.protocol.server_messages import ConnectionEstablished, Limits
 from netra_trio.server.scheduler import FrameScheduler, OutboundFrame
+from netra_trio.server.transport import TransportClosed, WebSocketTransport, text_frames
 from netra_trio.storage.base import StorageError
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
 _ABUSE_WINDOW_S = 10.0
 _REPLAY_PAGE = 500
 _INITIAL_HOLD_S = 1.0
+_WRITE_BYTES = 65536
 
 
 class Connection:
@@ -72,6 +76,8 @@ class Connection:
         "_initial_hold",
         "_last_activity",
         "_peer_closed",
+        "_ping_payload",
+        "_pong",
         "_reader_scope",
         "_remote",
         "_resumed",
@@ -79,7 +85,6 @@ class Connection:
         "_send_scope",
         "_state",
         "_stats",
-        "_stream",
         "_stream_broken",
         "_tasks_scope",
         "_token_deadline",
@@ -102,8 +107,7 @@ class Connection:
         session_id: str,
         resumed: bool,
         user_hub: UserHub,
-        ws: WebSocketConnection,
-        stream: trio.abc.Stream,
+        ws: WebSocketTransport,
         token_expires_at: float,
         batch_mode: bool,
         config: Config,
@@ -117,7 +121,6 @@ class Connection:
         self.user_hub = user_hub
         self._user_id = user_hub.user_id
         self._ws = ws
-        self._stream = stream
         self._token_expires_at = token_expires_at
         self.batch_mode = batch_mode
         self._config = config
@@ -147,6 +150,8 @@ class Connection:
         self._reader_scope = trio.CancelScope()
         self._heartbeat_scope = trio.CancelScope()
         self._send_scope: trio.CancelScope | None = None
+        self._ping_payload = b""
+        self._pong: trio.Event | None = None
         self._token_deadline = math.inf
         self._last_activity = 0.0
         self.fence_refused = 0
@@ -393,6 +398,7 @@ class Connection:
             remote=self._remote,
             batch=self.batch_mode,
         )
+        self._ws.on_pong = self._on_pong
         try:
             with self._tasks_scope:
                 async with trio.open_nursery() as nursery:
@@ -411,6 +417,7 @@ class Connection:
             if self._close_code is None:
                 self._close_code, self._close_reason = CloseCode.INTERNAL_ERROR, "internal error"
         finally:
+            self._ws.reset_callbacks()
             code = self._final_code()
             await self._close_transport(code)
             self._state = ConnState.CLOSED
@@ -464,10 +471,10 @@ class Connection:
 
     async def _close_transport(self, code: int) -> None:
         with trio.CancelScope(shield=True):
-            if not self._stream_broken and not self._peer_closed:
+            if not self._stream_broken:
                 with trio.move_on_after(self._config.close_timeout_s):
-                    await self._ws.aclose(code, self._close_reason[:120] or None)
-            await trio.aclose_forcefully(self._stream)
+                    await self._ws.close(code, self._close_reason[:120])
+            await trio.aclose_forcefully(self._ws.stream)
 
     # -- tasks ----------------------------------------------------------------------
 
@@ -476,9 +483,9 @@ class Connection:
         with self._reader_scope:
             while True:
                 try:
-                    message = await self._ws.get_message()
-                except ConnectionClosed as exc:
-                    self._on_peer_closed(exc)
+                    message = await self._ws.receive()
+                except TransportClosed as exc:
+                    self._on_transport_closed(exc)
                     return
                 self._touch()
                 if isinstance(message, bytes):
@@ -500,15 +507,17 @@ class Connection:
                 if self._state is not ConnState.OPEN:
                     return
 
-    def _on_peer_closed(self, exc: ConnectionClosed) -> None:
-        code = exc.reason.code if exc.reason is not None else CloseCode.INTERNAL_ERROR
-        if code == CloseCode.MESSAGE_TOO_BIG:  # the transport refused an oversized frame
-            self.close(code, "frame over the size limit")
+    def _on_transport_closed(self, exc: TransportClosed) -> None:
+        if not exc.by_peer:  # a frame the transport refused (too big, malformed)
+            self.close(exc.code, exc.reason)
             return
         self._peer_closed = True
-        self.close(
-            code, (exc.reason.reason or "closed by client") if exc.reason else "connection lost"
-        )
+        self.close(exc.code, exc.reason or "closed by client")
+
+    def _on_pong(self, payload: bytes) -> None:
+        if self._pong is not None and payload == self._ping_payload:
+            self._pong.set()
+            self._pong = None
 
     def _touch(self) -> None:
         now = trio.current_time()
@@ -519,19 +528,19 @@ class Connection:
                 self._tasks_scope.deadline = moved
 
     async def _writer(self) -> None:
+        ws, scheduler = self._ws, self.scheduler
+        ws.on_control = scheduler.wake
         try:
             while True:
                 try:
-                    first = await self.scheduler.receive()
+                    frames = await scheduler.receive_some(_WRITE_BYTES)
                 except trio.EndOfChannel:
                     return
-                frames = [first]
-                if self.batch_mode:
-                    frames.extend(self.scheduler.receive_all_nowait())
                 texts = [f.text for f in frames if self._fence(f)]
-                if not texts:
-                    continue
-                if not await self._send(texts[0] if len(texts) == 1 else encode_batch(texts)):
+                if self.batch_mode and len(texts) > 1:
+                    texts = [encode_batch(texts)]
+                data = ws.take_control() + text_frames(texts)
+                if data and not await self._send(data):
                     return
         finally:
             self._tasks_scope.cancel()
@@ -550,16 +559,17 @@ class Connection:
         )
         return False
 
-    async def _send(self, text: str) -> bool:
+    async def _send(self, data: bytes) -> bool:
         deadline = trio.current_time() + self._config.writer_stall_timeout_s
         if self._state is not ConnState.OPEN:
             deadline = min(deadline, trio.current_time() + self._config.close_timeout_s)
         self._send_scope = scope = trio.CancelScope(deadline=deadline, shield=True)
         try:
             with scope:
-                await self._ws.send_message(text)
-        except ConnectionClosed as exc:
-            self._on_peer_closed(exc)
+                await self._ws.send(data)
+        except TransportClosed as exc:
+            self._stream_broken = True
+            self._on_transport_closed(exc)
             return False
         finally:
             self._send_scope = None
@@ -585,12 +595,11 @@ class Connection:
             while True:
                 await trio.sleep_until(policy.next_ping_at(last))
                 last = trio.current_time()
+                self._pong = pong = trio.Event()
+                self._ping_payload = payload = os.urandom(4)
+                self._ws.ping(payload)
                 with trio.move_on_at(policy.pong_deadline(last)):
-                    try:
-                        await self._ws.ping()
-                    except ConnectionClosed as exc:
-                        self._on_peer_closed(exc)
-                        return
+                    await pong.wait()
                     continue
                 self._stats.heartbeats_lost += 1
                 self.close(CloseCode.HEARTBEAT_LOST, "no pong in time")

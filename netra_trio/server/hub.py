@@ -1,11 +1,11 @@
 """The Hub: accepts sockets, decides each handshake, and owns the map of
 user id -> UserHub.
 
-Each accepted socket is handled by one task in the hub nursery: it runs the
-WebSocket transport (trio-websocket's reader, in a small nursery of its own),
-authenticates and admits the handshake synchronously, then hands the
-connection to its user's hub and waits for it to end. There is no path from
-the Hub to a user's connections except through that user's UserHub.
+Each accepted socket is handled by one task in the hub nursery: it reads the
+upgrade request (``server/transport.py``), authenticates and admits it
+synchronously, then hands the connection to its user's hub and waits for it
+to end. There is no path from the Hub to a user's connections except through
+that user's UserHub.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import uuid
 
 import attrs
 import trio
-from trio_websocket import ConnectionClosed, wrap_server_stream
 
 from netra_trio.auth import Authenticator
 from netra_trio.core.limits import Admission, TokenBucket
@@ -39,6 +38,7 @@ from netra_trio.server.handshake import (
 from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionForbidden
 from netra_trio.server.stats import ServerStats
+from netra_trio.server.transport import describe_remote, read_handshake
 from netra_trio.server.user_hub import HubClosed, UserHub
 from netra_trio.storage.base import StorageError
 
@@ -142,31 +142,27 @@ class Hub:
     async def handle_stream(self, stream: trio.abc.Stream) -> None:
         self._active_streams += 1
         try:
-            async with trio.open_nursery() as transport:
-                try:
-                    await self._handle(transport, stream)
-                finally:
-                    transport.cancel_scope.cancel()
-                    with trio.CancelScope(shield=True):
-                        await trio.aclose_forcefully(stream)
+            try:
+                await self._handle(stream)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(stream)
         except Exception:
             log_event("stream_error", logging.ERROR, exc_info=True)
         finally:
             self._active_streams -= 1
             self._check_drained()
 
-    async def _handle(self, transport: trio.Nursery, stream: trio.abc.Stream) -> None:
+    async def _handle(self, stream: trio.abc.Stream) -> None:
         config = self.config
         request = None
         with trio.move_on_after(config.handshake_timeout_s):
-            request = await wrap_server_stream(
-                transport, stream, message_queue_size=4, max_message_size=config.max_message_bytes
-            )
+            request = await read_handshake(stream)
         if request is None:
-            return  # no complete handshake in time
-        remote = _describe(request.remote)
+            return  # no complete handshake in time, or not a WebSocket upgrade
+        remote = describe_remote(stream)
         decision = self._decide(
-            request.path, request.headers, request.proposed_subprotocols, remote.rsplit(":", 1)[0]
+            request.path, request.headers, request.subprotocols, remote.rsplit(":", 1)[0]
         )
         seat = await self._admit(decision, remote) if isinstance(decision, Admitted) else decision
         if isinstance(seat, Rejection):
@@ -180,9 +176,7 @@ class Hub:
                 remote=remote,
             )
             with trio.move_on_after(config.close_timeout_s):
-                await request.reject(
-                    decision.status, extra_headers=decision.headers(), body=decision.body()
-                )
+                await request.reject(decision.status, decision.headers(), decision.body())
             return
         user_hub, admitted = seat.user_hub, seat.admitted
         # The admitted slot is a lease on the user's hub and the session is
@@ -190,9 +184,9 @@ class Hub:
         ws = None
         try:
             with trio.move_on_after(config.handshake_timeout_s):
-                ws = await request.accept(subprotocol=admitted.principal.subprotocol)
-        except ConnectionClosed:
-            ws = None
+                ws = await request.accept(
+                    admitted.principal.subprotocol, max_message_bytes=config.max_message_bytes
+                )
         finally:
             if ws is None:
                 user_hub.release()
@@ -206,7 +200,6 @@ class Hub:
             resumed=seat.resumed,
             user_hub=user_hub,
             ws=ws,
-            stream=stream,
             token_expires_at=admitted.principal.expires_at,
             batch_mode=admitted.target.batch,
             config=config,
@@ -220,7 +213,7 @@ class Hub:
             with trio.CancelScope(shield=True):
                 await self.services.sessions.detach(seat.session_id)
             with trio.move_on_after(config.close_timeout_s):
-                await ws.aclose(CloseCode.EVICTED, "user hub closed")
+                await ws.close(CloseCode.EVICTED, "user hub closed")
 
     async def _admit(self, admitted: Admitted, remote: str) -> _Seat | Rejection:
         """Reserve a connection slot (synchronously: atomic per user), then open
@@ -273,8 +266,3 @@ class Hub:
         except AuthError as exc:
             return unauthorized(str(exc))
         return Admitted(principal, target)
-
-
-def _describe(endpoint: object) -> str:
-    address, port = getattr(endpoint, "address", None), getattr(endpoint, "port", None)
-    return f"{address}:{port}" if address is not None else str(endpoint)

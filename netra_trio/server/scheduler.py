@@ -3,8 +3,9 @@ channel-like Trio API (``send_nowait`` / ``receive`` / ``statistics()``).
 
 Producers never wait: ``send_nowait`` returns the store's decision at once
 (queued, coalesced, shed, or overflow). The single consumer, the connection's
-writer, waits in ``receive`` and may take everything queued with
-``receive_all_nowait`` to coalesce frames into one write.
+writer, waits in ``receive_some`` and takes what is queued (up to a byte
+budget) to send it in one write; ``wake`` makes it return early when it has
+control frames to send.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class FrameScheduler:
         self._lot = trio.lowlevel.ParkingLot()
         self._space = trio.lowlevel.ParkingLot()
         self._closed = False
+        self._woken = False
 
     @property
     def queued_bytes(self) -> int:
@@ -76,11 +78,31 @@ class FrameScheduler:
             self._space.unpark_all()
         return frame
 
-    def receive_all_nowait(self) -> list[OutboundFrame]:
-        frames = self._store.pop_all()
+    async def receive_some(self, max_bytes: int) -> list[OutboundFrame]:
+        """The next frames in delivery order: at least one, more while they add
+        up to less than ``max_bytes``; an empty list when :meth:`wake` was
+        called with nothing queued. After :meth:`close`, the rest drains and
+        then ``trio.EndOfChannel`` is raised."""
+        while not self._store:
+            if self._woken:
+                self._woken = False
+                return []
+            if self._closed:
+                raise trio.EndOfChannel
+            await self._lot.park()
+        self._woken = False
+        await trio.lowlevel.checkpoint_if_cancelled()
+        frames = self._store.pop_some(max_bytes)
         if self._space:
             self._space.unpark_all()
         return frames
+
+    def wake(self) -> None:
+        """Make the receiver return (with no frame if none is queued): it has
+        something else to send."""
+        self._woken = True
+        if self._lot:
+            self._lot.unpark()
 
     async def wait_below(self, frames: int, nbytes: int) -> None:
         """Wait until fewer than ``frames`` frames and ``nbytes`` bytes are queued

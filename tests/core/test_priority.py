@@ -167,7 +167,7 @@ class Model:
 
 
 class PriorityStoreMachine(RuleBasedStateMachine):
-    """Random interleavings of push / pop / pop_all checked against :class:`Model`."""
+    """Random interleavings of push / pop / pop_some / pop_all checked against :class:`Model`."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -249,6 +249,25 @@ class PriorityStoreMachine(RuleBasedStateMachine):
         assert [f.priority for f in got] == sorted(f.priority for f in got)
         self.model.queues = [[] for _ in Priority]
         for frame in got:
+            self._popped(frame)
+
+    @rule(max_bytes=st.integers(0, 40))
+    def pop_some(self, max_bytes: int) -> None:
+        assert self.store is not None and self.model is not None
+        queued = [f for q in self.model.queues for f in q]
+        # the model: the longest prefix in delivery order whose sizes before the
+        # last frame add up to less than the budget, and never empty when any is queued
+        expected: list[Frame] = []
+        total = 0
+        for frame in queued:
+            if expected and total >= max_bytes:
+                break
+            expected.append(frame)
+            total += frame.size
+        got = self.store.pop_some(max_bytes)
+        assert got == expected
+        for frame in got:
+            assert self.model.pop() == frame
             self._popped(frame)
 
     @invariant()

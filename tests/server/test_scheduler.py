@@ -77,4 +77,39 @@ async def test_overflow_and_shedding_are_reported() -> None:
     assert stats.shed[Priority.LOW] == 1
     assert stats.coalesced == 1
     assert stats.overflowed == 1
-    assert [f.text for f in scheduler.receive_all_nowait()] == ["c1", "c2"]
+    assert [f.text for f in await scheduler.receive_some(1 << 20)] == ["c1", "c2"]
+
+
+async def test_receive_some_takes_frames_up_to_a_byte_budget() -> None:
+    scheduler = FrameScheduler(QueueBounds(16, 4096))
+    for text, priority in [("low-1", Priority.LOW), ("crit-1", Priority.CRITICAL)]:
+        scheduler.send_nowait(frame(text, priority))
+    scheduler.send_nowait(frame("crit-2", Priority.CRITICAL))
+    # 6 + 6 bytes reach the budget of 12: the LOW frame waits for the next write
+    assert [f.text for f in await scheduler.receive_some(12)] == ["crit-1", "crit-2"]
+    # a frame bigger than the whole budget still goes out on its own
+    assert [f.text for f in await scheduler.receive_some(1)] == ["low-1"]
+
+
+async def test_wake_returns_an_empty_batch_and_close_still_drains() -> None:
+    scheduler = FrameScheduler(QueueBounds(16, 4096))
+    got: list[list[str]] = []
+
+    async def writer() -> None:
+        while True:
+            try:
+                frames = await scheduler.receive_some(1024)
+            except trio.EndOfChannel:
+                got.append(["<end>"])
+                return
+            got.append([f.text for f in frames])
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()
+        scheduler.wake()  # e.g. a pong to send: the writer returns with no frame
+        await trio.testing.wait_all_tasks_blocked()
+        assert got == [[]]
+        scheduler.send_nowait(frame("a", Priority.NORMAL))
+        scheduler.close()
+    assert got == [[], ["a"], ["<end>"]]

@@ -1,0 +1,303 @@
+"""The server's WebSocket transport: wsproto driven directly on a trio stream.
+
+wsproto (the sans-IO protocol engine under trio-websocket) parses the upgrade
+request and every inbound frame. Using it directly, without trio-websocket's
+per-connection reader task, memory channel and send lock, lets the
+connection's own reader task parse frames as it reads them and lets its writer,
+the only task that writes, send everything queued in one ``send_all``: one
+task switch and one lock fewer per inbound message, one syscall for many
+outbound ones, and one task fewer per idle connection (see
+``benchmarks/RESULTS.md``). The Python client keeps using trio-websocket.
+
+Control frames that the reader must answer (a pong for the client's ping) and
+the heartbeat's pings are queued here as bytes; the writer sends them ahead of
+its next data frames, so no two tasks ever write to the stream at once.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import deque
+from collections.abc import Callable, Iterable
+
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Event,
+    Message,
+    Ping,
+    Pong,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+RECEIVE_BYTES = 16384
+ABNORMAL_CLOSURE = 1006
+MESSAGE_TOO_BIG = 1009
+
+
+class TransportClosed(Exception):
+    """The WebSocket ended: the peer closed it (``by_peer``), the stream broke,
+    or the peer broke the protocol and should be sent ``code``."""
+
+    def __init__(self, code: int, reason: str, *, by_peer: bool) -> None:
+        super().__init__(f"{code} {reason}")
+        self.code = code
+        self.reason = reason
+        self.by_peer = by_peer
+
+
+def describe_remote(stream: trio.abc.Stream) -> str:
+    """``host:port`` of a socket stream's peer; the stream's type otherwise."""
+    sock = getattr(stream, "socket", None)
+    if sock is not None:
+        try:
+            peer = sock.getpeername()
+        except OSError:
+            return "unknown"
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            return f"{peer[0]}:{peer[1]}"
+        return str(peer)
+    return type(stream).__name__
+
+
+def text_frames(texts: Iterable[str]) -> bytes:
+    """Server-to-client text frames (FIN set, unmasked) for ``texts``, joined."""
+    parts: list[bytes] = []
+    append = parts.append
+    for text in texts:
+        payload = text.encode()
+        n = len(payload)
+        if n < 126:
+            append(bytes((0x81, n)))
+        elif n < 65536:
+            append(struct.pack("!BBH", 0x81, 126, n))
+        else:
+            append(struct.pack("!BBQ", 0x81, 127, n))
+        append(payload)
+    return b"".join(parts)
+
+
+async def _receive(stream: trio.abc.Stream) -> bytes:
+    try:
+        data = await stream.receive_some(RECEIVE_BYTES)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return b""
+    return data if isinstance(data, bytes) else bytes(data)
+
+
+class Handshake:
+    """An upgrade request read from a stream and not yet answered."""
+
+    def __init__(self, stream: trio.abc.Stream, conn: WSConnection, request: Request) -> None:
+        self._stream = stream
+        self._conn = conn
+        self.path = request.target
+        self.headers: list[tuple[bytes, bytes]] = [
+            (bytes(name), bytes(value)) for name, value in request.extra_headers
+        ]
+        self.subprotocols = tuple(request.subprotocols)
+
+    async def reject(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        data = self._conn.send(
+            RejectConnection(status_code=status, headers=headers, has_body=True)
+        ) + self._conn.send(RejectData(data=body, body_finished=True))
+        await _send_quietly(self._stream, data)
+
+    async def accept(
+        self, subprotocol: str | None, *, max_message_bytes: int
+    ) -> WebSocketTransport | None:
+        """Send the 101 response; None when the peer is already gone."""
+        data = self._conn.send(AcceptConnection(subprotocol=subprotocol))
+        if not await _send_quietly(self._stream, data):
+            return None
+        return WebSocketTransport(self._stream, self._conn, max_message_bytes)
+
+
+async def read_handshake(stream: trio.abc.Stream) -> Handshake | None:
+    """Read an upgrade request. A request that is not a valid WebSocket upgrade
+    is answered with 400 and gives None, as does a peer that hangs up."""
+    conn = WSConnection(ConnectionType.SERVER)
+    while True:
+        data = await _receive(stream)
+        if not data:
+            return None
+        try:
+            conn.receive_data(data)
+        except RemoteProtocolError as exc:
+            hint = exc.event_hint
+            if isinstance(hint, RejectConnection):
+                reply = conn.send(
+                    RejectConnection(
+                        status_code=hint.status_code,
+                        headers=[(b"Content-Type", b"text/plain"), (b"Connection", b"close")],
+                        has_body=True,
+                    )
+                )
+                reply += conn.send(RejectData(data=f"{exc}\n".encode(), body_finished=True))
+                await _send_quietly(stream, reply)
+            return None
+        for event in conn.events():
+            if isinstance(event, Request):
+                return Handshake(stream, conn, event)
+
+
+async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> bool:
+    try:
+        await stream.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return False
+    return True
+
+
+class WebSocketTransport:
+    """One open WebSocket. One task receives, one task sends."""
+
+    __slots__ = (
+        "_conn",
+        "_control",
+        "_events",
+        "_failed",
+        "_max_chars",
+        "_parts",
+        "_size",
+        "_stream",
+        "on_control",
+        "on_pong",
+    )
+
+    def __init__(self, stream: trio.abc.Stream, conn: WSConnection, max_message_bytes: int) -> None:
+        self._stream = stream
+        self._conn = conn
+        self._events: deque[Event] = deque()
+        self._failed = False  # wsproto could not parse a frame: it parses no more
+        self._control: list[bytes] = []
+        self._parts: list[str | bytes] = []
+        self._size = 0
+        # A text message's UTF-8 length is checked once it is whole; its
+        # character count (never more than its byte count) bounds it meanwhile.
+        self._max_chars = max_message_bytes
+        self.on_control: Callable[[], None] = _nothing
+        self.on_pong: Callable[[bytes], None] = _ignore
+
+    @property
+    def stream(self) -> trio.abc.Stream:
+        return self._stream
+
+    def reset_callbacks(self) -> None:
+        self.on_control = _nothing
+        self.on_pong = _ignore
+
+    # -- receiving (the reader task) ----------------------------------------------------
+
+    async def receive(self) -> str | bytes:
+        """The next whole message. Raises TransportClosed when the WebSocket ends."""
+        events = self._events
+        while True:
+            while events:
+                message = self._handle(events.popleft())
+                if message is not None:
+                    return message
+            data = await _receive(self._stream)
+            if not data:
+                self._conn.receive_data(None)
+                raise TransportClosed(ABNORMAL_CLOSURE, "connection lost", by_peer=True)
+            try:
+                self._conn.receive_data(data)
+            except LocalProtocolError:  # data after the close handshake
+                raise TransportClosed(ABNORMAL_CLOSURE, "connection closed", by_peer=True) from None
+            events.extend(self._conn.events())
+
+    def _handle(self, event: Event) -> str | bytes | None:
+        if isinstance(event, Message):
+            data: str | bytes = event.data
+            self._size += len(data)
+            if self._size > self._max_chars:
+                raise TransportClosed(MESSAGE_TOO_BIG, "frame over the size limit", by_peer=False)
+            if not event.message_finished:
+                self._parts.append(data)
+                return None
+            if self._parts:
+                self._parts.append(data)
+                joiner = "" if isinstance(event, TextMessage) else b""
+                data = joiner.join(self._parts)  # type: ignore[arg-type]
+                self._parts = []
+            self._size = 0
+            return data
+        if isinstance(event, Ping):
+            self._queue_control(self._conn.send(event.response()))
+        elif isinstance(event, Pong):
+            self.on_pong(bytes(event.payload))
+        elif isinstance(event, CloseConnection):
+            if self._conn.state is ConnectionState.OPEN:
+                # wsproto reports a frame it could not parse as a close with the
+                # code to answer (1002, 1007, 1009); the peer sent no close frame
+                self._failed = True
+                raise TransportClosed(event.code, event.reason or "protocol error", by_peer=False)
+            raise TransportClosed(event.code, event.reason or "", by_peer=True)
+        return None
+
+    # -- sending (the writer task, or the closing path once the writer is gone) ---------
+
+    def ping(self, payload: bytes) -> None:
+        self._queue_control(self._conn.send(Ping(payload=payload)))
+
+    def _queue_control(self, data: bytes) -> None:
+        if self._conn.state is ConnectionState.OPEN:
+            self._control.append(data)
+            self.on_control()
+
+    def take_control(self) -> bytes:
+        """Control frames waiting to go out, ahead of the next data frames."""
+        if not self._control:
+            return b""
+        data = b"".join(self._control)
+        self._control.clear()
+        return data
+
+    async def send(self, data: bytes) -> None:
+        """Write ``data`` (frames built by :func:`text_frames` and
+        :meth:`take_control`). Raises TransportClosed if the stream broke."""
+        try:
+            await self._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise TransportClosed(ABNORMAL_CLOSURE, "connection lost", by_peer=True) from None
+
+    async def close(self, code: int, reason: str) -> None:
+        """The closing handshake: answer the peer's close frame, or send ours and
+        wait for the answer (reading and discarding what arrives meanwhile, so
+        that the socket is not reset under our close frame). Bound it with a
+        timeout; it never raises for a broken stream."""
+        state = self._conn.state
+        if state is ConnectionState.REMOTE_CLOSING:
+            await _send_quietly(self._stream, self._conn.send(CloseConnection(code=code)))
+            return
+        if state is not ConnectionState.OPEN:
+            return
+        data = self.take_control() + self._conn.send(CloseConnection(code=code, reason=reason))
+        if not await _send_quietly(self._stream, data) or self._failed:
+            return
+        while self._conn.state is not ConnectionState.CLOSED:
+            received = await _receive(self._stream)
+            if not received:
+                return
+            try:
+                self._conn.receive_data(received)
+            except (LocalProtocolError, RemoteProtocolError):
+                return
+            for _ in self._conn.events():
+                pass
+
+
+def _nothing() -> None:
+    return None
+
+
+def _ignore(_payload: bytes) -> None:
+    return None
