@@ -113,9 +113,11 @@ class RunEmitter:
         self._failure = self._failure or exc
 
     def _landed(self) -> None:
+        # a full window reopens only once half of it has landed, so that a
+        # producer emits a burst of events per wake-up instead of one
         self._in_flight -= 1
-        if self._window:
-            self._window.unpark()
+        if self._window and self._in_flight <= _EMIT_WINDOW // 2:
+            self._window.unpark_all()
 
     async def emit_and_wait(self, payload: object) -> StoredEvent:
         """Store an event (after every event queued before it) and wait until
