@@ -1,7 +1,7 @@
 """Launch netra-trio for a benchmark: ``python -m benchmarks.netra_server``.
 
 The same server as ``netra-trio serve`` (``Server(config, agents=...)``, signal
-handling, ``gc.freeze()`` after start, logs at the product's default ``info``
+handling, ``tune_gc()`` after start, logs at the product's default ``info``
 level to stderr), with the benchmark agents of :mod:`benchmarks.bench_agents`
 registered next to the built-in ones, limits raised so the load is not
 refused, and the fd limit raised to the hard limit. The JWT secret comes from
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gc
 import os
 import resource
 import sys
@@ -28,6 +27,7 @@ from netra_trio.agents.registry import default_agents
 from netra_trio.config import Config
 from netra_trio.logs import configure_logging
 from netra_trio.server.app import Server
+from netra_trio.server.runtime import tune_gc
 
 # Limits that would refuse the load generator (it is one address sending as fast
 # as the server answers). Applied only where this version of Config has them.
@@ -63,7 +63,7 @@ async def serve(config: Config) -> None:
         await nursery.start(
             lambda task_status: server.run(handle_signals=True, task_status=task_status)
         )
-        gc.freeze()
+        tune_gc()
         print(f"listening {server.port}", flush=True)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from netra_trio.errors import ConfigError
 from netra_trio.logs import configure_logging, log_event
 from netra_trio.secrets_store import load_or_create_secret, new_session_key
 from netra_trio.server.app import Server
+from netra_trio.server.runtime import tune_gc
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,7 +91,7 @@ async def _serve(config: Config) -> int:
         await nursery.start(
             lambda task_status: server.run(handle_signals=True, task_status=task_status)
         )
-        gc.freeze()
+        tune_gc()
         print(f"netra-trio listening on {server.url}", flush=True)
     return 0
 
