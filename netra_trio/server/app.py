@@ -4,8 +4,12 @@
      ├─ event log writer (group commit, then delivery in seq order), metrics
      └─ hub nursery (Hub.run), torn down before the event log and storage
           ├─ listener, in its own cancel scope (cancelled to stop accepting)
-          ├─ one task per socket: transport + handshake, then waits on its connection
+          ├─ one task per socket: the handshake, then it hands the socket over
           └─ one UserHub nursery per user: connections (reader, writer, heartbeat), runs
+
+The accept loop is ours rather than ``trio.serve_listeners`` because that one
+closes each stream when its handler returns, and here the handshake task
+returns once the socket belongs to a connection in its user's hub.
 
 Shutdown (SIGINT/SIGTERM or ``request_shutdown``): cancel the listener, refuse
 late handshakes, close every connection with 1001 after flushing its queue,
@@ -15,6 +19,7 @@ themselves as interrupted), then close storage.
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 import signal
@@ -37,6 +42,9 @@ from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.base import NewEvent, Retention, RunRecord, Storage
 from netra_trio.storage.sqlite import SqliteStorage
+
+_ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+_ACCEPT_RETRY_S = 0.1
 
 
 class Server:
@@ -136,9 +144,23 @@ class Server:
         self, listeners: list[trio.SocketListener], handler_nursery: trio.Nursery
     ) -> None:
         with self._listen_scope:
-            await trio.serve_listeners(
-                self.hub.handle_stream, listeners, handler_nursery=handler_nursery
-            )
+            async with trio.open_nursery() as nursery:
+                for listener in listeners:
+                    nursery.start_soon(self._accept_loop, listener, handler_nursery)
+
+    async def _accept_loop(self, listener: trio.SocketListener, handlers: trio.Nursery) -> None:
+        async with listener:
+            while True:
+                try:
+                    stream = await listener.accept()
+                except OSError as exc:
+                    if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
+                        raise
+                    # out of file descriptors or memory: the pending socket waits
+                    log_event("accept_error", logging.ERROR, error=errno.errorcode[exc.errno])
+                    await trio.sleep(_ACCEPT_RETRY_S)
+                    continue
+                handlers.start_soon(self.hub.handle_stream, stream)
 
     async def _wait_for_signal(self) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

@@ -68,7 +68,6 @@ class Connection:
         "_config",
         "_expiry",
         "_heartbeat_policy",
-        "_heartbeat_scope",
         "_held",
         "_held_bytes",
         "_held_dropped",
@@ -94,7 +93,6 @@ class Connection:
         "_ws",
         "batch_mode",
         "fence_refused",
-        "finished",
         "scheduler",
         "session_id",
         "user_hub",
@@ -148,14 +146,12 @@ class Connection:
         self._stream_broken = False
         self._tasks_scope = trio.CancelScope()
         self._reader_scope = trio.CancelScope()
-        self._heartbeat_scope = trio.CancelScope()
         self._send_scope: trio.CancelScope | None = None
         self._ping_payload = b""
         self._pong: trio.Event | None = None
         self._token_deadline = math.inf
         self._last_activity = 0.0
         self.fence_refused = 0
-        self.finished = trio.Event()
         # First in the queue before the connection can receive anything else.
         self.reply(self._established())
 
@@ -368,7 +364,6 @@ class Connection:
                 self._state = transition(self._state, ConnState.DRAINING)
                 self.scheduler.close()
                 self._reader_scope.cancel()
-                self._heartbeat_scope.cancel()
                 self._tasks_scope.deadline = min(
                     self._tasks_scope.deadline, now + self._config.close_timeout_s
                 )
@@ -405,7 +400,7 @@ class Connection:
                     nursery.start_soon(self._writer)
                     nursery.start_soon(self._heartbeat)
                     nursery.start_soon(self._end_initial_hold)
-                    nursery.start_soon(self._reader)
+                    await self._reader()  # in this task: one task fewer per connection
         except Exception:
             log_event(
                 "connection_error",
@@ -437,7 +432,6 @@ class Connection:
                     await self.user_hub.services.sessions.detach(self.session_id)
                 except StorageError as exc:
                     log_event("storage_error", logging.ERROR, user=self._user_id, error=str(exc))
-            self.finished.set()
             self.user_hub.connection_ended(self)
 
     def _established(self) -> ConnectionEstablished:
@@ -589,18 +583,23 @@ class Connection:
         return True
 
     async def _heartbeat(self) -> None:
+        # No cancel scope of its own: a draining connection's heartbeat stops at
+        # its next wake-up, or when the writer's end cancels the connection.
         policy = self._heartbeat_policy
-        with self._heartbeat_scope:
-            last = trio.current_time()
-            while True:
-                await trio.sleep_until(policy.next_ping_at(last))
-                last = trio.current_time()
-                self._pong = pong = trio.Event()
-                self._ping_payload = payload = os.urandom(4)
-                self._ws.ping(payload)
-                with trio.move_on_at(policy.pong_deadline(last)):
-                    await pong.wait()
-                    continue
-                self._stats.heartbeats_lost += 1
-                self.close(CloseCode.HEARTBEAT_LOST, "no pong in time")
+        last = trio.current_time()
+        while True:
+            await trio.sleep_until(policy.next_ping_at(last))
+            if self._state is not ConnState.OPEN:
                 return
+            last = trio.current_time()
+            self._pong = pong = trio.Event()
+            self._ping_payload = payload = os.urandom(4)
+            self._ws.ping(payload)
+            with trio.move_on_at(policy.pong_deadline(last)):
+                await pong.wait()
+                continue
+            if self._state is not ConnState.OPEN:
+                return
+            self._stats.heartbeats_lost += 1
+            self.close(CloseCode.HEARTBEAT_LOST, "no pong in time")
+            return

@@ -3,8 +3,8 @@ user id -> UserHub.
 
 Each accepted socket is handled by one task in the hub nursery: it reads the
 upgrade request (``server/transport.py``), authenticates and admits it
-synchronously, then hands the connection to its user's hub and waits for it
-to end. There is no path from the Hub to a user's connections except through
+synchronously, then hands the connection (and the socket) to its user's hub
+and ends. There is no path from the Hub to a user's connections except through
 that user's UserHub.
 """
 
@@ -140,26 +140,31 @@ class Hub:
     # -- one socket ---------------------------------------------------------------------
 
     async def handle_stream(self, stream: trio.abc.Stream) -> None:
+        """Handle one accepted socket: close it, unless a connection took it."""
         self._active_streams += 1
+        handed_off = False
         try:
             try:
-                await self._handle(stream)
+                handed_off = await self._handle(stream)
             finally:
-                with trio.CancelScope(shield=True):
-                    await trio.aclose_forcefully(stream)
+                if not handed_off:
+                    with trio.CancelScope(shield=True):
+                        await trio.aclose_forcefully(stream)
         except Exception:
             log_event("stream_error", logging.ERROR, exc_info=True)
         finally:
             self._active_streams -= 1
             self._check_drained()
 
-    async def _handle(self, stream: trio.abc.Stream) -> None:
+    async def _handle(self, stream: trio.abc.Stream) -> bool:
+        """The handshake; True once the connection runs in its user's hub and
+        owns the stream."""
         config = self.config
         request = None
         with trio.move_on_after(config.handshake_timeout_s):
             request = await read_handshake(stream)
         if request is None:
-            return  # no complete handshake in time, or not a WebSocket upgrade
+            return False  # no complete handshake in time, or not a WebSocket upgrade
         remote = describe_remote(stream)
         decision = self._decide(
             request.path, request.headers, request.subprotocols, remote.rsplit(":", 1)[0]
@@ -177,7 +182,7 @@ class Hub:
             )
             with trio.move_on_after(config.close_timeout_s):
                 await request.reject(decision.status, decision.headers(), decision.body())
-            return
+            return False
         user_hub, admitted = seat.user_hub, seat.admitted
         # The admitted slot is a lease on the user's hub and the session is
         # attached: both are given back here unless the connection takes them.
@@ -193,7 +198,7 @@ class Hub:
                 with trio.CancelScope(shield=True):
                     await self.services.sessions.detach(seat.session_id)
         if ws is None:
-            return
+            return False
         connection = Connection(
             connection_id=f"c-{uuid.uuid4().hex[:16]}",
             session_id=seat.session_id,
@@ -214,6 +219,8 @@ class Hub:
                 await self.services.sessions.detach(seat.session_id)
             with trio.move_on_after(config.close_timeout_s):
                 await ws.close(CloseCode.EVICTED, "user hub closed")
+            return False
+        return True
 
     async def _admit(self, admitted: Admitted, remote: str) -> _Seat | Rejection:
         """Reserve a connection slot (synchronously: atomic per user), then open

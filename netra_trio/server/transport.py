@@ -17,12 +17,11 @@ its next data frames, so no two tasks ever write to the stream at once.
 from __future__ import annotations
 
 import struct
-from collections import deque
 from collections.abc import Callable, Iterable
 
 import trio
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
+from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
     AcceptConnection,
     CloseConnection,
@@ -115,9 +114,10 @@ class Handshake:
     ) -> WebSocketTransport | None:
         """Send the 101 response; None when the peer is already gone."""
         data = self._conn.send(AcceptConnection(subprotocol=subprotocol))
-        if not await _send_quietly(self._stream, data):
+        connection = self._conn.connection  # the open WebSocket, without the HTTP state
+        if connection is None or not await _send_quietly(self._stream, data):
             return None
-        return WebSocketTransport(self._stream, self._conn, max_message_bytes)
+        return WebSocketTransport(self._stream, connection, max_message_bytes)
 
 
 async def read_handshake(stream: trio.abc.Stream) -> Handshake | None:
@@ -172,10 +172,10 @@ class WebSocketTransport:
         "on_pong",
     )
 
-    def __init__(self, stream: trio.abc.Stream, conn: WSConnection, max_message_bytes: int) -> None:
+    def __init__(self, stream: trio.abc.Stream, conn: Connection, max_message_bytes: int) -> None:
         self._stream = stream
         self._conn = conn
-        self._events: deque[Event] = deque()
+        self._events: list[Event] = []  # parsed, not yet handled, in reverse order
         self._failed = False  # wsproto could not parse a frame: it parses no more
         self._control: list[bytes] = []
         self._parts: list[str | bytes] = []
@@ -198,10 +198,10 @@ class WebSocketTransport:
 
     async def receive(self) -> str | bytes:
         """The next whole message. Raises TransportClosed when the WebSocket ends."""
-        events = self._events
         while True:
+            events = self._events
             while events:
-                message = self._handle(events.popleft())
+                message = self._handle(events.pop())
                 if message is not None:
                     return message
             data = await _receive(self._stream)
@@ -212,7 +212,9 @@ class WebSocketTransport:
                 self._conn.receive_data(data)
             except LocalProtocolError:  # data after the close handshake
                 raise TransportClosed(ABNORMAL_CLOSURE, "connection closed", by_peer=True) from None
-            events.extend(self._conn.events())
+            parsed = list(self._conn.events())
+            parsed.reverse()
+            self._events = parsed
 
     def _handle(self, event: Event) -> str | bytes | None:
         if isinstance(event, Message):

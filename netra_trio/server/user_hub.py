@@ -94,7 +94,8 @@ class UserHub:
             self._ready.set()
 
     async def serve(self, connection: Connection) -> None:
-        """Run an admitted connection in this hub's nursery until it ends.
+        """Start an admitted connection in this hub's nursery and return; from
+        then on the connection owns its socket.
 
         Takes over the lease that ``try_admit`` reserved: the connection gives
         it back when it ends, or this method does if it never starts."""
@@ -108,7 +109,6 @@ class UserHub:
             raise HubClosed(self.user_id)
         self._connections[connection.connection_id] = connection
         self._nursery.start_soon(connection.run)
-        await connection.finished.wait()
 
     def start_task(self, fn: Callable[[T], Awaitable[None]], arg: T) -> None:
         """Run ``fn(arg)`` in this hub's nursery under a lease of its own."""
