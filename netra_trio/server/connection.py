@@ -522,22 +522,26 @@ class Connection:
                 self._tasks_scope.deadline = moved
 
     async def _writer(self) -> None:
-        ws, scheduler = self._ws, self.scheduler
-        ws.on_control = scheduler.wake
+        self._ws.on_control = self.scheduler.wake
         try:
             while True:
                 try:
-                    frames = await scheduler.receive_some(_WRITE_BYTES)
+                    # no local keeps the last write alive while the writer waits
+                    if not await self._write(await self.scheduler.receive_some(_WRITE_BYTES)):
+                        return
                 except trio.EndOfChannel:
-                    return
-                texts = [f.text for f in frames if self._fence(f)]
-                if self.batch_mode and len(texts) > 1:
-                    texts = [encode_batch(texts)]
-                data = ws.take_control() + text_frames(texts)
-                if data and not await self._send(data):
                     return
         finally:
             self._tasks_scope.cancel()
+
+    async def _write(self, frames: list[OutboundFrame]) -> bool:
+        """Send pending control frames and ``frames`` in one write; False when
+        the connection cannot take more."""
+        texts = [f.text for f in frames if self._fence(f)]
+        if self.batch_mode and len(texts) > 1:
+            texts = [encode_batch(texts)]
+        data = self._ws.take_control() + text_frames(texts)
+        return not data or await self._send(data)
 
     def _fence(self, frame: OutboundFrame) -> bool:
         if frame_allowed(frame.user_id, self._user_id):

@@ -46,7 +46,7 @@ class FrameScheduler:
     def __init__(self, bounds: QueueBounds) -> None:
         self._store: PriorityStore[OutboundFrame] = PriorityStore(bounds)
         self._lot = trio.lowlevel.ParkingLot()
-        self._space = trio.lowlevel.ParkingLot()
+        self._space: trio.lowlevel.ParkingLot | None = None  # made by the first wait_below
         self._closed = False
         self._woken = False
 
@@ -74,7 +74,7 @@ class FrameScheduler:
             await self._lot.park()
         await trio.lowlevel.checkpoint_if_cancelled()
         frame = self._store.pop()
-        if self._space:
+        if self._space is not None:
             self._space.unpark_all()
         return frame
 
@@ -93,7 +93,7 @@ class FrameScheduler:
         self._woken = False
         await trio.lowlevel.checkpoint_if_cancelled()
         frames = self._store.pop_some(max_bytes)
-        if self._space:
+        if self._space is not None:
             self._space.unpark_all()
         return frames
 
@@ -109,13 +109,16 @@ class FrameScheduler:
         (producers that can wait, such as a replay, use this to stay in bounds)."""
         store = self._store
         while (len(store) >= frames or store.queued_bytes >= nbytes) and not self._closed:
+            if self._space is None:
+                self._space = trio.lowlevel.ParkingLot()
             await self._space.park()
 
     def close(self) -> None:
         """No more sends; the receiver drains what is queued, then sees EndOfChannel."""
         self._closed = True
         self._lot.unpark_all()
-        self._space.unpark_all()
+        if self._space is not None:
+            self._space.unpark_all()
 
     def discard(self) -> int:
         """Drop everything queued (the connection is gone); returns how many."""
