@@ -103,6 +103,23 @@ async def test_invalid_utf8_is_a_protocol_error_with_1007() -> None:
             await peer.send(close.response())
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        bytes((0x81, 0x02)) + b"hi",  # a client frame without a mask
+        raw_frame(Opcode.PING, b"x" * 10, fin=False),  # a fragmented control frame
+        bytes((0x80 | Opcode.TEXT | 0x40, 0x80)) + b"\0\0\0\0",  # a reserved bit set
+    ],
+    ids=["unmasked", "fragmented-ping", "reserved-bit"],
+)
+async def test_a_frame_that_breaks_the_rfc_is_a_protocol_error_with_1002(frame: bytes) -> None:
+    async with connected() as (transport, peer):
+        await peer.stream.send_all(frame)
+        with pytest.raises(TransportClosed) as info:
+            await transport.receive()
+        assert (info.value.code, info.value.by_peer) == (1002, False)
+
+
 async def test_a_client_ping_is_answered_through_the_control_queue() -> None:
     async with connected() as (transport, peer):
         woken: list[bool] = []
