@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 import trio
 
-from netra_trio.storage.base import StorageError
+from netra_trio.storage.base import NewEvent, StorageError
 from netra_trio.storage.migrations import MIGRATIONS
 from netra_trio.storage.sqlite import SqliteStorage
 from tests.storage.conformance import check_storage
@@ -112,3 +113,47 @@ async def test_calls_run_off_the_trio_thread(tmp_path: Path) -> None:
         blocker.close()
         await storage.close()
     assert ticks >= 20  # ~50 ticks in 0.5 s; 1 if the call had blocked the loop
+
+
+async def test_events_of_a_version_2_file_survive_the_move_to_a_rowid_table(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "netra.db"
+    now = time.time()  # recent: the append below applies age retention
+    db = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:2]):
+        db.executescript(script)
+        db.execute(f"PRAGMA user_version = {number + 1}")
+    db.executemany(
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [("alice", seq, "agent_thinking", "r", "t", f'{{"seq":{seq}}}', now) for seq in (1, 2)]
+        + [("bob", 1, "agent_started", "r2", "t2", '{"seq":1}', now)],
+    )
+    db.execute("INSERT INTO user_seq (user_id, last_seq) VALUES ('alice', 2), ('bob', 1)")
+    db.close()
+
+    storage = await SqliteStorage.open(path)
+    try:
+        assert [(e.seq, e.frame) for e in await storage.events_after("alice", 0)] == [
+            (1, '{"seq":1}'),
+            (2, '{"seq":2}'),
+        ]
+        (stored,) = await storage.append_events(
+            [NewEvent("alice", "agent_thinking", "r", "t", lambda seq: f'{{"seq":{seq}}}')]
+        )
+        assert stored.seq == 3
+        assert [e.seq for e in await storage.events_after("bob", 0)] == [1]
+    finally:
+        await storage.close()
+    db = sqlite3.connect(path)
+    try:
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT frame FROM events WHERE user_id = ? AND seq > ?"
+            " ORDER BY seq LIMIT 10",
+            ("alice", 0),
+        ).fetchall()
+        assert "events_by_user" in str(plan)  # replay reads the index, not the table
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute("INSERT INTO events VALUES ('alice', 3, 'x', NULL, NULL, '{}', 0)")
+    finally:
+        db.close()
