@@ -45,6 +45,8 @@ class EventLog:
         self._lot = trio.lowlevel.ParkingLot()
         self._space = trio.lowlevel.ParkingLot()
         self._max_pending = max_pending
+        self._writing = False
+        self._quiet = trio.lowlevel.ParkingLot()
         self.batches = 0
         self.events = 0
 
@@ -78,6 +80,14 @@ class EventLog:
         # scheduler round per burst of events instead of one per event.
         await trio.lowlevel.checkpoint_if_cancelled()
 
+    async def yield_to_events(self) -> None:
+        """Low-value work (typing indicators) calls this first: while events are
+        queued or being written, it waits until the next batch has been
+        delivered, and the writers woken by it have had their turn. At most one
+        commit cycle, so the caller always makes progress."""
+        if self._queue or self._writing:
+            await self._quiet.park()
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         while True:
@@ -86,8 +96,15 @@ class EventLog:
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             if self._space:
                 self._space.unpark_all()
-            with trio.CancelScope(shield=True):  # a batch is written whole or fails whole
-                await self._write(batch)
+            self._writing = True
+            try:
+                with trio.CancelScope(shield=True):  # a batch is written whole or fails whole
+                    await self._write(batch)
+            finally:
+                self._writing = False
+            if self._quiet:
+                await trio.lowlevel.checkpoint()  # the woken writers go first
+                self._quiet.unpark_all()
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:
