@@ -217,8 +217,13 @@ class Hub:
         except HubClosed:
             with trio.CancelScope(shield=True):
                 await self.services.sessions.detach(seat.session_id)
+            code, reason = (
+                (CloseCode.EVICTED, "user hub closed")
+                if self._accepting
+                else (CloseCode.GOING_AWAY, "server shutting down")
+            )
             with trio.move_on_after(config.close_timeout_s):
-                await ws.close(CloseCode.EVICTED, "user hub closed")
+                await ws.close(code, reason)
             return False
         return True
 

@@ -175,6 +175,7 @@ class WebSocketTransport:
         "_fd",
         "_max_chars",
         "_parts",
+        "_pong_reply",
         "_read_all",
         "_size",
         "_stream",
@@ -189,7 +190,8 @@ class WebSocketTransport:
         self._failed = False  # wsproto could not parse a frame: it parses no more
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else None
         self._read_all = True  # the last read was short: wait before the next one
-        self._control: list[bytes] = []
+        self._control: list[bytes] = []  # the heartbeat's pings (one at a time)
+        self._pong_reply: bytes | None = None
         self._parts: list[str | bytes] = []
         self._size = 0
         # A text message's UTF-8 length is checked once it is whole; its
@@ -245,7 +247,12 @@ class WebSocketTransport:
             self._size = 0
             return data
         if isinstance(event, Ping):
-            self._queue_control(self._conn.send(event.response()))
+            # Only the latest of the pings still unanswered gets its pong (RFC 6455
+            # 5.5.3): a peer that pings and never reads cannot make us buffer pongs.
+            # No pong once the peer's close is parsed (wsproto would refuse it).
+            if self._conn.state is ConnectionState.OPEN:
+                self._pong_reply = self._conn.send(event.response())
+                self.on_control()
         elif isinstance(event, Pong):
             self.on_pong(bytes(event.payload))
         elif isinstance(event, CloseConnection):
@@ -260,18 +267,16 @@ class WebSocketTransport:
     # -- sending (the writer task, or the closing path once the writer is gone) ---------
 
     def ping(self, payload: bytes) -> None:
-        self._queue_control(self._conn.send(Ping(payload=payload)))
-
-    def _queue_control(self, data: bytes) -> None:
         if self._conn.state is ConnectionState.OPEN:
-            self._control.append(data)
+            self._control.append(self._conn.send(Ping(payload=payload)))
             self.on_control()
 
     def take_control(self) -> bytes:
         """Control frames waiting to go out, ahead of the next data frames."""
+        pong, self._pong_reply = self._pong_reply, None
         if not self._control:
-            return b""
-        data = b"".join(self._control)
+            return pong or b""
+        data = b"".join(self._control) + (pong or b"")
         self._control.clear()
         return data
 

@@ -104,7 +104,12 @@ class UserHub:
         except BaseException:
             self.release()
             raise
-        if self._nursery is None or self._evicted or self._empty.is_set():
+        if (
+            self._nursery is None
+            or self._evicted
+            or self._empty.is_set()
+            or not self._hub.accepting  # shutdown began during the handshake
+        ):
             self.release()
             raise HubClosed(self.user_id)
         self._connections[connection.connection_id] = connection
