@@ -68,14 +68,10 @@ class FrameScheduler:
     async def receive(self) -> OutboundFrame:
         """The next frame in delivery order. After :meth:`close`, the rest
         drains and then ``trio.EndOfChannel`` is raised."""
-        while not self._store:
-            if self._closed:
-                raise trio.EndOfChannel
-            await self._lot.park()
-        await trio.lowlevel.checkpoint_if_cancelled()
+        while not await self._wait_for_frames():
+            pass  # a wake-up with nothing queued is not a frame
         frame = self._store.pop()
-        if self._space is not None:
-            self._space.unpark_all()
+        self._made_room()
         return frame
 
     async def receive_some(self, max_bytes: int) -> list[OutboundFrame]:
@@ -83,19 +79,29 @@ class FrameScheduler:
         up to less than ``max_bytes``; an empty list when :meth:`wake` was
         called with nothing queued. After :meth:`close`, the rest drains and
         then ``trio.EndOfChannel`` is raised."""
+        if not await self._wait_for_frames():
+            return []
+        frames = self._store.pop_some(max_bytes)
+        self._made_room()
+        return frames
+
+    async def _wait_for_frames(self) -> bool:
+        """True once a frame is queued; False after a :meth:`wake` with nothing
+        queued. ``trio.EndOfChannel`` once closed and drained."""
         while not self._store:
             if self._woken:
                 self._woken = False
-                return []
+                return False
             if self._closed:
                 raise trio.EndOfChannel
             await self._lot.park()
         self._woken = False
         await trio.lowlevel.checkpoint_if_cancelled()
-        frames = self._store.pop_some(max_bytes)
+        return True
+
+    def _made_room(self) -> None:
         if self._space is not None:
             self._space.unpark_all()
-        return frames
 
     def wake(self) -> None:
         """Make the receiver return (with no frame if none is queued): it has
@@ -117,8 +123,7 @@ class FrameScheduler:
         """No more sends; the receiver drains what is queued, then sees EndOfChannel."""
         self._closed = True
         self._lot.unpark_all()
-        if self._space is not None:
-            self._space.unpark_all()
+        self._made_room()
 
     def discard(self) -> int:
         """Drop everything queued (the connection is gone); returns how many."""
