@@ -560,17 +560,12 @@ class Connection:
     async def _send(self, data: bytes) -> bool:
         try:
             rest = self._ws.send_now(data)  # most writes end here, without waiting
-        except TransportClosed as exc:
-            self._stream_broken = True
-            self._on_transport_closed(exc)
-            return False
-        if not rest:
-            return True
-        deadline = trio.current_time() + self._config.writer_stall_timeout_s
-        if self._state is not ConnState.OPEN:
-            deadline = min(deadline, trio.current_time() + self._config.close_timeout_s)
-        self._send_scope = scope = trio.CancelScope(deadline=deadline, shield=True)
-        try:
+            if not rest:
+                return True
+            deadline = trio.current_time() + self._config.writer_stall_timeout_s
+            if self._state is not ConnState.OPEN:
+                deadline = min(deadline, trio.current_time() + self._config.close_timeout_s)
+            self._send_scope = scope = trio.CancelScope(deadline=deadline, shield=True)
             with scope:
                 await self._ws.send(rest)
         except TransportClosed as exc:

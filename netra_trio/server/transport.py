@@ -169,12 +169,12 @@ class WebSocketTransport:
 
     __slots__ = (
         "_conn",
-        "_control",
         "_events",
         "_failed",
         "_fd",
         "_max_chars",
         "_parts",
+        "_ping",
         "_pong_reply",
         "_read_all",
         "_size",
@@ -190,7 +190,9 @@ class WebSocketTransport:
         self._failed = False  # wsproto could not parse a frame: it parses no more
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else None
         self._read_all = True  # the last read was short: wait before the next one
-        self._control: list[bytes] = []  # the heartbeat's pings (one at a time)
+        # At most one of each waits to go out: the heartbeat sends its next ping
+        # only after the pong (or closes), and only the latest pong is owed.
+        self._ping: bytes | None = None
         self._pong_reply: bytes | None = None
         self._parts: list[str | bytes] = []
         self._size = 0
@@ -268,17 +270,16 @@ class WebSocketTransport:
 
     def ping(self, payload: bytes) -> None:
         if self._conn.state is ConnectionState.OPEN:
-            self._control.append(self._conn.send(Ping(payload=payload)))
+            self._ping = self._conn.send(Ping(payload=payload))
             self.on_control()
 
     def take_control(self) -> bytes:
         """Control frames waiting to go out, ahead of the next data frames."""
-        pong, self._pong_reply = self._pong_reply, None
-        if not self._control:
-            return pong or b""
-        data = b"".join(self._control) + (pong or b"")
-        self._control.clear()
-        return data
+        ping, pong = self._ping, self._pong_reply
+        if ping is None and pong is None:
+            return b""
+        self._ping = self._pong_reply = None
+        return (ping or b"") + (pong or b"")
 
     async def _read(self) -> bytes:
         fd = self._fd
