@@ -9,7 +9,7 @@ path and say so in their result.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -17,7 +17,7 @@ import httpx
 import orjson
 import trio
 
-OnDelta = Callable[[str], Awaitable[None]]
+from netra_trio.agents.base import OnDelta
 
 
 class LLMUnavailable(Exception):

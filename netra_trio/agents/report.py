@@ -24,26 +24,17 @@ def recommendations(optimization: dict[str, Any] | None) -> list[dict[str, Any]]
                 "quality_risk": sub["quality_risk"],
             }
         )
-    caching = optimization["prompt_caching"]
-    if caching["applicable"] and caching["savings"] > 0:
-        recs.append(
-            {
-                "kind": "prompt_caching",
-                "model": optimization["plan"]["model"],
-                "monthly_savings": round(caching["savings"], 2),
-                "savings_pct": round(caching["savings_pct"], 1),
-            }
-        )
-    batch = optimization["batch_api"]
-    if batch["applicable"] and batch["savings"] > 0:
-        recs.append(
-            {
-                "kind": "batch_api",
-                "model": optimization["plan"]["model"],
-                "monthly_savings": round(batch["savings"], 2),
-                "savings_pct": round(batch["savings_pct"], 1),
-            }
-        )
+    for kind in ("prompt_caching", "batch_api"):
+        lever = optimization[kind]
+        if lever["applicable"] and lever["savings"] > 0:
+            recs.append(
+                {
+                    "kind": kind,
+                    "model": optimization["plan"]["model"],
+                    "monthly_savings": round(lever["savings"], 2),
+                    "savings_pct": round(lever["savings_pct"], 1),
+                }
+            )
     return recs
 
 

@@ -6,7 +6,6 @@ from netra_trio.errors import ErrorCode, ProtocolError
 from netra_trio.handlers.base import HandlerContext
 from netra_trio.protocol.client_messages import Resume, SessionGet, SessionUpdate
 from netra_trio.protocol.server_messages import ResumeComplete, SessionState
-from netra_trio.server.sessions import SessionUnavailable
 
 
 async def handle_session_update(ctx: HandlerContext, message: SessionUpdate) -> None:
@@ -27,11 +26,3 @@ async def handle_session_get(ctx: HandlerContext, message: SessionGet) -> None:
 async def handle_resume(ctx: HandlerContext, message: Resume) -> None:
     replayed, gap = await ctx.replay(message.payload.last_seq)
     ctx.reply(ResumeComplete(replayed=replayed, gap=gap), correlation_id=message.message_id)
-
-
-def _gone(exc: SessionUnavailable, correlation_id: str | None) -> ProtocolError:
-    return ProtocolError(
-        ErrorCode.NOT_FOUND,
-        f"session: {exc}; reconnect for a new session",
-        correlation_id=correlation_id,
-    )
