@@ -56,6 +56,23 @@ class Emitter(Protocol):
     ) -> str: ...
 
 
+async def require_tool(
+    ctx: RunContext,
+    agent_name: str,
+    tool_name: str,
+    arguments: dict[str, Any],
+    fn: Callable[[], Any],
+    *,
+    failure: str | None = None,
+) -> ToolOutcome:
+    """Call a tool through ``ctx.emit.tool_call``; a failed call ends the run
+    with ``TOOL_FAILED`` and ``failure`` (or a message naming the tool)."""
+    outcome = await ctx.emit.tool_call(agent_name, tool_name, arguments, fn)
+    if not outcome.ok:
+        raise AgentFailure("TOOL_FAILED", failure or f"the {tool_name} tool failed")
+    return outcome
+
+
 @attrs.frozen
 class AgentResult:
     result: dict[str, Any]

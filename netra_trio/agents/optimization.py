@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from netra_trio.agents.base import AgentFailure, AgentResult, RunContext
-from netra_trio.agents.extraction import Figures, extract_figures
+from netra_trio.agents.base import AgentFailure, AgentResult, RunContext, require_tool
+from netra_trio.agents.extraction import Figures
 from netra_trio.agents.pricing import ModelPrice, PricingTable, load_pricing
 from netra_trio.agents.tools import (
     batch_savings,
@@ -26,6 +26,8 @@ from netra_trio.agents.tools import (
     latency_estimate,
     monthly_cost,
 )
+from netra_trio.agents.triage import extract_step, request_text
+from netra_trio.protocol.converter import CONVERTER
 
 NAME = "optimization"
 CACHEABLE_FRACTION = 0.5
@@ -117,7 +119,7 @@ async def optimization_step(
         lambda: latency_estimate(model, volume[1], volume[2]),
     )
     latency_plan = latency_estimate(plan_model, volume[1], volume[2])
-    after = caching.after if caching.applicable else monthly_cost(plan_model, *volume).total
+    after = caching.after  # the plan model's whole cost when caching does not apply
     return {
         "computed": True,
         "pricing_version": table.version,
@@ -149,14 +151,7 @@ async def optimization_step(
 
 
 async def optimization_agent(ctx: RunContext) -> AgentResult:
-    from netra_trio.agents.triage import request_text
-
-    text = request_text(ctx.input)
-    extracted = await ctx.emit.tool_call(
-        NAME, "extract_figures", {"text": text[:500]}, lambda: extract_figures(text)
-    )
-    if not extracted.ok:
-        raise AgentFailure("TOOL_FAILED", "could not read figures from the request")
+    extracted = await extract_step(ctx, request_text(ctx.input), NAME)
     result = await optimization_step(ctx, extracted.value)
     if not result["computed"]:
         raise AgentFailure(
@@ -170,10 +165,7 @@ async def optimization_agent(ctx: RunContext) -> AgentResult:
 
 
 async def _tool(ctx: RunContext, agent: str, name: str, args: dict[str, Any], fn: Any) -> Any:
-    outcome = await ctx.emit.tool_call(agent, name, args, fn)
-    if not outcome.ok:
-        raise AgentFailure("TOOL_FAILED", f"the {name} tool failed")
-    return outcome.value
+    return (await require_tool(ctx, agent, name, args, fn)).value
 
 
 def _model(table: PricingTable, name: str) -> ModelPrice:
@@ -183,6 +175,4 @@ def _model(table: PricingTable, name: str) -> ModelPrice:
 
 
 def _dict(value: Any) -> Any:
-    from netra_trio.protocol.converter import CONVERTER
-
     return CONVERTER.unstructure(value)

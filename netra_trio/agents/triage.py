@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from netra_trio.agents.base import AgentFailure, AgentResult, RunContext
+from netra_trio.agents.base import AgentFailure, AgentResult, RunContext, ToolOutcome, require_tool
 from netra_trio.agents.extraction import Classification, Figures, classify, extract_figures
 
 NAME = "triage"
@@ -43,24 +43,32 @@ def request_text(value: Any) -> str:
     raise AgentFailure("INVALID_INPUT", "the input must be text or an object with 'content'")
 
 
+async def extract_step(ctx: RunContext, text: str, agent_name: str) -> ToolOutcome:
+    """The ``extract_figures`` tool call that triage and optimization both begin with."""
+    return await require_tool(
+        ctx,
+        agent_name,
+        "extract_figures",
+        {"text": text[:500]},
+        lambda: extract_figures(text),
+        failure="could not read figures from the request",
+    )
+
+
 async def triage_step(ctx: RunContext, text: str, agent_name: str = NAME) -> TriageFindings:
     await ctx.emit.thinking(
         agent_name, "Reading the request for models, volumes, token sizes and latency targets."
     )
-    extracted = await ctx.emit.tool_call(
-        agent_name, "extract_figures", {"text": text[:500]}, lambda: extract_figures(text)
-    )
-    if not extracted.ok:
-        raise AgentFailure("TOOL_FAILED", "could not read figures from the request")
+    extracted = await extract_step(ctx, text, agent_name)
     figures: Figures = extracted.value
-    classified = await ctx.emit.tool_call(
+    classified = await require_tool(
+        ctx,
         agent_name,
         "classify_request",
         {"figures": extracted.result},
         lambda: classify(text, figures),
+        failure="could not classify the request",
     )
-    if not classified.ok:
-        raise AgentFailure("TOOL_FAILED", "could not classify the request")
     classification: Classification = classified.value
     nxt = ", ".join(classification.next_agents) or "no further agents"
     await ctx.emit.thinking(
