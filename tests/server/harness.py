@@ -1,4 +1,5 @@
-"""Shell-tier harness: a Hub over in-memory streams, and a raw wsproto client.
+"""Shell-tier harness: a Hub over in-memory streams, a raw wsproto client, and a
+bare transport with its raw peer.
 
 The raw client speaks WebSocket frame by frame, so a test can withhold pongs
 or stop reading, which a full client library would not let it do.
@@ -34,6 +35,7 @@ from netra_trio.server.event_log import EventLog
 from netra_trio.server.hub import Hub
 from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionCipher, SessionService
+from netra_trio.server.transport import WebSocketTransport, read_handshake
 from netra_trio.storage.sqlite import SqliteStorage
 from tests.helpers import SECRET, make_config, token_for
 
@@ -84,13 +86,17 @@ class RawClient:
             await self.stream.send_all(data)
 
     async def handshake(self, token: str, target: str = "/ws") -> Event:
+        await self.send_request(token, target)
+        return await self.next_event()
+
+    async def send_request(self, token: str, target: str = "/ws") -> None:
+        """The upgrade request alone, for a test that reads the answer later."""
         request = Request(
             host="test",
             target=target,
             extra_headers=[(b"authorization", f"Bearer {token}".encode())],
         )
         await self._send(self.ws.send(request))
-        return await self.next_event()
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         await self._send(self.ws.send(TextMessage(data=orjson.dumps(frame).decode())))
@@ -185,3 +191,44 @@ async def wait_until(
     with trio.fail_after(timeout_s):
         while not predicate():  # noqa: ASYNC110 - polling state owned by the server
             await trio.sleep(interval_s)
+
+
+class RawPeer:
+    """The client side: a wsproto connection on one end of a memory stream."""
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
+        self.ws = WSConnection(ConnectionType.CLIENT)
+
+    async def send(self, event: Event) -> None:
+        await self.stream.send_all(self.ws.send(event))
+
+    async def events(self) -> list[Event]:
+        data = await self.stream.receive_some(65536)
+        self.ws.receive_data(data or None)
+        return list(self.ws.events())
+
+
+@asynccontextmanager
+async def connected(
+    max_message_bytes: int = 64,
+) -> AsyncIterator[tuple[WebSocketTransport, RawPeer]]:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    peer = RawPeer(client_stream)
+    await peer.send(Request(host="localhost", target="/ws?x=1", subprotocols=["netra.v1"]))
+    handshake = await read_handshake(server_stream)
+    assert handshake is not None
+    assert handshake.path == "/ws?x=1"
+    assert handshake.subprotocols == ("netra.v1",)
+    transport = await handshake.accept("netra.v1", max_message_bytes=max_message_bytes)
+    assert transport is not None
+    (accepted,) = await peer.events()
+    assert isinstance(accepted, AcceptConnection)
+    assert accepted.subprotocol == "netra.v1"
+    yield transport, peer
+
+
+def raw_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    """A masked client frame with an all-zero mask (payload sent as is)."""
+    assert len(payload) < 126
+    return bytes(((0x80 if fin else 0) | opcode, 0x80 | len(payload))) + b"\0\0\0\0" + payload

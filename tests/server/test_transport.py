@@ -4,18 +4,12 @@ closing handshake."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import pytest
 import trio
 import trio.testing
-from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (
-    AcceptConnection,
     CloseConnection,
-    Event,
     Ping,
     Pong,
     RejectConnection,
@@ -25,53 +19,8 @@ from wsproto.events import (
 )
 from wsproto.frame_protocol import Opcode
 
-from netra_trio.server.transport import (
-    TransportClosed,
-    WebSocketTransport,
-    read_handshake,
-    text_frames,
-)
-
-
-class RawPeer:
-    """The client side: a wsproto connection on one end of a memory stream."""
-
-    def __init__(self, stream: trio.abc.Stream) -> None:
-        self.stream = stream
-        self.ws = WSConnection(ConnectionType.CLIENT)
-
-    async def send(self, event: Event) -> None:
-        await self.stream.send_all(self.ws.send(event))
-
-    async def events(self) -> list[Event]:
-        data = await self.stream.receive_some(65536)
-        self.ws.receive_data(data or None)
-        return list(self.ws.events())
-
-
-@asynccontextmanager
-async def connected(
-    max_message_bytes: int = 64,
-) -> AsyncIterator[tuple[WebSocketTransport, RawPeer]]:
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    peer = RawPeer(client_stream)
-    await peer.send(Request(host="localhost", target="/ws?x=1", subprotocols=["netra.v1"]))
-    handshake = await read_handshake(server_stream)
-    assert handshake is not None
-    assert handshake.path == "/ws?x=1"
-    assert handshake.subprotocols == ("netra.v1",)
-    transport = await handshake.accept("netra.v1", max_message_bytes=max_message_bytes)
-    assert transport is not None
-    (accepted,) = await peer.events()
-    assert isinstance(accepted, AcceptConnection)
-    assert accepted.subprotocol == "netra.v1"
-    yield transport, peer
-
-
-def raw_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
-    """A masked client frame with an all-zero mask (payload sent as is)."""
-    assert len(payload) < 126
-    return bytes(((0x80 if fin else 0) | opcode, 0x80 | len(payload))) + b"\0\0\0\0" + payload
+from netra_trio.server.transport import TransportClosed, read_handshake, text_frames
+from tests.server.harness import RawPeer, connected, raw_frame
 
 
 async def test_fragments_are_joined_into_one_message() -> None:

@@ -22,25 +22,26 @@ import tracemalloc
 import trio
 import trio.socket
 import trio.testing
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, CloseConnection, Ping, Request
+from wsproto.events import AcceptConnection, CloseConnection, Ping
+from wsproto.frame_protocol import Opcode
 
 from netra_trio.errors import CloseCode
-from netra_trio.server.transport import TransportClosed, read_handshake
+from netra_trio.server.transport import TransportClosed
 from tests.helpers import token_for
-from tests.server.harness import RawClient, open_raw, running_hub, wait_until
+from tests.server.harness import (
+    RawClient,
+    connected,
+    open_raw,
+    raw_frame,
+    running_hub,
+    wait_until,
+)
 
 
 def _unix_socket_pair() -> tuple[trio.abc.Stream, trio.abc.Stream]:
     """Real sockets, so that the server takes its file-descriptor path."""
     a, b = trio.socket.socketpair()
     return trio.SocketStream(a), trio.SocketStream(b)
-
-
-def _client_ping(payload: bytes) -> bytes:
-    """A masked client ping (all-zero mask, so the payload goes as is)."""
-    assert len(payload) <= 125
-    return bytes((0x89, 0x80 | len(payload))) + b"\0\0\0\0" + payload
 
 
 async def test_pings_from_a_peer_that_never_reads_do_not_pile_up_in_server_memory() -> None:
@@ -51,7 +52,7 @@ async def test_pings_from_a_peer_that_never_reads_do_not_pile_up_in_server_memor
         client = await open_raw(hub, nursery, "alice", pair=_unix_socket_pair)
         assert hub.user_hub("alice") is not None
 
-        chunk = _client_ping(b"p" * 125) * 512  # 512 pings, ~67 KB
+        chunk = raw_frame(Opcode.PING, b"p" * 125) * 512  # 512 pings, ~67 KB
         limit = 16 * 1024 * 1024
         sent = 0
         # From here on the client reads nothing: its socket fills with pongs and
@@ -78,25 +79,18 @@ async def test_pings_from_a_peer_that_never_reads_do_not_pile_up_in_server_memor
 
 
 async def test_a_ping_and_a_close_in_one_read_end_as_the_peers_close() -> None:
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    client = WSConnection(ConnectionType.CLIENT)
-    await client_stream.send_all(client.send(Request(host="localhost", target="/ws")))
-    handshake = await read_handshake(server_stream)
-    assert handshake is not None
-    transport = await handshake.accept(None, max_message_bytes=1024)
-    assert transport is not None
-    client.receive_data(bytes(await client_stream.receive_some(4096)))
-    assert isinstance(next(client.events()), AcceptConnection)
-    # both frames in one write, so the server reads them together
-    await client_stream.send_all(
-        client.send(Ping(payload=b"hi")) + client.send(CloseConnection(code=1000, reason="bye"))
-    )
-    try:
-        await transport.receive()
-    except TransportClosed as exc:
-        assert (exc.code, exc.by_peer) == (1000, True)
-    else:
-        raise AssertionError("receive() returned a message")
+    async with connected(max_message_bytes=1024) as (transport, peer):
+        # both frames in one write, so the server reads them together
+        await peer.stream.send_all(
+            peer.ws.send(Ping(payload=b"hi"))
+            + peer.ws.send(CloseConnection(code=1000, reason="bye"))
+        )
+        try:
+            await transport.receive()
+        except TransportClosed as exc:
+            assert (exc.code, exc.by_peer) == (1000, True)
+        else:
+            raise AssertionError("receive() returned a message")
 
 
 async def test_a_client_close_right_after_its_ping_is_echoed_with_its_code() -> None:
@@ -122,12 +116,7 @@ async def test_a_handshake_admitted_as_shutdown_begins_is_closed_with_1001() -> 
         client_stream, server_stream = trio.testing.lockstep_stream_pair()
         nursery.start_soon(hub.handle_stream, server_stream)
         client = RawClient(client_stream)
-        request = Request(
-            host="test",
-            target="/ws",
-            extra_headers=[(b"authorization", f"Bearer {token_for('alice')}".encode())],
-        )
-        await client._send(client.ws.send(request))
+        await client.send_request(token_for("alice"))
         # admitted (a lease on alice's hub) and now blocked sending the 101,
         # which a lockstep stream delivers only when the client reads
         await wait_until(
