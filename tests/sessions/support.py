@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import itertools
-import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -14,15 +12,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 import pytest
 import trio
 from trio_websocket import ConnectionRejected
 
 from netra_trio.client import NetraClient, open_client, open_websocket
-from netra_trio.logs import JsonFormatter
 from netra_trio.server.app import Server
+from tests.e2e.support import Frame as Frame
+from tests.e2e.support import error_body as error_body
+from tests.e2e.support import events as log_events  # noqa: F401 - this tier's name for it
 from tests.e2e.support import frames_until_closed as frames_until_closed
+from tests.e2e.support import next_id as next_id
+from tests.e2e.support import rendered_logs as rendered_logs
 from tests.helpers import start_server, token_for
 
 WAIT_S = 10.0
@@ -30,15 +31,6 @@ WAIT_S = 10.0
 
 STOP_S = 15.0
 """Upper bound on a server's graceful stop."""
-
-Frame = dict[str, Any]
-
-_ids = itertools.count(1)
-
-
-def next_id(prefix: str = "c") -> str:
-    """A message_id unique within the test run."""
-    return f"{prefix}-{next(_ids)}"
 
 
 def new_session_key() -> str:
@@ -113,33 +105,6 @@ async def rejection(url: str, token: str) -> ConnectionRejected:
         except ConnectionRejected as rejected:
             return rejected
     pytest.fail(f"the handshake to {url} was accepted")
-
-
-def error_body(rejected: ConnectionRejected, status: int, code: str) -> Frame:
-    """Check the status and JSON body of a handshake rejection; return the error object."""
-    assert rejected.status_code == status, (rejected.status_code, rejected.body)
-    assert rejected.body is not None
-    body = orjson.loads(rejected.body)
-    assert set(body) == {"error"}, body
-    error: Frame = body["error"]
-    assert error["code"] == code, body
-    assert isinstance(error["message"], str) and error["message"]
-    return error
-
-
-def rendered_logs(records: Sequence[logging.LogRecord]) -> str:
-    """Every captured record with all its fields, as the JSON log shows it."""
-    formatter = JsonFormatter()
-    return "\n".join(formatter.format(record) for record in records)
-
-
-def log_events(records: Sequence[logging.LogRecord], name: str) -> list[Frame]:
-    """The structured fields of the captured records of one log event."""
-    return [
-        dict(getattr(r, "netra_fields", {}))
-        for r in records
-        if getattr(r, "netra_event", None) == name
-    ]
 
 
 async def query(db: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
