@@ -36,6 +36,17 @@ def config_error(flags: dict[str, Any] | None = None, environ: dict[str, str] | 
     return str(info.value)
 
 
+def assert_refused_from_both_sources(name: str, raw: str) -> None:
+    """``raw`` is refused as the environment variable and as the flag, and each
+    error names its source and quotes the value."""
+    message = config_error({}, {env(name): raw})
+    assert env(name) in message
+    assert repr(raw) in message
+    message = config_error({name: raw}, {})
+    assert flag(name) in message
+    assert repr(raw) in message
+
+
 # --------------------------------------------------------------------------------------
 # Defaults and precedence
 # --------------------------------------------------------------------------------------
@@ -195,12 +206,7 @@ POSITIVE_SECONDS = [
 @pytest.mark.parametrize("name", INT_OPTIONS)
 @pytest.mark.parametrize("raw", ["abc", "1.5", "", "12abc", "0x10"])
 def test_non_integer_is_refused(name: str, raw: str) -> None:
-    message = config_error({}, {env(name): raw})
-    assert env(name) in message
-    assert repr(raw) in message
-    message = config_error({name: raw}, {})
-    assert flag(name) in message
-    assert repr(raw) in message
+    assert_refused_from_both_sources(name, raw)
 
 
 @pytest.mark.parametrize(
@@ -229,12 +235,7 @@ def test_integer_below_its_minimum_is_refused(name: str, raw: str) -> None:
 @pytest.mark.parametrize("name", FLOAT_OPTIONS)
 @pytest.mark.parametrize("raw", ["abc", "", "-1", "-0.5", "inf", "nan", "1s"])
 def test_bad_number_of_seconds_is_refused(name: str, raw: str) -> None:
-    message = config_error({}, {env(name): raw})
-    assert env(name) in message
-    assert repr(raw) in message
-    message = config_error({name: raw}, {})
-    assert flag(name) in message
-    assert repr(raw) in message
+    assert_refused_from_both_sources(name, raw)
 
 
 @pytest.mark.parametrize("name", POSITIVE_SECONDS)
