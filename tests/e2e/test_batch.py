@@ -21,12 +21,13 @@ def _pings(n: int, tag: str) -> list[dict[str, Any]]:
     ]
 
 
-async def _collect(client: NetraClient, count: int, kind: str = "pong") -> list[Frame]:
+async def _collect(client: NetraClient, count: int, kind: str | None = "pong") -> list[Frame]:
+    """The next ``count`` frames of type ``kind`` (of any type when None)."""
     frames: list[Frame] = []
     with trio.fail_after(WAIT_S):
         while len(frames) < count:
             frame = await client.receive()
-            if frame["type"] == kind:
+            if kind is None or frame["type"] == kind:
                 frames.append(frame)
     return frames
 
@@ -63,10 +64,7 @@ async def test_nested_batch_is_invalid_but_its_siblings_are_served(server: Serve
     ]
     async with connect(server, "alice") as client:
         await client.send("batch", {"messages": messages}, message_id=f"{tag}-outer")
-        seen: list[Frame] = []
-        with trio.fail_after(WAIT_S):
-            while len(seen) < 3:
-                seen.append(await client.receive())
+        seen = await _collect(client, 3, kind=None)
         errors = [f for f in seen if f["type"] == "error"]
         pongs = [f for f in seen if f["type"] == "pong"]
         assert len(errors) == 1
@@ -89,10 +87,7 @@ async def test_bad_frames_inside_a_batch_answer_alone(server: Server) -> None:
     ]
     async with connect(server, "alice") as client:
         await client.send("batch", {"messages": messages}, message_id=f"{tag}-outer")
-        seen: list[Frame] = []
-        with trio.fail_after(WAIT_S):
-            while len(seen) < 5:
-                seen.append(await client.receive())
+        seen = await _collect(client, 5, kind=None)
         codes = {f["correlation_id"]: f["payload"]["code"] for f in seen if f["type"] == "error"}
         assert codes == {
             f"{tag}-unknown": "UNKNOWN_TYPE",

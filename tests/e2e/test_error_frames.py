@@ -61,6 +61,7 @@ INVALID_MESSAGES: dict[str, tuple[Any, str]] = {
     "content-not-string": ({"type": "user_message", "payload": {"content": 5}}, "payload.content"),
     "batch-messages-missing": ({"type": "batch", "payload": {}}, "payload.messages"),
     "resume-negative": ({"type": "resume", "payload": {"last_seq": -1}}, "payload.last_seq"),
+    "unknown-field": ({"type": "heartbeat", "colour": "red"}, "colour"),
 }
 
 
@@ -90,17 +91,6 @@ async def test_unknown_type(server: Server) -> None:
         assert error["payload"]["code"] == "UNKNOWN_TYPE"
         assert "frobnicate" in error["payload"]["message"]
         assert error["correlation_id"] == "m-42"
-        await assert_alive(client)
-
-
-async def test_unknown_field_is_invalid_message(server: Server) -> None:
-    async with connect(server, "alice") as client:
-        error = await _error_reply(
-            client, _dumps({"type": "heartbeat", "message_id": "m-7", "colour": "red"})
-        )
-        assert error["payload"]["code"] == "INVALID_MESSAGE"
-        assert "colour" in error["payload"]["message"]
-        assert error["correlation_id"] == "m-7"
         await assert_alive(client)
 
 
