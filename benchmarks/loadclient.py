@@ -232,6 +232,22 @@ def marker(text: str) -> None:
     sys.stdout.flush()
 
 
+async def measured_window(state: dict[str, Any], warmup_s: float, duration_s: float) -> float:
+    """Warm up, then measure for ``duration_s`` between the ``@start`` and
+    ``@end`` markers that the runner reads; stops the load loop (``running``)
+    and returns the measured seconds."""
+    await asyncio.sleep(warmup_s)
+    marker("@start")
+    state["measuring"] = True
+    t0 = time.perf_counter()
+    await asyncio.sleep(duration_s)
+    state["measuring"] = False
+    elapsed = time.perf_counter() - t0
+    marker("@end")
+    state["running"] = False
+    return elapsed
+
+
 def log(text: str) -> None:
     sys.stderr.write(f"[loadclient] {text}\n")
     sys.stderr.flush()
@@ -316,15 +332,7 @@ class Client:
         for conn in conns:
             conn.sent_at = perf()
             conn.send(frame)
-        await asyncio.sleep(spec.get("warmup_s", 1.0))
-        marker("@start")
-        state["measuring"] = True
-        t0 = perf()
-        await asyncio.sleep(spec["duration_s"])
-        state["measuring"] = False
-        elapsed = perf() - t0
-        marker("@end")
-        state["running"] = False
+        elapsed = await measured_window(state, spec.get("warmup_s", 1.0), spec["duration_s"])
         await asyncio.sleep(0.2)
         self.close_all()
         return {
@@ -446,15 +454,7 @@ class Client:
         for i, conn in enumerate(conns):
             state["in_flight"] += 1
             loop.call_later(i * stagger, conn.send, request)
-        await asyncio.sleep(spec.get("warmup_s", 2.0))
-        marker("@start")
-        state["measuring"] = True
-        t0 = time.perf_counter()
-        await asyncio.sleep(spec["duration_s"])
-        state["measuring"] = False
-        elapsed = time.perf_counter() - t0
-        marker("@end")
-        state["running"] = False
+        elapsed = await measured_window(state, spec.get("warmup_s", 2.0), spec["duration_s"])
         if state["in_flight"] > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(drained, spec.get("drain_timeout_s", 10.0))

@@ -671,6 +671,14 @@ def fmt(value: Any, digits: int = 0) -> str:
     return str(value)
 
 
+def cpu_cells(row: dict[str, Any]) -> str:
+    """The server, client and other CPU columns of a result row."""
+    return (
+        f"{fmt(row.get('server_cpu_pct'))}% | {fmt(row.get('client_cpu_pct'))}% |"
+        f" {fmt(row.get('other_cpu_pct'))}%"
+    )
+
+
 def git_commit() -> str:
     try:
         commit = subprocess.run(
@@ -776,9 +784,7 @@ def markdown(bench: Bench, command: str, started: str, elapsed: float, previous:
                 add(
                     f"| {count} | {SERVER_LABELS[r['server']]} | {fmt(rate)} |"
                     f" {fmt(r['latency'].get('p50_ms'), 2)} | {fmt(r['latency'].get('p99_ms'), 2)}"
-                    f" | {' | '.join(ratios)} | {fmt(r.get('server_cpu_pct'))}% |"
-                    f" {fmt(r.get('client_cpu_pct'))}% |"
-                    f" {fmt(r.get('other_cpu_pct'))}% | {r['saturated']} |"
+                    f" | {' | '.join(ratios)} | {cpu_cells(r)} | {r['saturated']} |"
                 )
         add("")
 
@@ -814,9 +820,7 @@ def markdown(bench: Bench, command: str, started: str, elapsed: float, previous:
                     f" {fmt(rate)}{note} | {fmt(r.get('events_per_frame'), 1)} |"
                     f" {fmt(r.get('bytes_per_event'))} | {fmt(r['latency'].get('p50_ms'), 1)} |"
                     f" {fmt(r['latency'].get('p99_ms'), 1)} | {' | '.join(ratios)} |"
-                    f" {fmt(r.get('server_cpu_pct'))}% | {fmt(r.get('client_cpu_pct'))}% |"
-                    f" {fmt(r.get('other_cpu_pct'))}% |"
-                    f" {r['saturated']} |"
+                    f" {cpu_cells(r)} | {r['saturated']} |"
                 )
         add("")
 
@@ -849,9 +853,7 @@ def markdown(bench: Bench, command: str, started: str, elapsed: float, previous:
                 f" {fmt(r.get('events_per_s'))} | {fmt(r.get('events_per_run'), 1)} |"
                 f" {fmt(r['latency'].get('p50_ms'), 1)} | {fmt(r['latency'].get('p99_ms'), 1)} |"
                 f" {rr} | {r.get('agent_errors', 0) + r.get('error_frames', 0)} |"
-                f" {fmt(r.get('server_cpu_pct'))}% | {fmt(r.get('client_cpu_pct'))}% |"
-                f" {fmt(r.get('other_cpu_pct'))}% |"
-                f" {r['saturated']} |"
+                f" {cpu_cells(r)} | {r['saturated']} |"
             )
         add("")
 
@@ -916,8 +918,7 @@ def markdown(bench: Bench, command: str, started: str, elapsed: float, previous:
                 f"| {phase} | {fmt(p['critical_events'])} | {fmt(lat.get('p50_ms'), 2)} |"
                 f" {fmt(lat.get('p99_ms'), 2)} | {fmt(lat.get('max_ms'), 1)} |"
                 f" {fmt(p['typing_acks_per_s'])} | {fmt(p['user_typing_received_per_s'])} |"
-                f" {fmt(p.get('server_cpu_pct'))}% | {fmt(p.get('client_cpu_pct'))}% |"
-                f" {fmt(p.get('other_cpu_pct'))}% |"
+                f" {cpu_cells(p)} |"
             )
         loaded_p99 = prio["loaded"]["critical_latency"].get("p99_ms")
         unloaded_p99 = prio["unloaded"]["critical_latency"].get("p99_ms")
