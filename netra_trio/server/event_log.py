@@ -2,12 +2,13 @@
 
 Every agent event is stored before it is sent. Events from all users queue
 here (``submit`` does not wait for the commit, ``append`` does); one task
-writes whatever is queued in a single transaction, then calls each event's
-``deliver`` callback synchronously in commit order, and only then wakes the
-appenders. Producers wait only while the queue is full. Delivering from this
-task (not from the woken appenders, whose wake-up order trio does not promise)
-is what keeps ``seq`` increasing on every connection of a user, across
-concurrent runs.
+writes whatever is queued in a single transaction and hands the committed
+batch to a second task, which calls each event's ``deliver`` callback
+synchronously in commit order and only then wakes the appenders, while the
+first task commits the next batch. Producers wait only while the queue is
+full. Delivering from one task, batch after batch (not from the woken
+appenders, whose wake-up order trio does not promise), is what keeps ``seq``
+increasing on every connection of a user, across concurrent runs.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class EventLog:
         self._lot = trio.lowlevel.ParkingLot()
         self._space = trio.lowlevel.ParkingLot()
         self._max_pending = max_pending
-        self._writing = False
+        self._in_flight = 0  # batches taken from the queue and not yet delivered
         self._quiet = trio.lowlevel.ParkingLot()
         self.batches = 0
         self.events = 0
@@ -85,26 +86,49 @@ class EventLog:
         queued or being written, it waits until the next batch has been
         delivered, and the writers woken by it have had their turn. At most one
         commit cycle, so the caller always makes progress."""
-        if self._queue or self._writing:
+        if self._queue or self._in_flight:
             await self._quiet.park()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
+        # Two stages: while one batch is committed in the storage thread, the batch
+        # committed before it is delivered on the event loop.
+        send, receive = trio.open_memory_channel[list[_Pending]](1)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._deliver_committed, receive)
+            task_status.started()
+            with send:  # closing it is what ends the deliverer
+                await self._commit_queued(send)
+
+    async def _commit_queued(self, committed: trio.MemorySendChannel[list[_Pending]]) -> None:
         while True:
             while not self._queue:
                 await self._lot.park()
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             if self._space:
                 self._space.unpark_all()
-            self._writing = True
-            try:
-                with trio.CancelScope(shield=True):  # a batch is written whole or fails whole
-                    await self._write(batch)
-            finally:
-                self._writing = False
-            if self._quiet:
-                await trio.lowlevel.checkpoint()  # the woken writers go first
-                self._quiet.unpark_all()
+            self._in_flight += 1
+            with trio.CancelScope(shield=True):  # a batch is written whole or fails whole
+                await self._write(batch)
+                try:  # without yielding: the next batch goes to the storage thread
+                    committed.send_nowait(batch)  # before the deliverer runs
+                except trio.WouldBlock:
+                    await committed.send(batch)
+
+    async def _deliver_committed(
+        self, committed: trio.MemoryReceiveChannel[list[_Pending]]
+    ) -> None:
+        # Shielded: every batch that was committed is delivered; the loop ends when
+        # the committing task is gone and has closed its end of the channel.
+        with committed, trio.CancelScope(shield=True):
+            async for batch in committed:
+                self._delivered(batch)
+                if self._quiet:
+                    await trio.lowlevel.checkpoint()  # the woken writers go first
+                    self._quiet.unpark_all()
+
+    def _delivered(self, batch: list[_Pending]) -> None:
+        self._deliver(batch)
+        self._in_flight -= 1
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:
@@ -113,24 +137,29 @@ class EventLog:
             log_event("event_log_error", logging.ERROR, events=len(batch), error=str(exc))
             for pending in batch:
                 pending.error = exc
-                if pending.fail is not None:
-                    pending.fail(exc)
-                if pending.done is not None:
-                    pending.done.set()
             return
         self.batches += 1
         self.events += len(batch)
         for pending, record in zip(batch, stored, strict=True):
             pending.stored = record
-            try:
-                pending.deliver(record)
-            except Exception:
-                log_event(
-                    "event_delivery_error",
-                    logging.ERROR,
-                    user=record.user_id,
-                    seq=record.seq,
-                    exc_info=True,
-                )
+
+    @staticmethod
+    def _deliver(batch: list[_Pending]) -> None:
+        for pending in batch:
+            if pending.error is not None:
+                if pending.fail is not None:
+                    pending.fail(pending.error)
+            else:
+                assert pending.stored is not None
+                try:
+                    pending.deliver(pending.stored)
+                except Exception:
+                    log_event(
+                        "event_delivery_error",
+                        logging.ERROR,
+                        user=pending.stored.user_id,
+                        seq=pending.stored.seq,
+                        exc_info=True,
+                    )
             if pending.done is not None:
                 pending.done.set()

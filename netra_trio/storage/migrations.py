@@ -98,6 +98,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX events_by_user ON events (user_id, seq);
     CREATE INDEX events_by_age ON events (created_at);
     """,
+    # 4: each user's last seq follows the events inserted, so that a batch of
+    # events is stored by one INSERT statement (atomic on its own).
+    """
+    CREATE TRIGGER events_advance_seq AFTER INSERT ON events BEGIN
+        INSERT INTO user_seq (user_id, last_seq) VALUES (NEW.user_id, NEW.seq)
+        ON CONFLICT (user_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq);
+    END;
+    """,
 )
 
 
@@ -111,12 +119,25 @@ def migrate(db: sqlite3.Connection) -> int:
     for number in range(version, len(MIGRATIONS)):
         db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[number].split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            for statement in _statements(MIGRATIONS[number]):
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {number + 1}")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
     return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script at the semicolons that end a statement (not those inside
+    a trigger's body)."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending)
+            pending = ""
+    return statements

@@ -1,14 +1,21 @@
 """SQLite storage: one file, WAL mode, every call off the Trio thread.
 
 One connection serves the whole process; a capacity limiter of one sends each
-call to a worker thread in turn (``trio.to_thread.run_sync``), so the event
+call to a worker thread in turn (``worker_thread.run_sync_now``), so the event
 loop never blocks on disk and the connection is never used by two threads at
 once. Each write is one transaction: a failure leaves nothing half-written.
 SQLite errors become :class:`StorageError` with the cause attached.
+
+Events are numbered on the event loop from each user's last seq, kept in memory
+(bounded; reloaded after a failed append, since another process writing the
+same file is caught by the unique (user_id, seq) index), and a whole batch is
+stored by one INSERT that reads its rows from a JSON parameter: the worker
+thread holds the GIL for a few statements per batch, not for every row.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -18,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import trio
 
 from netra_trio.storage.base import (
@@ -32,8 +40,12 @@ from netra_trio.storage.base import (
     ThreadRecord,
 )
 from netra_trio.storage.migrations import migrate
+from netra_trio.storage.worker_thread import run_sync_now
 
 T = TypeVar("T")
+
+# Users whose last seq is kept in memory; past this the cache starts over.
+_SEQ_CACHE_MAX = 65_536
 
 
 class SqliteStorage:
@@ -43,6 +55,8 @@ class SqliteStorage:
         self._limiter = trio.CapacityLimiter(1)
         self._closed = False
         self._next_age_prune = 0.0
+        self._last_seqs: dict[str, int] = {}
+        self._append_lock = trio.Lock()
 
     @classmethod
     async def open(
@@ -78,7 +92,7 @@ class SqliteStorage:
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         try:
-            return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+            return await run_sync_now(functools.partial(fn, *args), limiter=self._limiter)
         except sqlite3.Error as exc:
             raise StorageError(f"database error: {exc}") from exc
 
@@ -245,45 +259,99 @@ class SqliteStorage:
     # -- the event log ---------------------------------------------------------------
 
     async def append_events(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
-        def insert() -> list[StoredEvent]:
-            now = time.time()
-            with self._transaction() as db:
-                last: dict[str, int] = {}
-                for user_id in {e.user_id for e in events}:
-                    row = db.execute(
-                        "SELECT last_seq FROM user_seq WHERE user_id = ?", (user_id,)
-                    ).fetchone()
-                    last[user_id] = int(row[0]) if row else 0
-                stored: list[StoredEvent] = []
-                for event in events:
-                    seq = last[event.user_id] = last[event.user_id] + 1
-                    stored.append(
-                        StoredEvent(
-                            event.user_id,
-                            seq,
-                            event.type,
-                            event.run_id,
-                            event.thread_id,
-                            event.make_frame(seq),
-                            now,
-                        )
-                    )
-                db.executemany(
-                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (e.user_id, e.seq, e.type, e.run_id, e.thread_id, e.frame, now)
-                        for e in stored
-                    ],
-                )
-                db.executemany(
-                    "INSERT INTO user_seq (user_id, last_seq) VALUES (?, ?)"
-                    " ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq",
-                    list(last.items()),
-                )
-                self._prune(db, last, now)
-            return stored
+        # Appends run one at a time. The common, uncontended case does not yield
+        # here, so the batch reaches the worker thread before anything else runs
+        # on the event loop (which then works while the thread writes).
+        try:
+            self._append_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._append_lock.acquire()
+        try:
+            return await self._append(events)
+        finally:
+            self._append_lock.release()
 
-        return await self._call(insert)
+    async def _append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        # Seqs are numbered and frames rendered here, on the event loop, from the
+        # last seq of each user kept in memory; the worker thread then runs a
+        # handful of statements that take the whole batch as one JSON parameter.
+        # Row by row (executemany), the thread would take the GIL back once per
+        # row and contend with the loop for it on every one.
+        seqs = self._last_seqs
+        missing = list({e.user_id for e in events if e.user_id not in seqs})
+        if missing:
+            if len(seqs) + len(missing) > _SEQ_CACHE_MAX:
+                seqs.clear()
+                missing = list({e.user_id for e in events})
+            seqs.update(await self._call(self._select_last_seqs, orjson.dumps(missing)))
+        now = time.time()
+        last: dict[str, int] = {}
+        stored: list[StoredEvent] = []
+        for event in events:
+            user_id = event.user_id
+            seq = last[user_id] = last.get(user_id, seqs[user_id]) + 1
+            stored.append(
+                StoredEvent(
+                    user_id,
+                    seq,
+                    event.type,
+                    event.run_id,
+                    event.thread_id,
+                    event.make_frame(seq),
+                    now,
+                )
+            )
+        rows = orjson.dumps(
+            [(e.user_id, e.seq, e.type, e.run_id, e.thread_id, e.frame) for e in stored]
+        )
+        keep = self._retention.max_events
+        expired = [(user_id, seq - keep) for user_id, seq in last.items() if seq > keep]
+        age_cutoff = None
+        if now >= self._next_age_prune:
+            self._next_age_prune = now + 60.0
+            age_cutoff = now - self._retention.max_age_s
+        try:
+            await self._call(
+                self._insert_events,
+                rows,
+                now,
+                orjson.dumps(expired) if expired else None,
+                age_cutoff,
+            )
+        except StorageError:
+            for user_id in last:  # another writer may have moved on: reload next time
+                seqs.pop(user_id, None)
+            raise
+        seqs.update(last)
+        return stored
+
+    def _select_last_seqs(self, users: bytes) -> dict[str, int]:
+        found = dict(
+            self._db.execute(
+                "SELECT user_id, last_seq FROM user_seq"
+                " WHERE user_id IN (SELECT value FROM json_each(?))",
+                (users,),
+            ).fetchall()
+        )
+        return {user_id: int(found.get(user_id, 0)) for user_id in orjson.loads(users)}
+
+    def _insert_events(
+        self, rows: bytes, now: float, expired: bytes | None, age_cutoff: float | None
+    ) -> None:
+        # One statement, atomic by itself: the worker thread takes the GIL back
+        # once for the whole batch (the trigger of migration 4 moves user_seq).
+        self._db.execute(
+            "INSERT INTO events (user_id, seq, type, run_id, thread_id, frame, created_at)"
+            " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,"
+            " value ->> 5, ? FROM json_each(?)",
+            (now, rows),
+        )
+        if expired is not None or age_cutoff is not None:
+            with self._transaction() as db:
+                if expired is not None:
+                    self._prune_by_count(db, expired)
+                if age_cutoff is not None:
+                    self._prune_by_age(db, age_cutoff)
 
     async def events_after(self, user_id: str, seq: int, *, limit: int = 1000) -> list[StoredEvent]:
         def select() -> list[StoredEvent]:
@@ -296,29 +364,31 @@ class SqliteStorage:
 
         return await self._call(select)
 
-    def _prune(self, db: sqlite3.Connection, last_seqs: dict[str, int], now: float) -> None:
-        """Apply retention inside the appending transaction: by count for the
-        users just written to, by age for everyone at most once a minute."""
-        keep = self._retention.max_events
-        for user_id, last in last_seqs.items():
-            if last > keep:
-                db.execute(
-                    "DELETE FROM events WHERE user_id = ? AND seq <= ?", (user_id, last - keep)
-                )
-                db.execute(
-                    "UPDATE user_seq SET pruned_through = max(pruned_through, ?) WHERE user_id = ?",
-                    (last - keep, user_id),
-                )
-        if now >= self._next_age_prune:
-            self._next_age_prune = now + 60.0
-            cutoff = now - self._retention.max_age_s
-            db.execute(
-                "UPDATE user_seq SET pruned_through = max(pruned_through, coalesce("
-                " (SELECT max(seq) FROM events e WHERE e.user_id = user_seq.user_id"
-                "  AND e.created_at < ?), 0))",
-                (cutoff,),
-            )
-            db.execute("DELETE FROM events WHERE created_at < ?", (cutoff,))
+    @staticmethod
+    def _prune_by_count(db: sqlite3.Connection, expired: bytes) -> None:
+        """Retention by count, for the users just written to: ``expired`` holds
+        (user_id, last seq to drop) pairs."""
+        db.execute(
+            "DELETE FROM events WHERE rowid IN (SELECT e.rowid FROM json_each(?) AS j"
+            " JOIN events AS e ON e.user_id = j.value ->> 0 AND e.seq <= j.value ->> 1)",
+            (expired,),
+        )
+        db.execute(
+            "UPDATE user_seq SET pruned_through = max(pruned_through, j.value ->> 1)"
+            " FROM json_each(?) AS j WHERE user_seq.user_id = j.value ->> 0",
+            (expired,),
+        )
+
+    @staticmethod
+    def _prune_by_age(db: sqlite3.Connection, cutoff: float) -> None:
+        """Retention by age, for everyone (at most once a minute)."""
+        db.execute(
+            "UPDATE user_seq SET pruned_through = max(pruned_through, coalesce("
+            " (SELECT max(seq) FROM events e WHERE e.user_id = user_seq.user_id"
+            "  AND e.created_at < ?), 0))",
+            (cutoff,),
+        )
+        db.execute("DELETE FROM events WHERE created_at < ?", (cutoff,))
 
     async def replay_window(self, user_id: str) -> ReplayWindow:
         def select() -> ReplayWindow:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from netra_trio.storage.base import NewEvent, StorageError
+from netra_trio.storage.base import NewEvent, ReplayWindow, Retention, StorageError
 from netra_trio.storage.migrations import MIGRATIONS
 from netra_trio.storage.sqlite import SqliteStorage
 from tests.storage.conformance import check_storage
@@ -145,6 +145,12 @@ async def test_events_of_a_version_2_file_survive_the_move_to_a_rowid_table(
         assert [e.seq for e in await storage.events_after("bob", 0)] == [1]
     finally:
         await storage.close()
+    storage = await SqliteStorage.open(path)  # the seq moved on in the file too
+    try:
+        assert await storage.last_seq("alice") == 3
+        assert [e.seq for e in await storage.append_events([_frame_event("alice")])] == [4]
+    finally:
+        await storage.close()
     db = sqlite3.connect(path)
     try:
         plan = db.execute(
@@ -157,3 +163,92 @@ async def test_events_of_a_version_2_file_survive_the_move_to_a_rowid_table(
             db.execute("INSERT INTO events VALUES ('alice', 3, 'x', NULL, NULL, '{}', 0)")
     finally:
         db.close()
+
+
+def _frame_event(user: str, body: str = "") -> NewEvent:
+    return NewEvent(
+        user, "agent_thinking", "r", "t", lambda seq: f'{{"seq":{seq},"text":{body or 0}}}'
+    )
+
+
+async def test_frames_are_stored_byte_for_byte(tmp_path: Path) -> None:
+    texts = [
+        '"quotes \\" and backslashes \\\\ and a tab \\t"',
+        '"unicode: çà ü 中文 \U0001f916 and \\u2028"',
+        '"' + "x" * 100_000 + '"',
+        '{"nested":[1,2.5,-3e-7,null,true],"empty":""}',
+    ]
+    storage = await SqliteStorage.open(tmp_path / "netra.db")
+    try:
+        stored = await storage.append_events([_frame_event("alice", t) for t in texts])
+        replayed = await storage.events_after("alice", 0)
+        assert [e.frame for e in replayed] == [e.frame for e in stored]
+        assert replayed[1].frame == '{"seq":2,"text":"unicode: çà ü 中文 \U0001f916 and \\u2028"}'
+    finally:
+        await storage.close()
+
+
+async def test_retention_keeps_each_users_latest_events_and_records_the_gap(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "netra.db"
+    storage = await SqliteStorage.open(path, retention=Retention(max_events=3, max_age_s=3600))
+    try:
+        await storage.append_events([_frame_event("alice") for _ in range(4)])
+        await storage.append_events([_frame_event("alice"), _frame_event("bob")])
+        assert [e.seq for e in await storage.events_after("alice", 0)] == [3, 4, 5]
+        assert await storage.replay_window("alice") == ReplayWindow(2, 5)
+        assert await storage.replay_window("bob") == ReplayWindow(0, 1)
+    finally:
+        await storage.close()
+
+    # by age: events older than max_age_s go on the first append after opening
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("UPDATE events SET created_at = created_at - 7200 WHERE user_id = 'alice'")
+    db.close()
+    storage = await SqliteStorage.open(path, retention=Retention(max_events=3, max_age_s=3600))
+    try:
+        await storage.append_events([_frame_event("bob")])
+        assert await storage.events_after("alice", 0) == []
+        assert await storage.replay_window("alice") == ReplayWindow(5, 5)
+        assert [e.seq for e in await storage.events_after("bob", 0)] == [1, 2]
+    finally:
+        await storage.close()
+
+
+async def test_a_second_writer_on_the_same_file_is_refused_then_renumbered(
+    tmp_path: Path,
+) -> None:
+    """Seqs are numbered from memory; another process appending to the same file
+    makes the next append fail whole (unique seq), and the one after it reloads."""
+    path = tmp_path / "netra.db"
+    first = await SqliteStorage.open(path)
+    second = await SqliteStorage.open(path)
+    try:
+        assert [e.seq for e in await first.append_events([_frame_event("alice")])] == [1]
+        assert [e.seq for e in await second.append_events([_frame_event("alice")])] == [2]
+        with pytest.raises(StorageError):
+            await first.append_events([_frame_event("alice"), _frame_event("bob")])
+        assert [e.seq for e in await first.events_after("bob", 0)] == []  # nothing half-written
+        again = await first.append_events([_frame_event("alice"), _frame_event("bob")])
+        assert [(e.user_id, e.seq) for e in again] == [("alice", 3), ("bob", 1)]
+        assert await second.last_seq("alice") == 3
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_seq_cache_starts_over_past_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("netra_trio.storage.sqlite._SEQ_CACHE_MAX", 2)
+    storage = await SqliteStorage.open(tmp_path / "netra.db")
+    try:
+        for _ in range(3):
+            for users in (["alice", "bob"], ["carol"], ["bob", "dave", "alice"]):
+                await storage.append_events([_frame_event(u) for u in users])
+        assert len(storage._last_seqs) <= 3  # one batch's users at most
+        for user, count in {"alice": 6, "bob": 6, "carol": 3, "dave": 3}.items():
+            assert [e.seq for e in await storage.events_after(user, 0)] == list(range(1, count + 1))
+    finally:
+        await storage.close()
