@@ -35,7 +35,7 @@ async def run_sync_now(fn: Callable[[], T], *, limiter: trio.CapacityLimiter) ->
             token.run_sync_soon(trio.lowlevel.reschedule, task, result)
 
     try:
-        trio.lowlevel.start_thread_soon(fn, deliver, name=f"netra-trio storage {fn!r}")
+        trio.lowlevel.start_thread_soon(fn, deliver, name="netra-trio storage")
         result: T = await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
         return result
     finally:
