@@ -82,7 +82,9 @@ def encode(
     thread_id: str | None = None,
     run_id: str | None = None,
     seq: int | None = None,
+    timestamp: float | None = None,
 ) -> str:
+    """``timestamp`` defaults to now; an event passes the time it happened."""
     frame: dict[str, Any] = {
         "type": kind,
         "payload": payload,
@@ -96,7 +98,7 @@ def encode(
         frame["run_id"] = run_id
     if seq is not None:
         frame["seq"] = seq
-    frame["timestamp"] = time.time()
+    frame["timestamp"] = time.time() if timestamp is None else timestamp
     return orjson.dumps(frame).decode()
 
 

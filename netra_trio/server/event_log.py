@@ -6,9 +6,12 @@ writes whatever is queued in a single transaction and hands the committed
 batch to a second task, which calls each event's ``deliver`` callback
 synchronously in commit order and only then wakes the appenders, while the
 first task commits the next batch. Producers wait only while the queue is
-full. Delivering from one task, batch after batch (not from the woken
-appenders, whose wake-up order trio does not promise), is what keeps ``seq``
-increasing on every connection of a user, across concurrent runs.
+full, and an event is made (and timestamped) only once it has a place in the
+queue, so the time it spends here is part of its measured latency; the queue
+is kept short (one batch) for that reason. Delivering from one task, batch
+after batch (not from the woken appenders, whose wake-up order trio does not
+promise), is what keeps ``seq`` increasing on every connection of a user,
+across concurrent runs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import trio
 from netra_trio.logs import log_event
 from netra_trio.storage.base import NewEvent, Storage, StorageError, StoredEvent
 
+MakeEvent = Callable[[], NewEvent]
 Deliver = Callable[[StoredEvent], None]
 Fail = Callable[[StorageError], None]
 
@@ -37,9 +41,7 @@ class _Pending:
 
 
 class EventLog:
-    def __init__(
-        self, storage: Storage, *, max_batch: int = 4096, max_pending: int = 16384
-    ) -> None:
+    def __init__(self, storage: Storage, *, max_batch: int = 1024, max_pending: int = 1024) -> None:
         self._storage = storage
         self._max_batch = max_batch
         self._queue: list[_Pending] = []
@@ -51,28 +53,32 @@ class EventLog:
         self.batches = 0
         self.events = 0
 
-    async def append(self, event: NewEvent, deliver: Deliver) -> StoredEvent:
-        """Store ``event``, hand it to ``deliver``, and return it with its seq.
+    async def append(self, make_event: MakeEvent, deliver: Deliver) -> StoredEvent:
+        """Store the event, hand it to ``deliver``, and return it with its seq.
 
         Raises StorageError when it could not be stored (then nothing was sent)."""
-        pending = _Pending(event, deliver, done=trio.Event())
-        await self._enqueue(pending)
-        assert pending.done is not None
-        await pending.done.wait()
+        done = trio.Event()
+        pending = await self._enqueue(make_event, deliver, None, done)
+        await done.wait()
         if pending.error is not None:
             raise pending.error
         assert pending.stored is not None
         return pending.stored
 
-    async def submit(self, event: NewEvent, deliver: Deliver, fail: Fail) -> None:
-        """Queue ``event`` without waiting for its commit: it is stored, then
+    async def submit(self, make_event: MakeEvent, deliver: Deliver, fail: Fail) -> None:
+        """Queue the event without waiting for its commit: it is stored, then
         delivered, in queue order; ``fail`` hears of a failed write instead.
         Waits only while the log is full (backpressure)."""
-        await self._enqueue(_Pending(event, deliver, fail))
+        await self._enqueue(make_event, deliver, fail, None)
 
-    async def _enqueue(self, pending: _Pending) -> None:
+    async def _enqueue(
+        self, make_event: MakeEvent, deliver: Deliver, fail: Fail | None, done: trio.Event | None
+    ) -> _Pending:
+        # The event is made once there is room for it: its timestamp is when it
+        # entered the log, and the time it then spends here counts as latency.
         while len(self._queue) >= self._max_pending:
             await self._space.park()
+        pending = _Pending(make_event(), deliver, fail, done)
         self._queue.append(pending)
         if self._lot:
             self._lot.unpark()
@@ -80,6 +86,7 @@ class EventLog:
         # it has to wait (for room here, or for its run's window to reopen): one
         # scheduler round per burst of events instead of one per event.
         await trio.lowlevel.checkpoint_if_cancelled()
+        return pending
 
     async def yield_to_events(self) -> None:
         """Low-value work (typing indicators) calls this first: while events are

@@ -81,6 +81,7 @@ class RunEmitter:
         kind, _ = SERVER_TYPES[type(payload)]
         body = CONVERTER.unstructure(payload)
         run = self._run
+        emitted = time.time()  # the frame's timestamp: when the agent emitted it
 
         def make_frame(seq: int) -> str:
             return encode(
@@ -90,6 +91,7 @@ class RunEmitter:
                 thread_id=run.thread_id,
                 run_id=run.run_id,
                 seq=seq,
+                timestamp=emitted,
             )
 
         return NewEvent(self._user_id, kind, run.run_id, run.thread_id, make_frame)
@@ -102,7 +104,7 @@ class RunEmitter:
         while self._in_flight >= _EMIT_WINDOW:
             await self._window.park()
         self._in_flight += 1
-        await self._log.submit(self._event(payload), self._delivered, self._failed)
+        await self._log.submit(lambda: self._event(payload), self._delivered, self._failed)
 
     def _delivered(self, stored: StoredEvent) -> None:
         self._landed()
@@ -124,7 +126,7 @@ class RunEmitter:
         it is committed and sent."""
         if self._failure is not None:
             raise self._failure
-        return await self._log.append(self._event(payload), self._deliver)
+        return await self._log.append(lambda: self._event(payload), self._deliver)
 
     def _deliver(self, stored: StoredEvent) -> None:
         self._user_hub.fan_out(

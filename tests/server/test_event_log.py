@@ -36,7 +36,7 @@ async def test_low_value_work_waits_for_the_batch_in_flight_to_be_delivered() ->
                 order.append("typing handled")
                 handled.set()
 
-            await log.submit(event("alice"), delivered, lambda exc: None)
+            await log.submit(lambda: event("alice"), delivered, lambda exc: None)
             nursery.start_soon(typing)  # arrives while the event is queued
             with trio.fail_after(5):
                 await handled.wait()
@@ -70,7 +70,7 @@ async def test_shutdown_delivers_every_committed_event_and_ends() -> None:
 
                 async def produce() -> None:
                     while True:
-                        await log.submit(event("alice"), deliver, lambda exc: None)
+                        await log.submit(lambda: event("alice"), deliver, lambda exc: None)
                         await trio.lowlevel.checkpoint()
 
                 for _ in range(4):
@@ -105,7 +105,7 @@ async def test_a_failed_batch_fails_its_events_and_the_next_one_is_stored(
             blocker.execute("BEGIN EXCLUSIVE")  # the next commit cannot get the lock
             for _ in range(3):
                 await log.submit(
-                    event("alice"),
+                    lambda: event("alice"),
                     lambda s: outcomes.append(f"delivered {s.seq}"),
                     fail,
                 )
@@ -114,7 +114,7 @@ async def test_a_failed_batch_fails_its_events_and_the_next_one_is_stored(
             blocker.execute("ROLLBACK")
             with trio.fail_after(5):
                 stored = await log.append(
-                    event("alice"), lambda s: outcomes.append(f"delivered {s.seq}")
+                    lambda: event("alice"), lambda s: outcomes.append(f"delivered {s.seq}")
                 )
             assert stored.seq == 1  # the failed events took no seq
             assert outcomes == ["failed", "failed", "failed", "delivered 1"]
