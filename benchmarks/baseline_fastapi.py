@@ -124,6 +124,8 @@ class Emitter:
         self.steps: dict[str, int] = {}
 
     async def emit(self, kind: str, payload: dict[str, Any]) -> None:
+        emitted = time.time()  # as in netra-trio: the event's time is when it was emitted
+
         def make_frame(seq: int) -> str:
             return orjson.dumps(
                 {
@@ -133,7 +135,7 @@ class Emitter:
                     "thread_id": self.thread_id,
                     "run_id": self.run_id,
                     "seq": seq,
-                    "timestamp": time.time(),
+                    "timestamp": emitted,
                 }
             ).decode()
 

@@ -14,7 +14,8 @@ writes ``benchmarks/RESULTS.md`` and ``benchmarks/results.json``; text between
 ``<!-- analysis:start -->`` and ``<!-- analysis:end -->`` in an existing
 RESULTS.md is kept. ``--quick`` runs ``rtt`` C=100 and ``push`` C=1000 (batch)
 against our server and bare trio-websocket only, writes nothing, and prints
-the ``bench-quick:`` summary as its last line.
+the ``bench-quick:`` summary as its last line. ``--push-cell SERVER:C:TIMES``
+runs one push cell a few times back to back (for A/B comparisons of a step).
 
 Every process is bounded: the client by its own deadline and a watchdog here,
 the servers by SIGTERM then SIGKILL.
@@ -1034,6 +1035,25 @@ def quick_line(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def push_cells(cell: str) -> int:
+    server, count, times = cell.split(":")
+    workdir = Path(tempfile.mkdtemp(prefix="netra-bench-"))
+    bench = Bench(False, workdir)
+    try:
+        for _ in range(int(times)):
+            bench.push((server,), (int(count),))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    for row in bench.rows:
+        print(
+            f"push {server} C={count}: {row['events_per_s']:,.0f} events/s,"
+            f" p50 {row['latency'].get('p50_ms')} ms, p99 {row['latency'].get('p99_ms')} ms,"
+            f" server CPU {row.get('server_cpu_pct')}%, client CPU {row.get('client_cpu_pct')}%",
+            flush=True,
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run", description=__doc__.split("\n")[0]
@@ -1046,7 +1066,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"), help="where to write")
     parser.add_argument("--keep-temp", action="store_true", help="keep databases and logs")
+    parser.add_argument(
+        "--push-cell",
+        metavar="SERVER:C:TIMES",
+        help="only the push cell of SERVER (e.g. netra_batch) at C connections, TIMES times"
+        " back to back; prints one line per run and writes nothing (for A/B steps)",
+    )
     args = parser.parse_args(argv)
+    if args.push_cell:
+        return push_cells(args.push_cell)
     scenarios = (
         tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
         if args.scenarios
