@@ -338,20 +338,17 @@ class SqliteStorage:
     def _insert_events(
         self, rows: bytes, now: float, expired: bytes | None, age_cutoff: float | None
     ) -> None:
-        # One statement, atomic by itself: the worker thread takes the GIL back
-        # once for the whole batch (the trigger of migration 4 moves user_seq).
-        self._db.execute(
-            "INSERT INTO events (user_id, seq, type, run_id, thread_id, frame, created_at)"
-            " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,"
-            " value ->> 5, ? FROM json_each(?)",
-            (now, rows),
-        )
-        if expired is not None or age_cutoff is not None:
-            with self._transaction() as db:
-                if expired is not None:
-                    self._prune_by_count(db, expired)
-                if age_cutoff is not None:
-                    self._prune_by_age(db, age_cutoff)
+        if expired is None and age_cutoff is None:
+            # One statement, atomic by itself: the worker thread takes the GIL back
+            # once for the whole batch (the trigger of migration 4 moves user_seq).
+            self._db.execute(_INSERT_EVENTS, (now, rows))
+            return
+        with self._transaction() as db:  # retention is applied with the batch or not at all
+            db.execute(_INSERT_EVENTS, (now, rows))
+            if expired is not None:
+                self._prune_by_count(db, expired)
+            if age_cutoff is not None:
+                self._prune_by_age(db, age_cutoff)
 
     async def events_after(self, user_id: str, seq: int, *, limit: int = 1000) -> list[StoredEvent]:
         def select() -> list[StoredEvent]:
@@ -488,6 +485,11 @@ class SqliteStorage:
         return await self._call(select)
 
 
+_INSERT_EVENTS = (
+    "INSERT INTO events (user_id, seq, type, run_id, thread_id, frame, created_at)"
+    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,"
+    " value ->> 5, ? FROM json_each(?)"
+)
 _SESSION_COLUMNS = "SELECT session_id, user_id, created_at, last_active, nonce, data FROM sessions"
 _RUN_COLUMNS = (
     "SELECT run_id, user_id, thread_id, agent, status, started_at, ended_at, agents, error_code"
