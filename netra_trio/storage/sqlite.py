@@ -45,22 +45,30 @@ from netra_trio.storage.worker_thread import run_sync_now
 T = TypeVar("T")
 
 # Users whose last seq is kept in memory; past this the cache starts over.
-_SEQ_CACHE_MAX = 65_536
+SEQ_CACHE_MAX = 65_536
 
 
 class SqliteStorage:
-    def __init__(self, db: sqlite3.Connection, retention: Retention) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, retention: Retention, *, seq_cache_max: int = SEQ_CACHE_MAX
+    ) -> None:
         self._db = db
         self._retention = retention
         self._limiter = trio.CapacityLimiter(1)
         self._closed = False
         self._next_age_prune = 0.0
         self._last_seqs: dict[str, int] = {}
+        self._seq_cache_max = seq_cache_max
         self._append_lock = trio.Lock()
 
     @classmethod
     async def open(
-        cls, path: str | Path, *, busy_timeout_s: float = 5.0, retention: Retention | None = None
+        cls,
+        path: str | Path,
+        *,
+        busy_timeout_s: float = 5.0,
+        retention: Retention | None = None,
+        seq_cache_max: int = SEQ_CACHE_MAX,
     ) -> SqliteStorage:
         def connect() -> sqlite3.Connection:
             if str(path) != ":memory:":
@@ -79,7 +87,11 @@ class SqliteStorage:
             return db
 
         try:
-            return cls(await trio.to_thread.run_sync(connect), retention or Retention())
+            return cls(
+                await trio.to_thread.run_sync(connect),
+                retention or Retention(),
+                seq_cache_max=seq_cache_max,
+            )
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open database {path}: {exc}") from exc
 
@@ -273,17 +285,18 @@ class SqliteStorage:
 
     async def _append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
         # Seqs are numbered and frames rendered here, on the event loop, from the
-        # last seq of each user kept in memory; the worker thread then runs a
-        # handful of statements that take the whole batch as one JSON parameter.
-        # Row by row (executemany), the thread would take the GIL back once per
-        # row and contend with the loop for it on every one.
+        # last seq of each user kept in memory; the worker thread then runs one
+        # statement that takes the whole batch as a JSON parameter. Row by row
+        # (executemany), the thread would take the GIL back once per row and
+        # contend with the loop for it on every one.
         seqs = self._last_seqs
         missing = list({e.user_id for e in events if e.user_id not in seqs})
         if missing:
-            if len(seqs) + len(missing) > _SEQ_CACHE_MAX:
+            if len(seqs) + len(missing) > self._seq_cache_max:
                 seqs.clear()
                 missing = list({e.user_id for e in events})
-            seqs.update(await self._call(self._select_last_seqs, orjson.dumps(missing)))
+            found = await self._call(self._select_last_seqs, orjson.dumps(missing))
+            seqs.update({user_id: found.get(user_id, 0) for user_id in missing})
         now = time.time()
         last: dict[str, int] = {}
         stored: list[StoredEvent] = []
@@ -326,14 +339,14 @@ class SqliteStorage:
         return stored
 
     def _select_last_seqs(self, users: bytes) -> dict[str, int]:
-        found = dict(
+        """The last seq of each of ``users`` (a JSON list) that has one."""
+        return dict(
             self._db.execute(
                 "SELECT user_id, last_seq FROM user_seq"
                 " WHERE user_id IN (SELECT value FROM json_each(?))",
                 (users,),
             ).fetchall()
         )
-        return {user_id: int(found.get(user_id, 0)) for user_id in orjson.loads(users)}
 
     def _insert_events(
         self, rows: bytes, now: float, expired: bytes | None, age_cutoff: float | None

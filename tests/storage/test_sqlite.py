@@ -238,11 +238,8 @@ async def test_a_second_writer_on_the_same_file_is_refused_then_renumbered(
         await second.close()
 
 
-async def test_the_seq_cache_starts_over_past_its_bound(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("netra_trio.storage.sqlite._SEQ_CACHE_MAX", 2)
-    storage = await SqliteStorage.open(tmp_path / "netra.db")
+async def test_the_seq_cache_starts_over_past_its_bound(tmp_path: Path) -> None:
+    storage = await SqliteStorage.open(tmp_path / "netra.db", seq_cache_max=2)
     try:
         for _ in range(3):
             for users in (["alice", "bob"], ["carol"], ["bob", "dave", "alice"]):
