@@ -1,10 +1,11 @@
 """SQLite storage: one file, WAL mode, every call off the Trio thread.
 
-One connection serves the whole process; a capacity limiter of one sends each
-call to a worker thread in turn (``worker_thread.run_sync_now``), so the event
-loop never blocks on disk and the connection is never used by two threads at
-once. Each write is one transaction: a failure leaves nothing half-written.
-SQLite errors become :class:`StorageError` with the cause attached.
+One connection serves the whole process, used only by the storage's own
+worker thread (``worker_thread.SerialWorker``), which runs the calls one after
+another in the order they were made: the event loop never blocks on disk and
+the connection is never used by two threads at once. Each write is one
+transaction: a failure leaves nothing half-written. SQLite errors become
+:class:`StorageError` with the cause attached.
 
 Events are numbered on the event loop from each user's last seq, kept in memory
 (bounded; reloaded after a failed append, since another process writing the
@@ -40,7 +41,7 @@ from netra_trio.storage.base import (
     ThreadRecord,
 )
 from netra_trio.storage.migrations import migrate
-from netra_trio.storage.worker_thread import run_sync_now
+from netra_trio.storage.worker_thread import SerialWorker, WorkerStopped
 
 T = TypeVar("T")
 
@@ -50,11 +51,16 @@ SEQ_CACHE_MAX = 65_536
 
 class SqliteStorage:
     def __init__(
-        self, db: sqlite3.Connection, retention: Retention, *, seq_cache_max: int = SEQ_CACHE_MAX
+        self,
+        db: sqlite3.Connection,
+        retention: Retention,
+        worker: SerialWorker,
+        *,
+        seq_cache_max: int = SEQ_CACHE_MAX,
     ) -> None:
         self._db = db
         self._retention = retention
-        self._limiter = trio.CapacityLimiter(1)
+        self._worker = worker
         self._closed = False
         self._next_age_prune = 0.0
         self._last_seqs: dict[str, int] = {}
@@ -86,27 +92,33 @@ class SqliteStorage:
                 raise
             return db
 
+        worker = SerialWorker("netra-trio storage")
         try:
-            return cls(
-                await trio.to_thread.run_sync(connect),
-                retention or Retention(),
-                seq_cache_max=seq_cache_max,
-            )
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open database {path}: {exc}") from exc
+            db = await worker.run(connect)
+        except BaseException as exc:
+            worker.stop()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"cannot open database {path}: {exc}") from exc
+            raise
+        return cls(db, retention or Retention(), worker, seq_cache_max=seq_cache_max)
 
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            await self._call(self._db.close)
+            try:
+                await self._call(self._db.close)
+            finally:
+                self._worker.stop()
 
     # -- plumbing -----------------------------------------------------------------
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         try:
-            return await run_sync_now(functools.partial(fn, *args), limiter=self._limiter)
+            return await self._worker.run(functools.partial(fn, *args))
         except sqlite3.Error as exc:
             raise StorageError(f"database error: {exc}") from exc
+        except WorkerStopped:
+            raise StorageError("storage is closed") from None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

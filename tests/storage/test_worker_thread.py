@@ -1,5 +1,5 @@
-"""``run_sync_now``: a blocking call on a worker thread, one at a time per
-limiter, that cannot be abandoned half-done."""
+"""``SerialWorker``: blocking calls on one long-lived thread, one after another
+in the order they were made, never abandoned half-done."""
 
 from __future__ import annotations
 
@@ -9,44 +9,79 @@ import time
 import pytest
 import trio
 
-from netra_trio.storage.worker_thread import run_sync_now
+from netra_trio.storage.worker_thread import SerialWorker, WorkerStopped
 
 
 async def test_runs_off_the_trio_thread_and_returns_or_raises() -> None:
-    limiter = trio.CapacityLimiter(1)
-    assert await run_sync_now(threading.get_ident, limiter=limiter) != threading.get_ident()
+    worker = SerialWorker("test worker")
+    try:
+        first = await worker.run(threading.get_ident)
+        assert first != threading.get_ident()
+        assert await worker.run(threading.get_ident) == first  # the same thread every time
 
-    def fail() -> None:
-        raise ValueError("from the thread")
+        def fail() -> None:
+            raise ValueError("from the thread")
 
-    with pytest.raises(ValueError, match="from the thread"):
-        await run_sync_now(fail, limiter=limiter)
-    assert limiter.borrowed_tokens == 0
+        with pytest.raises(ValueError, match="from the thread"):
+            await worker.run(fail)
+        assert await worker.run(lambda: "still serving") == "still serving"
+    finally:
+        worker.stop()
 
 
-async def test_calls_sharing_a_limiter_never_overlap() -> None:
-    limiter = trio.CapacityLimiter(1)
-    inside = 0
-    most = 0
+async def test_calls_run_one_at_a_time_in_the_order_they_were_made() -> None:
+    worker = SerialWorker("test worker")
+    inside = most = 0
+    order: list[int] = []
     guard = threading.Lock()
 
-    def work() -> None:
+    def work(i: int) -> None:
         nonlocal inside, most
         with guard:
             inside += 1
             most = max(most, inside)
-        time.sleep(0.02)
+        time.sleep(0.002)
+        order.append(i)
         with guard:
             inside -= 1
 
-    async with trio.open_nursery() as nursery:
-        for _ in range(5):
-            nursery.start_soon(lambda: run_sync_now(work, limiter=limiter))
-    assert most == 1
-    assert limiter.borrowed_tokens == 0
+    try:
+        async with trio.open_nursery() as nursery:
+            for i in range(20):
+                nursery.start_soon(worker.run, lambda i=i: work(i))
+                await trio.lowlevel.checkpoint()  # start_soon's tasks start in no set order
+        assert most == 1
+        assert order == list(range(20))
+    finally:
+        worker.stop()
+
+
+async def test_queued_calls_run_back_to_back_while_the_loop_is_busy() -> None:
+    # The thread does not wait for the event loop between calls: 50 calls queued
+    # at once all run while the loop is blocked, before any caller resumes.
+    worker = SerialWorker("test worker")
+    ran = 0
+
+    def call() -> None:
+        nonlocal ran
+        ran += 1
+
+    async def caller() -> None:
+        await worker.run(call)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            for _ in range(50):
+                nursery.start_soon(caller)
+            await trio.testing.wait_all_tasks_blocked()
+            time.sleep(0.5)  # noqa: ASYNC251 (the loop is blocked on purpose)
+            assert ran == 50
+    finally:
+        worker.stop()
 
 
 async def test_a_cancelled_caller_still_waits_for_the_call_to_finish() -> None:
+    worker = SerialWorker("test worker")
     finished = threading.Event()
 
     def slow() -> str:
@@ -55,17 +90,46 @@ async def test_a_cancelled_caller_still_waits_for_the_call_to_finish() -> None:
         return "done"
 
     started = trio.current_time()
-    with trio.move_on_after(0.05) as scope:
-        result = await run_sync_now(slow, limiter=trio.CapacityLimiter(1))
-        assert result == "done"
-        await trio.sleep(1)  # the pending cancellation lands here
-    assert finished.is_set() and scope.cancelled_caught
-    assert trio.current_time() - started >= 0.2
+    try:
+        with trio.move_on_after(0.05) as scope:
+            result = await worker.run(slow)
+            assert result == "done"
+            await trio.sleep(1)  # the pending cancellation lands here
+        assert finished.is_set() and scope.cancelled_caught
+        assert trio.current_time() - started >= 0.2
+    finally:
+        worker.stop()
 
 
-async def test_an_already_cancelled_caller_does_not_start_the_call() -> None:
+async def test_an_already_cancelled_caller_does_not_queue_the_call() -> None:
+    worker = SerialWorker("test worker")
     ran = threading.Event()
     with trio.CancelScope() as scope:
         scope.cancel()
-        await run_sync_now(ran.set, limiter=trio.CapacityLimiter(1))
+        await worker.run(ran.set)
     assert scope.cancelled_caught and not ran.is_set()
+    assert not worker.running  # nothing was queued: no thread was started
+
+
+async def test_stop_lets_queued_calls_finish_then_refuses_new_ones() -> None:
+    worker = SerialWorker("test worker")
+    results: list[str] = []
+
+    def slow(tag: str) -> str:
+        time.sleep(0.02)
+        return tag
+
+    async def call(tag: str) -> None:
+        results.append(await worker.run(lambda: slow(tag)))
+
+    async with trio.open_nursery() as nursery:
+        for tag in ("a", "b", "c"):
+            nursery.start_soon(call, tag)
+        await trio.testing.wait_all_tasks_blocked()
+        worker.stop()
+    assert sorted(results) == ["a", "b", "c"]
+    with pytest.raises(WorkerStopped):
+        await worker.run(lambda: "late")
+    with trio.fail_after(5):
+        while worker.running:  # noqa: ASYNC110 (a thread's end has no trio event)
+            await trio.sleep(0.01)
