@@ -66,6 +66,7 @@ class Connection:
         "_close_code",
         "_close_reason",
         "_config",
+        "_delivery",
         "_expiry",
         "_heartbeat_policy",
         "_held",
@@ -88,6 +89,7 @@ class Connection:
         "_tasks_scope",
         "_token_deadline",
         "_token_expires_at",
+        "_unsent",
         "_user_id",
         "_violations",
         "_ws",
@@ -126,6 +128,8 @@ class Connection:
         self._stats = stats
         self._remote = remote
         self.scheduler = FrameScheduler(user_hub.queue_bounds)
+        self._delivery = user_hub.services.event_log.delivery
+        self._unsent: bytes | memoryview | None = None  # what a flush's write left over
         self._expiry = ExpiryPolicy(config.idle_timeout_s)
         self._heartbeat_policy = HeartbeatPolicy(
             config.heartbeat_interval_s, config.heartbeat_timeout_s
@@ -212,7 +216,9 @@ class Connection:
         self._push(frame)
 
     def _push(self, frame: OutboundFrame) -> None:
-        result = self.scheduler.send_nowait(frame)
+        # inside a delivery round the writer is not woken per frame: the round's
+        # end flushes this connection once (see flush_queued)
+        result = self.scheduler.send_nowait(frame, wake=not self._delivery.defer(self))
         if result is PushResult.SHED:
             self._stats.frames_shed += 1
         elif result is PushResult.OVERFLOW:
@@ -467,8 +473,21 @@ class Connection:
         with trio.CancelScope(shield=True):
             if not self._stream_broken:
                 with trio.move_on_after(self._config.close_timeout_s):
-                    await self._ws.close(code, self._close_reason[:120])
+                    if await self._finish_unsent():
+                        await self._ws.close(code, self._close_reason[:120])
             await trio.aclose_forcefully(self._ws.stream)
+
+    async def _finish_unsent(self) -> bool:
+        """Send the rest of a frame that a flush began (a close frame must not cut
+        into it). False when the stream broke."""
+        unsent, self._unsent = self._unsent, None
+        if unsent is None:
+            return True
+        try:
+            await self._ws.send(unsent)
+        except TransportClosed:
+            return False
+        return True
 
     # -- tasks ----------------------------------------------------------------------
 
@@ -535,13 +554,51 @@ class Connection:
             self._tasks_scope.cancel()
 
     async def _write(self, frames: list[OutboundFrame]) -> bool:
-        """Send pending control frames and ``frames`` in one write; False when
-        the connection cannot take more."""
+        """Send what a flush left unsent, pending control frames and ``frames``
+        in one write; False when the connection cannot take more."""
+        data = self._outgoing(frames)
+        return not data or await self._send(data)
+
+    def _outgoing(self, frames: list[OutboundFrame]) -> bytes | memoryview:
         texts = [f.text for f in frames if self._fence(f)]
         if self.batch_mode and len(texts) > 1:
             texts = [encode_batch(texts)]
         data = self._ws.take_control() + text_frames(texts)
-        return not data or await self._send(data)
+        unsent, self._unsent = self._unsent, None
+        if unsent is not None:  # the rest of a frame already begun goes first
+            return bytes(unsent) + data if data else unsent
+        return data
+
+    def flush_queued(self) -> None:
+        """At the end of a delivery round: when the writer is idle, write what is
+        queued now, from this task (no task switch); what the socket does not
+        take, and anything else, is left to the writer."""
+        scheduler = self.scheduler
+        if not scheduler:
+            return
+        if (
+            self._state is not ConnState.OPEN
+            or self._unsent is not None
+            or not scheduler.receiver_waiting
+            or not self._ws.writes_directly
+        ):
+            scheduler.notify()
+            return
+        try:
+            data = self._outgoing(scheduler.take_nowait(_WRITE_BYTES))
+            if data:
+                rest = self._ws.send_now(data)
+                if rest:
+                    self._unsent = rest
+        except TransportClosed as exc:
+            self._stream_broken = True
+            self._on_transport_closed(exc)
+            return
+        finally:
+            if self._unsent is not None:
+                scheduler.wake()
+            else:
+                scheduler.notify()  # more than one write's worth was queued
 
     def _fence(self, frame: OutboundFrame) -> bool:
         if frame_allowed(frame.user_id, self._user_id):
@@ -557,7 +614,7 @@ class Connection:
         )
         return False
 
-    async def _send(self, data: bytes) -> bool:
+    async def _send(self, data: bytes | memoryview) -> bool:
         try:
             rest = self._ws.send_now(data)  # most writes end here, without waiting
             if not rest:

@@ -23,6 +23,7 @@ import attrs
 import trio
 
 from netra_trio.logs import log_event
+from netra_trio.server.delivery import DeliveryRound
 from netra_trio.storage.base import NewEvent, Storage, StorageError, StoredEvent
 
 MakeEvent = Callable[[], NewEvent]
@@ -50,6 +51,7 @@ class EventLog:
         self._max_pending = max_pending
         self._in_flight = 0  # batches taken from the queue and not yet delivered
         self._quiet = trio.lowlevel.ParkingLot()
+        self.delivery = DeliveryRound()  # connections flush once per delivered batch
         self.batches = 0
         self.events = 0
 
@@ -134,7 +136,8 @@ class EventLog:
                     self._quiet.unpark_all()
 
     def _delivered(self, batch: list[_Pending]) -> None:
-        self._deliver(batch)
+        with self.delivery.open():
+            self._deliver(batch)
         self._in_flight -= 1
 
     async def _write(self, batch: list[_Pending]) -> None:

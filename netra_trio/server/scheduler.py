@@ -57,13 +57,36 @@ class FrameScheduler:
     def __len__(self) -> int:
         return len(self._store)
 
-    def send_nowait(self, frame: OutboundFrame) -> PushResult:
+    def send_nowait(self, frame: OutboundFrame, *, wake: bool = True) -> PushResult:
+        """Queue ``frame`` (or shed it, or report overflow). With ``wake=False``
+        the receiver is not woken: the caller will take the frames itself with
+        :meth:`take_nowait`, or call :meth:`notify`."""
         if self._closed:
             raise trio.ClosedResourceError("scheduler is closed")
         result = self._store.push(frame, frame.priority, len(frame.text), frame.coalesce_key)
-        if result is PushResult.QUEUED and self._lot:
+        if wake and result is PushResult.QUEUED and self._lot:
             self._lot.unpark()
         return result
+
+    @property
+    def receiver_waiting(self) -> bool:
+        """Whether the receiver is parked waiting for frames (and so is not in
+        the middle of sending what it took before)."""
+        return bool(self._lot)
+
+    def take_nowait(self, max_bytes: int) -> list[OutboundFrame]:
+        """What :meth:`receive_some` would return, taken without waiting (an
+        empty list when nothing is queued)."""
+        if not self._store:
+            return []
+        frames = self._store.pop_some(max_bytes)
+        self._made_room()
+        return frames
+
+    def notify(self) -> None:
+        """Wake the receiver if frames are queued (after sends with ``wake=False``)."""
+        if self._store and self._lot:
+            self._lot.unpark()
 
     async def receive(self) -> OutboundFrame:
         """The next frame in delivery order. After :meth:`close`, the rest
@@ -81,9 +104,7 @@ class FrameScheduler:
         then ``trio.EndOfChannel`` is raised."""
         if not await self._wait_for_frames():
             return []
-        frames = self._store.pop_some(max_bytes)
-        self._made_room()
-        return frames
+        return self.take_nowait(max_bytes)
 
     async def _wait_for_frames(self) -> bool:
         """True once a frame is queued; False after a :meth:`wake` with nothing

@@ -301,7 +301,12 @@ class WebSocketTransport:
         except (OSError, trio.ClosedResourceError, trio.BusyResourceError):
             return b""
 
-    def send_now(self, data: bytes) -> bytes | memoryview:
+    @property
+    def writes_directly(self) -> bool:
+        """Whether :meth:`send_now` writes (the stream is a socket)."""
+        return self._fd is not None
+
+    def send_now(self, data: bytes | memoryview) -> bytes | memoryview:
         """Write what the socket takes of ``data`` without waiting; returns the
         rest, empty when all of it went out. Raises TransportClosed if the
         connection is lost. (On a stream that is not a socket, writes nothing.)"""

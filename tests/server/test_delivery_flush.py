@@ -1,0 +1,145 @@
+"""Delivery rounds: connections given frames inside a round flush once at its
+end, writing from the delivering task when their writer is idle. Over real
+loopback sockets, so that writes can be partial."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
+
+from netra_trio.core.priority import Priority
+from netra_trio.errors import CloseCode
+from netra_trio.server.app import Server
+from netra_trio.server.connection import Connection
+from netra_trio.server.delivery import DeliveryRound
+from netra_trio.server.scheduler import OutboundFrame
+from tests.helpers import start_server, token_for
+
+BIG = 4 * 1024 * 1024  # far more than a loopback socket takes at once
+_ROOMY = {"queue_max_bytes": 64 * 1024 * 1024, "user_backlog_max_bytes": 128 * 1024 * 1024}
+
+
+class _Target:
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name, self._log = name, log
+
+    def flush_queued(self) -> None:
+        self._log.append(self.name)
+
+
+def test_a_round_notes_each_target_once_and_flushes_them_in_order_at_its_end() -> None:
+    delivery, flushed = DeliveryRound(), []
+    a, b = _Target("a", flushed), _Target("b", flushed)
+    assert not delivery.defer(a)  # outside a round: the caller wakes its writer itself
+    with delivery.open():
+        assert delivery.defer(b) and delivery.defer(a) and delivery.defer(b)
+        with delivery.open():  # nested: the outer round flushes
+            assert delivery.defer(a)
+        assert flushed == []
+    assert flushed == ["b", "a"]
+    with delivery.open():
+        pass
+    assert flushed == ["b", "a"]  # a round that noted nothing flushes nothing
+
+
+class _RawClient:
+    """A client on a real socket with a small receive buffer, which reads only
+    when told to."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self.texts: list[str] = []
+        self.close: CloseConnection | None = None
+        self._parts = ""
+
+    async def read_until(self, done: object) -> None:
+        with trio.fail_after(30):
+            while not (self.close is not None if done == "close" else len(self.texts) >= done):  # type: ignore[operator]
+                data = await self.stream.receive_some(65536)
+                assert data, "the server closed the socket without a close frame"
+                self.ws.receive_data(data)  # raises on a corrupt stream
+                for event in self.ws.events():
+                    if isinstance(event, TextMessage):
+                        self._parts += event.data
+                        if event.message_finished:
+                            self.texts.append(self._parts)
+                            self._parts = ""
+                    elif isinstance(event, CloseConnection):
+                        self.close = event
+                    elif not isinstance(event, AcceptConnection):
+                        raise AssertionError(f"unexpected {event!r}")
+
+
+@asynccontextmanager
+async def _stalled_client(server: Server, user: str) -> AsyncIterator[_RawClient]:
+    sock = trio.socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    await sock.connect(("127.0.0.1", server.port))
+    client = _RawClient(trio.SocketStream(sock))
+    request = Request(
+        host="t",
+        target="/ws",
+        extra_headers=[(b"authorization", f"Bearer {token_for(user)}".encode())],
+    )
+    await client.stream.send_all(client.ws.send(request))
+    await client.read_until(1)  # connection_established
+    await client.stream.send_all(client.ws.send(TextMessage(data='{"type": "heartbeat"}')))
+    await client.read_until(2)  # heartbeat_ack: the initial hold is over
+    async with client.stream:
+        yield client
+
+
+async def _connection_of(server: Server, user: str) -> Connection:
+    with trio.fail_after(5):
+        while True:
+            user_hub = server.hub.user_hub(user)
+            if user_hub is not None and user_hub.connections:
+                return user_hub.connections[0]
+            await trio.sleep(0.01)
+
+
+def _frame(user: str, n: int, size: int) -> OutboundFrame:
+    text = orjson.dumps({"type": "agent_thinking", "payload": {"n": n, "pad": "x" * size}}).decode()
+    return OutboundFrame(user, text, Priority.CRITICAL, seq=n)
+
+
+async def test_frames_given_in_a_round_arrive_whole_and_in_order_through_partial_writes(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery, **_ROOMY)
+    async with _stalled_client(server, "alice") as client:
+        connection = await _connection_of(server, "alice")
+        delivery = server.hub.services.event_log.delivery
+        with delivery.open():
+            for n in range(1, 6):
+                connection.enqueue(_frame("alice", n, BIG // 4))
+        # the flush wrote what the socket took, from this task; the writer sends the rest
+        await client.read_until(2 + 5)
+    received = [orjson.loads(t)["payload"]["n"] for t in client.texts[2:]]
+    assert received == [1, 2, 3, 4, 5]
+
+
+async def test_a_close_right_after_a_partial_flush_finishes_the_frame_first(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery, **_ROOMY)
+    async with _stalled_client(server, "bob") as client:
+        connection = await _connection_of(server, "bob")
+        delivery = server.hub.services.event_log.delivery
+        with delivery.open():
+            connection.enqueue(_frame("bob", 1, BIG))
+            connection.enqueue(_frame("bob", 2, BIG))  # left queued: over one write's worth
+        # still in the same step: the socket took part of the first frame, and the
+        # connection is closed before its writer could send the rest (the writer
+        # is cancelled as it wakes, since frames are still queued)
+        connection.close(CloseCode.EVICTED, "emergency")
+        await client.read_until("close")
+    assert [orjson.loads(t)["payload"]["n"] for t in client.texts[2:]] == [1]
+    assert client.close is not None and client.close.code == CloseCode.EVICTED
