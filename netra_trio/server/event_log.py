@@ -2,20 +2,22 @@
 
 Every agent event is stored before it is sent. Events from all users queue
 here (``submit`` does not wait for the commit, ``append`` does); one task
-writes whatever is queued in a single transaction and hands the committed
-batch to a second task, which calls each event's ``deliver`` callback
-synchronously in commit order and only then wakes the appenders, while the
-first task commits the next batch. Producers wait only while the queue is
-full, and an event is made (and timestamped) only once it has a place in the
-queue, so the time it spends here is part of its measured latency; the queue
-is kept short (one batch) for that reason. Delivering from one task, batch
-after batch (not from the woken appenders, whose wake-up order trio does not
-promise), is what keeps ``seq`` increasing on every connection of a user,
-across concurrent runs.
+writes whatever is queued in a single transaction, and delivers each committed
+batch (each event's ``deliver`` callback, synchronously, in commit order, then
+the appenders are woken) while the next batch is being written, or at once
+when nothing else is queued. Producers wait only while the queue is full, and
+an event is made (and timestamped) only once it has a place in the queue, so
+the time it spends here is part of its measured latency; the queue is kept
+short (one batch) for that reason. Delivering from one task, batch after batch
+(not from the woken appenders, whose wake-up order trio does not promise), is
+what keeps ``seq`` increasing on every connection of a user, across
+concurrent runs. A batch is delivered inside a delivery round
+(``server/delivery.py``): each connection it touches writes once, at the end.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -99,55 +101,63 @@ class EventLog:
             await self._quiet.park()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        # Two stages: while one batch is committed in the storage thread, the batch
-        # committed before it is delivered on the event loop.
-        send, receive = trio.open_memory_channel[list[_Pending]](1)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._deliver_committed, receive)
-            task_status.started()
-            with send:  # closing it is what ends the deliverer
-                await self._commit_queued(send)
-
-    async def _commit_queued(self, committed: trio.MemorySendChannel[list[_Pending]]) -> None:
-        while True:
-            while not self._queue:
-                await self._lot.park()
-            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-            if self._space:
-                self._space.unpark_all()
-            self._in_flight += 1
-            with trio.CancelScope(shield=True):  # a batch is written whole or fails whole
-                await self._write(batch)
-                try:  # without yielding: the next batch goes to the storage thread
-                    committed.send_nowait(batch)  # before the deliverer runs
-                except trio.WouldBlock:
-                    await committed.send(batch)
-
-    async def _deliver_committed(
-        self, committed: trio.MemoryReceiveChannel[list[_Pending]]
-    ) -> None:
-        # Shielded: every batch that was committed is delivered; the loop ends when
-        # the committing task is gone and has closed its end of the channel.
-        with committed, trio.CancelScope(shield=True):
-            async for batch in committed:
-                self._delivered(batch)
-                if self._quiet:
-                    await trio.lowlevel.checkpoint()  # the woken writers go first
-                    self._quiet.unpark_all()
-
-    def _delivered(self, batch: list[_Pending]) -> None:
-        with self.delivery.open():
-            self._deliver(batch)
-        self._in_flight -= 1
-
-    async def _write(self, batch: list[_Pending]) -> None:
+        # One task, two stages: batch N, once committed, is delivered while batch
+        # N+1 is being written (from ``append_events``' ``while_writing`` hook,
+        # right after N+1 is handed to the storage thread), or at once when
+        # nothing else is queued. Every committed batch is delivered, even when
+        # the log is cancelled.
+        task_status.started()
+        committed: list[_Pending] = []
         try:
-            stored = await self._storage.append_events([p.event for p in batch])
+            while True:
+                while not self._queue:
+                    if committed:
+                        committed = self._delivered(committed)
+                    else:
+                        await self._lot.park()
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                if self._space:
+                    self._space.unpark_all()
+                self._in_flight += 1
+                with trio.CancelScope(shield=True):  # a batch is written whole or fails whole
+                    previous, committed = committed, []
+                    await self._write(batch, functools.partial(self._delivered, previous))
+                    committed = batch
+        finally:
+            if committed:
+                self._delivered(committed)
+
+    def _delivered(self, batch: list[_Pending]) -> list[_Pending]:
+        """Deliver a committed batch (once: an empty batch is a no-op); returns
+        an empty list."""
+        if batch:
+            with self.delivery.open():
+                self._deliver(batch)
+            self._in_flight -= 1
+            if self._quiet:
+                self._quiet.unpark_all()
+        return []
+
+    async def _write(self, batch: list[_Pending], while_writing: Callable[[], object]) -> None:
+        called = False
+
+        def overlap() -> None:  # once, even when the write fails before its hook
+            nonlocal called
+            if not called:
+                called = True
+                while_writing()
+
+        try:
+            stored = await self._storage.append_events(
+                [p.event for p in batch], while_writing=overlap
+            )
         except StorageError as exc:
             log_event("event_log_error", logging.ERROR, events=len(batch), error=str(exc))
             for pending in batch:
                 pending.error = exc
             return
+        finally:
+            overlap()
         self.batches += 1
         self.events += len(batch)
         for pending, record in zip(batch, stored, strict=True):

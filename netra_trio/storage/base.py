@@ -130,7 +130,16 @@ class Storage(Protocol):
     async def interrupt_running_runs(self) -> list[RunRecord]: ...
 
     # the event log
-    async def append_events(self, events: Sequence[NewEvent]) -> list[StoredEvent]: ...
+    async def append_events(
+        self, events: Sequence[NewEvent], *, while_writing: Callable[[], object] | None = None
+    ) -> list[StoredEvent]:
+        """Store ``events`` in one transaction, numbering each user's events on
+        from that user's last seq. ``while_writing`` is called once the batch
+        is on its way to the database, before the wait for it: work of the
+        caller's that may overlap the write (it is not called if the batch
+        fails before that point)."""
+        ...
+
     async def events_after(
         self, user_id: str, seq: int, *, limit: int = 1000
     ) -> list[StoredEvent]: ...

@@ -112,9 +112,11 @@ class SqliteStorage:
 
     # -- plumbing -----------------------------------------------------------------
 
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _call(
+        self, fn: Callable[..., T], *args: Any, queued: Callable[[], object] | None = None
+    ) -> T:
         try:
-            return await self._worker.run(functools.partial(fn, *args))
+            return await self._worker.run(functools.partial(fn, *args), queued=queued)
         except sqlite3.Error as exc:
             raise StorageError(f"database error: {exc}") from exc
         except WorkerStopped:
@@ -282,7 +284,9 @@ class SqliteStorage:
 
     # -- the event log ---------------------------------------------------------------
 
-    async def append_events(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
+    async def append_events(
+        self, events: Sequence[NewEvent], *, while_writing: Callable[[], object] | None = None
+    ) -> list[StoredEvent]:
         # Appends run one at a time. The common, uncontended case does not yield
         # here, so the batch reaches the worker thread before anything else runs
         # on the event loop (which then works while the thread writes).
@@ -291,11 +295,13 @@ class SqliteStorage:
         except trio.WouldBlock:
             await self._append_lock.acquire()
         try:
-            return await self._append(events)
+            return await self._append(events, while_writing)
         finally:
             self._append_lock.release()
 
-    async def _append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
+    async def _append(
+        self, events: Sequence[NewEvent], while_writing: Callable[[], object] | None
+    ) -> list[StoredEvent]:
         # Seqs are numbered and frames rendered here, on the event loop, from the
         # last seq of each user kept in memory; the worker thread then runs one
         # statement that takes the whole batch as a JSON parameter. Row by row
@@ -342,6 +348,7 @@ class SqliteStorage:
                 now,
                 orjson.dumps(expired) if expired else None,
                 age_cutoff,
+                queued=while_writing,
             )
         except StorageError:
             for user_id in last:  # another writer may have moved on: reload next time

@@ -47,9 +47,11 @@ class SerialWorker:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    async def run(self, fn: Callable[[], T]) -> T:
+    async def run(self, fn: Callable[[], T], *, queued: Callable[[], object] | None = None) -> T:
         """Run ``fn`` on the worker thread after every call queued before it,
-        and return its result (or raise its exception)."""
+        and return its result (or raise its exception). ``queued`` is called
+        once the call is queued, before the wait: the caller's own work that
+        may overlap it."""
         await trio.lowlevel.checkpoint_if_cancelled()
         if self._stopped:
             raise WorkerStopped(f"{self._name} is stopped")
@@ -64,6 +66,8 @@ class SerialWorker:
             self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
             self._thread.start()
         self._jobs.put((fn, deliver))
+        if queued is not None:
+            queued()
         result: T = await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
         return result
 

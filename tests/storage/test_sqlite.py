@@ -249,3 +249,35 @@ async def test_the_seq_cache_starts_over_past_its_bound(tmp_path: Path) -> None:
             assert [e.seq for e in await storage.events_after(user, 0)] == list(range(1, count + 1))
     finally:
         await storage.close()
+
+
+async def test_while_writing_runs_once_between_the_hand_off_and_the_commit(
+    tmp_path: Path,
+) -> None:
+    """The hook runs on the event loop while the worker thread holds the batch:
+    here the commit cannot finish until the hook lets go of a lock."""
+    path = tmp_path / "netra.db"
+    storage = await SqliteStorage.open(path, busy_timeout_s=10)
+    blocker = sqlite3.connect(path, timeout=0)
+    calls: list[int] = []
+
+    def hook() -> None:
+        calls.append(len(calls))
+        blocker.execute("ROLLBACK")  # only now may the batch be committed
+
+    try:
+        await storage.append_events([_frame_event("alice")])  # the user's seq is known
+        blocker.execute("BEGIN EXCLUSIVE")
+        with trio.fail_after(5):
+            stored = await storage.append_events(
+                [_frame_event("alice"), _frame_event("alice")], while_writing=hook
+            )
+        assert calls == [0] and [e.seq for e in stored] == [2, 3]
+        # a batch refused before the hand-off (the storage is closed) never calls it
+        await storage.close()
+        with pytest.raises(StorageError):
+            await storage.append_events([_frame_event("alice")], while_writing=hook)
+        assert calls == [0]
+    finally:
+        blocker.close()
+        await storage.close()
