@@ -3,9 +3,11 @@
 One connection serves the whole process, used only by the storage's own
 worker thread (``worker_thread.SerialWorker``), which runs the calls one after
 another in the order they were made: the event loop never blocks on disk and
-the connection is never used by two threads at once. Each write is one
-transaction: a failure leaves nothing half-written. SQLite errors become
-:class:`StorageError` with the cause attached.
+the connection is never used by two threads at once. Each write is whole or
+not at all: one transaction, or, when calls were queued back to back and the
+worker runs them together, one savepoint inside their shared transaction (one
+commit for the group; no caller hears of its write before that commit). SQLite
+errors become :class:`StorageError` with the cause attached.
 
 Events are numbered on the event loop from each user's last seq, kept in memory
 (bounded; reloaded after a failed append, since another process writing the
@@ -94,29 +96,37 @@ class SqliteStorage:
 
         worker = SerialWorker("netra-trio storage")
         try:
-            db = await worker.run(connect)
+            db = await worker.run(connect, grouped=False)
         except BaseException as exc:
             worker.stop()
             if isinstance(exc, sqlite3.Error):
                 raise StorageError(f"cannot open database {path}: {exc}") from exc
             raise
-        return cls(db, retention or Retention(), worker, seq_cache_max=seq_cache_max)
+        storage = cls(db, retention or Retention(), worker, seq_cache_max=seq_cache_max)
+        worker.group = storage._group
+        return storage
 
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
             try:
-                await self._call(self._db.close)
+                await self._call(self._db.close, grouped=False)
             finally:
                 self._worker.stop()
 
     # -- plumbing -----------------------------------------------------------------
 
     async def _call(
-        self, fn: Callable[..., T], *args: Any, queued: Callable[[], object] | None = None
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        queued: Callable[[], object] | None = None,
+        grouped: bool = True,
     ) -> T:
         try:
-            return await self._worker.run(functools.partial(fn, *args), queued=queued)
+            return await self._worker.run(
+                functools.partial(fn, *args), queued=queued, grouped=grouped
+            )
         except sqlite3.Error as exc:
             raise StorageError(f"database error: {exc}") from exc
         except WorkerStopped:
@@ -124,7 +134,19 @@ class SqliteStorage:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write, whole or not at all: a transaction of its own, or a
+        savepoint inside the worker's group transaction."""
         db = self._db
+        if db.in_transaction:
+            db.execute("SAVEPOINT call")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK TO call")
+                db.execute("RELEASE call")
+                raise
+            db.execute("RELEASE call")
+            return
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -132,6 +154,23 @@ class SqliteStorage:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    @contextmanager
+    def _group(self) -> Iterator[Callable[[], bool]]:
+        """The worker's group of calls queued back to back: one transaction,
+        one commit. Yields whether the transaction is still open (an I/O or
+        disk-full error makes SQLite roll it back)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield lambda: db.in_transaction
+            if not db.in_transaction:
+                raise sqlite3.OperationalError("the transaction was rolled back by an error")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     # -- threads and messages ------------------------------------------------------
 

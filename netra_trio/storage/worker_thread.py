@@ -10,8 +10,11 @@ commits waited behind those rounds while the loop sat idle. Here the thread
 goes straight from one call to the next, and a call is queued before the
 caller yields, so the thread works while the loop does.
 
-As with ``to_thread.run_sync``'s default, the wait cannot be cancelled: a
-database call is never abandoned half-done. A caller that is already
+Calls found queued back to back may run as a group inside one context (for
+SQLite: one transaction, one commit for all of them), and their results are
+handed back only once the group is done; a group that fails fails every call
+in it. As with ``to_thread.run_sync``'s default, the wait cannot be cancelled:
+a database call is never abandoned half-done. A caller that is already
 cancelled does not queue its call.
 """
 
@@ -20,16 +23,29 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
+import attrs
 import outcome
 import trio
 
 T = TypeVar("T")
 
 _Deliver = Callable[[outcome.Outcome[Any]], None]
-_Job = tuple[Callable[[], Any], _Deliver] | None  # None: stop
+# A group's context: entered before the calls run, left after them (its exit
+# may raise: then every call of the group fails with that error). It yields a
+# check that says whether the group is still intact after a call.
+Group = Callable[[], AbstractContextManager[Callable[[], bool]]]
+
+
+@attrs.define(slots=True)
+class _Job:
+    fn: Callable[[], Any]
+    deliver: _Deliver
+    grouped: bool
 
 
 class WorkerStopped(RuntimeError):
@@ -37,9 +53,16 @@ class WorkerStopped(RuntimeError):
 
 
 class SerialWorker:
-    def __init__(self, name: str) -> None:
+    """With ``group``, calls queued back to back (up to ``max_group``, those
+    made with ``grouped=True``) run inside one ``group()`` context, and each
+    result is handed back only once that context has been left: for SQLite,
+    one transaction and one commit for all of them."""
+
+    def __init__(self, name: str, *, group: Group | None = None, max_group: int = 64) -> None:
         self._name = name
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.group = group  # may be set once the resource it groups for exists
+        self._max_group = max_group
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._stopped = False
 
@@ -47,11 +70,17 @@ class SerialWorker:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    async def run(self, fn: Callable[[], T], *, queued: Callable[[], object] | None = None) -> T:
+    async def run(
+        self,
+        fn: Callable[[], T],
+        *,
+        queued: Callable[[], object] | None = None,
+        grouped: bool = True,
+    ) -> T:
         """Run ``fn`` on the worker thread after every call queued before it,
         and return its result (or raise its exception). ``queued`` is called
         once the call is queued, before the wait: the caller's own work that
-        may overlap it."""
+        may overlap it. ``grouped=False``: the call always runs alone."""
         await trio.lowlevel.checkpoint_if_cancelled()
         if self._stopped:
             raise WorkerStopped(f"{self._name} is stopped")
@@ -65,7 +94,7 @@ class SerialWorker:
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
             self._thread.start()
-        self._jobs.put((fn, deliver))
+        self._jobs.put(_Job(fn, deliver, grouped))
         if queued is not None:
             queued()
         result: T = await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
@@ -78,9 +107,46 @@ class SerialWorker:
             self._jobs.put(None)
 
     def _work(self) -> None:
-        jobs = self._jobs
-        while (job := jobs.get()) is not None:
-            fn, deliver = job
-            result = outcome.capture(fn)
-            del fn, job  # nothing of the call stays alive while the thread waits
-            deliver(result)
+        later: deque[_Job | None] = deque()  # taken from the queue, not for this group
+        while True:
+            job = later.popleft() if later else self._jobs.get()
+            if job is None:
+                return
+            jobs = [job]
+            if self.group is not None and job.grouped:
+                while len(jobs) < self._max_group:
+                    try:
+                        more = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None or not more.grouped:
+                        later.append(more)
+                        break
+                    jobs.append(more)
+            if len(jobs) == 1:
+                job.deliver(outcome.capture(job.fn))
+            else:
+                self._run_group(jobs)
+            del job, jobs  # nothing of the calls stays alive while the thread waits
+
+    def _run_group(self, jobs: list[_Job]) -> None:
+        assert self.group is not None
+        results: list[outcome.Outcome[Any]] = []
+        left: list[_Job] = []
+        entered = False
+        try:
+            with self.group() as intact:
+                entered = True
+                for i, job in enumerate(jobs):
+                    results.append(outcome.capture(job.fn))
+                    if not intact():  # an error ended the group: the rest run alone
+                        left = jobs[i + 1 :]
+                        break
+        except BaseException as exc:  # the group was not committed: none of it was
+            ran = len(results) if entered else len(jobs)
+            results = [outcome.Error(exc) for _ in range(ran)]
+            left = left if entered else []
+        for job, result in zip(jobs, results, strict=False):
+            job.deliver(result)
+        for job in left:
+            job.deliver(outcome.capture(job.fn))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from netra_trio.storage.base import NewEvent, ReplayWindow, Retention, StorageError
+from netra_trio.storage.base import NewEvent, ReplayWindow, Retention, RunRecord, StorageError
 from netra_trio.storage.migrations import MIGRATIONS
 from netra_trio.storage.sqlite import SqliteStorage
 from tests.storage.conformance import check_storage
@@ -281,3 +281,51 @@ async def test_while_writing_runs_once_between_the_hand_off_and_the_commit(
     finally:
         blocker.close()
         await storage.close()
+
+
+async def test_concurrent_writes_share_commits_and_a_failing_one_fails_alone(
+    tmp_path: Path,
+) -> None:
+    """Writes queued together run in one transaction; one that breaks a
+    constraint rolls back only its own savepoint, and every other write is in
+    the file afterwards."""
+    path = tmp_path / "netra.db"
+    storage = await SqliteStorage.open(path)
+    try:
+        thread = await storage.create_thread("alice", "t")
+        await storage.start_run(RunRecord("r-dup", "alice", thread.thread_id, "a", "running", 1.0))
+        outcomes: dict[str, str] = {}
+
+        async def start(run_id: str) -> None:
+            try:
+                await storage.start_run(
+                    RunRecord(run_id, "alice", thread.thread_id, "a", "running", 1.0)
+                )
+                outcomes[run_id] = "stored"
+            except StorageError:
+                outcomes[run_id] = "refused"
+
+        async def message(n: int) -> None:
+            await storage.append_message(thread.thread_id, "user", f"m{n}")
+            outcomes[f"m{n}"] = "stored"
+
+        async with trio.open_nursery() as nursery:
+            for n in range(20):
+                nursery.start_soon(message, n)
+                nursery.start_soon(start, "r-dup" if n == 10 else f"r-{n}")
+        assert outcomes.pop("r-dup") == "refused"
+        assert set(outcomes.values()) == {"stored"} and len(outcomes) == 39
+    finally:
+        await storage.close()
+    storage = await SqliteStorage.open(path)
+    try:
+        assert len(await storage.thread_messages(thread.thread_id)) == 20
+        runs = [await storage.get_run(f"r-{n}") for n in range(20) if n != 10]
+        assert all(r is not None for r in runs)
+    finally:
+        await storage.close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (20,)
+    finally:
+        db.close()

@@ -3,8 +3,11 @@ in the order they were made, never abandoned half-done."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
 import trio
@@ -133,3 +136,105 @@ async def test_stop_lets_queued_calls_finish_then_refuses_new_ones() -> None:
     with trio.fail_after(5):
         while worker.running:  # noqa: ASYNC110 (a thread's end has no trio event)
             await trio.sleep(0.01)
+
+
+class _Recorder:
+    """A group context that records what ran inside it; it can be told to fail
+    on entry or exit, or to report itself broken after a given call."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.fail_enter = self.fail_exit = False
+        self.break_after: str | None = None
+        self._broken = False
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[Callable[[], bool]]:
+        if self.fail_enter:
+            raise OSError("cannot begin")
+        self.log.append("begin")
+        self._broken = False
+        yield lambda: not self._broken
+        if self.fail_exit or self._broken:
+            self.log.append("failed")
+            raise OSError("cannot commit")
+        self.log.append("commit")
+
+    def call(self, tag: str) -> Callable[[], str]:
+        def fn() -> str:
+            self.log.append(tag)
+            if tag == self.break_after:
+                self._broken = True
+            return tag
+
+        return fn
+
+
+async def _queued_behind_a_busy_worker(
+    worker: SerialWorker, calls: list[tuple[str, Callable[[], str], bool]]
+) -> dict[str, object]:
+    """Make ``calls`` (tag, fn, grouped) while the worker is busy, so that they
+    are all queued when it gets to them; returns each tag's result or error."""
+    release = threading.Event()
+    outcomes: dict[str, object] = {}
+
+    async def one(tag: str, fn: Callable[[], str], grouped: bool) -> None:
+        try:
+            outcomes[tag] = await worker.run(fn, grouped=grouped)
+        except OSError as exc:
+            outcomes[tag] = exc
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(worker.run, release.wait, grouped=False))
+        await trio.testing.wait_all_tasks_blocked()
+        for tag, fn, grouped in calls:
+            nursery.start_soon(one, tag, fn, grouped)
+            await trio.testing.wait_all_tasks_blocked()  # queued in this order
+        release.set()
+    return outcomes
+
+
+async def test_calls_queued_back_to_back_run_in_one_group_and_return_after_it() -> None:
+    group = _Recorder()
+    worker = SerialWorker("test worker", group=group)
+    try:
+        calls = [(t, group.call(t), True) for t in ("a", "b", "c")]
+        calls.append(("alone", group.call("alone"), False))
+        calls.append(("d", group.call("d"), True))
+        outcomes = await _queued_behind_a_busy_worker(worker, calls)
+        assert outcomes == {"a": "a", "b": "b", "c": "c", "alone": "alone", "d": "d"}
+        # a, b and c in one group; the ungrouped call alone; d alone (nothing after it)
+        assert group.log == ["begin", "a", "b", "c", "commit", "alone", "d"]
+    finally:
+        worker.stop()
+
+
+async def test_a_group_that_is_not_committed_fails_every_call_in_it() -> None:
+    for how in ("enter", "exit"):
+        group = _Recorder()
+        worker = SerialWorker("test worker", group=group)
+        try:
+            group.fail_enter, group.fail_exit = how == "enter", how == "exit"
+            outcomes = await _queued_behind_a_busy_worker(
+                worker, [(t, group.call(t), True) for t in ("a", "b")]
+            )
+            assert all(isinstance(outcomes[t], OSError) for t in ("a", "b")), (how, outcomes)
+            group.fail_enter = group.fail_exit = False
+            assert await worker.run(lambda: "next") == "next"  # the worker serves on
+        finally:
+            worker.stop()
+
+
+async def test_calls_after_a_group_broke_run_alone() -> None:
+    group = _Recorder()
+    group.break_after = "b"  # as if b's error made the database roll the group back
+    worker = SerialWorker("test worker", group=group)
+    try:
+        outcomes = await _queued_behind_a_busy_worker(
+            worker, [(t, group.call(t), True) for t in ("a", "b", "c", "d")]
+        )
+        assert isinstance(outcomes["a"], OSError) and isinstance(outcomes["b"], OSError)
+        assert outcomes["c"] == "c" and outcomes["d"] == "d"
+        assert group.log == ["begin", "a", "b", "failed", "c", "d"]
+    finally:
+        worker.stop()
