@@ -11,9 +11,12 @@ nothing else runs while frames wait for its end.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
+
+from netra_trio.logs import log_event
 
 
 class Flushable(Protocol):
@@ -47,4 +50,7 @@ class DeliveryRound:
             self._open = False
             noted, self._noted = self._noted, {}
             for target in noted:
-                target.flush_queued()
+                try:
+                    target.flush_queued()
+                except Exception:  # the others are still flushed
+                    log_event("delivery_flush_error", logging.ERROR, exc_info=True)

@@ -53,6 +53,7 @@ class EventLog:
         self._max_pending = max_pending
         self._in_flight = 0  # batches taken from the queue and not yet delivered
         self._quiet = trio.lowlevel.ParkingLot()
+        self._quiet_due = False  # a batch was delivered while low-value work waited
         self.delivery = DeliveryRound()  # connections flush once per delivered batch
         self.batches = 0
         self.events = 0
@@ -95,8 +96,10 @@ class EventLog:
     async def yield_to_events(self) -> None:
         """Low-value work (typing indicators) calls this first: while events are
         queued or being written, it waits until the next batch has been
-        delivered, and the writers woken by it have had their turn. At most one
-        commit cycle, so the caller always makes progress."""
+        delivered and the tasks woken by that delivery (appenders, emitters,
+        writers) have had their turn: released at the log's next checkpoint,
+        once the following batch is written or at once when nothing is queued.
+        At most two commit cycles, so the caller always makes progress."""
         if self._queue or self._in_flight:
             await self._quiet.park()
 
@@ -113,6 +116,9 @@ class EventLog:
                 while not self._queue:
                     if committed:
                         committed = self._delivered(committed)
+                    elif self._quiet_due:
+                        await trio.lowlevel.checkpoint()  # those the delivery woke go first
+                        self._release_quiet()
                     else:
                         await self._lot.park()
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
@@ -123,9 +129,12 @@ class EventLog:
                     previous, committed = committed, []
                     await self._write(batch, functools.partial(self._delivered, previous))
                     committed = batch
+                if self._quiet_due:  # the delivery's tasks ran while the batch was written
+                    self._release_quiet()
         finally:
             if committed:
                 self._delivered(committed)
+            self._release_quiet()
 
     def _delivered(self, batch: list[_Pending]) -> list[_Pending]:
         """Deliver a committed batch (once: an empty batch is a no-op); returns
@@ -134,9 +143,12 @@ class EventLog:
             with self.delivery.open():
                 self._deliver(batch)
             self._in_flight -= 1
-            if self._quiet:
-                self._quiet.unpark_all()
+            self._quiet_due = bool(self._quiet)
         return []
+
+    def _release_quiet(self) -> None:
+        self._quiet_due = False
+        self._quiet.unpark_all()
 
     async def _write(self, batch: list[_Pending], while_writing: Callable[[], object]) -> None:
         called = False
@@ -168,7 +180,10 @@ class EventLog:
         for pending in batch:
             if pending.error is not None:
                 if pending.fail is not None:
-                    pending.fail(pending.error)
+                    try:
+                        pending.fail(pending.error)
+                    except Exception:
+                        log_event("event_fail_callback_error", logging.ERROR, exc_info=True)
             else:
                 assert pending.stored is not None
                 try:

@@ -63,6 +63,7 @@ class SqliteStorage:
         self._db = db
         self._retention = retention
         self._worker = worker
+        self._in_group = False  # set on the worker thread while it runs a group
         self._closed = False
         self._next_age_prune = 0.0
         self._last_seqs: dict[str, int] = {}
@@ -116,6 +117,11 @@ class SqliteStorage:
 
     # -- plumbing -----------------------------------------------------------------
 
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """A read: it runs alone, outside any group's write transaction (in WAL
+        mode a read takes no lock that a writer in another process holds)."""
+        return await self._call(fn, *args, grouped=False)
+
     async def _call(
         self,
         fn: Callable[..., T],
@@ -137,7 +143,7 @@ class SqliteStorage:
         """One write, whole or not at all: a transaction of its own, or a
         savepoint inside the worker's group transaction."""
         db = self._db
-        if db.in_transaction:
+        if self._in_group:
             db.execute("SAVEPOINT call")
             try:
                 yield db
@@ -150,10 +156,11 @@ class SqliteStorage:
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # never left open: a later write must not land in it
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
 
     @contextmanager
     def _group(self) -> Iterator[Callable[[], bool]]:
@@ -162,6 +169,7 @@ class SqliteStorage:
         disk-full error makes SQLite roll it back)."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
+        self._in_group = True
         try:
             yield lambda: db.in_transaction
             if not db.in_transaction:
@@ -171,6 +179,8 @@ class SqliteStorage:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+        finally:
+            self._in_group = False
 
     # -- threads and messages ------------------------------------------------------
 
@@ -206,7 +216,7 @@ class SqliteStorage:
             ).fetchone()
             return ThreadRecord(*row) if row else None
 
-        return await self._call(select)
+        return await self._read(select)
 
     async def list_threads(self, user_id: str, *, limit: int = 100) -> list[ThreadRecord]:
         def select() -> list[ThreadRecord]:
@@ -217,7 +227,7 @@ class SqliteStorage:
             ).fetchall()
             return [ThreadRecord(*row) for row in rows]
 
-        return await self._call(select)
+        return await self._read(select)
 
     async def append_message(
         self,
@@ -265,7 +275,7 @@ class SqliteStorage:
             ).fetchall()
             return [MessageRecord(*row) for row in rows]
 
-        return await self._call(select)
+        return await self._read(select)
 
     # -- runs ------------------------------------------------------------------------
 
@@ -307,7 +317,7 @@ class SqliteStorage:
             row = self._db.execute(_RUN_COLUMNS + " WHERE run_id = ?", (run_id,)).fetchone()
             return _run(row) if row else None
 
-        return await self._call(select)
+        return await self._read(select)
 
     async def interrupt_running_runs(self) -> list[RunRecord]:
         def update() -> list[RunRecord]:
@@ -352,7 +362,7 @@ class SqliteStorage:
             if len(seqs) + len(missing) > self._seq_cache_max:
                 seqs.clear()
                 missing = list({e.user_id for e in events})
-            found = await self._call(self._select_last_seqs, orjson.dumps(missing))
+            found = await self._read(self._select_last_seqs, orjson.dumps(missing))
             seqs.update({user_id: found.get(user_id, 0) for user_id in missing})
         now = time.time()
         last: dict[str, int] = {}
@@ -430,7 +440,7 @@ class SqliteStorage:
             ).fetchall()
             return [StoredEvent(*row) for row in rows]
 
-        return await self._call(select)
+        return await self._read(select)
 
     @staticmethod
     def _prune_by_count(db: sqlite3.Connection, expired: bytes) -> None:
@@ -465,7 +475,7 @@ class SqliteStorage:
             ).fetchone()
             return ReplayWindow(int(row[0]), int(row[1])) if row else ReplayWindow(0, 0)
 
-        return await self._call(select)
+        return await self._read(select)
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -496,7 +506,7 @@ class SqliteStorage:
             ).fetchone()
             return SessionRecord(*row) if row else None
 
-        return await self._call(select)
+        return await self._read(select)
 
     async def user_sessions(self, user_id: str) -> list[SessionRecord]:
         def select() -> list[SessionRecord]:
@@ -505,7 +515,7 @@ class SqliteStorage:
             ).fetchall()
             return [SessionRecord(*row) for row in rows]
 
-        return await self._call(select)
+        return await self._read(select)
 
     async def touch_session(self, session_id: str, last_active: float) -> None:
         def update() -> None:
@@ -533,7 +543,7 @@ class SqliteStorage:
             ).fetchall()
             return [SessionRecord(*row) for row in rows]
 
-        return await self._call(select)
+        return await self._read(select)
 
     async def oldest_session_activity(self, exclude: Sequence[str] = ()) -> float | None:
         def select() -> float | None:
@@ -544,7 +554,7 @@ class SqliteStorage:
             ).fetchone()
             return float(row[0]) if row and row[0] is not None else None
 
-        return await self._call(select)
+        return await self._read(select)
 
     async def last_seq(self, user_id: str) -> int:
         def select() -> int:
@@ -553,7 +563,7 @@ class SqliteStorage:
             ).fetchone()
             return int(row[0]) if row else 0
 
-        return await self._call(select)
+        return await self._read(select)
 
 
 _INSERT_EVENTS = (

@@ -95,9 +95,13 @@ class SerialWorker:
             self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
             self._thread.start()
         self._jobs.put(_Job(fn, deliver, grouped))
-        if queued is not None:
-            queued()
-        result: T = await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
+        try:
+            if queued is not None:
+                queued()
+        finally:  # the result is waited for even if the hook raised
+            result: T = await trio.lowlevel.wait_task_rescheduled(
+                lambda _: trio.lowlevel.Abort.FAILED
+            )
         return result
 
     def stop(self) -> None:

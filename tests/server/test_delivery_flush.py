@@ -143,3 +143,16 @@ async def test_a_close_right_after_a_partial_flush_finishes_the_frame_first(
         await client.read_until("close")
     assert [orjson.loads(t)["payload"]["n"] for t in client.texts[2:]] == [1]
     assert client.close is not None and client.close.code == CloseCode.EVICTED
+
+
+def test_a_flush_that_fails_does_not_keep_the_others_from_flushing() -> None:
+    delivery, flushed = DeliveryRound(), []
+
+    class _Broken:
+        def flush_queued(self) -> None:
+            raise RuntimeError("broken")
+
+    with delivery.open():
+        delivery.defer(_Broken())
+        delivery.defer(_Target("after", flushed))
+    assert flushed == ["after"]

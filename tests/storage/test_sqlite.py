@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from netra_trio.storage.base import NewEvent, ReplayWindow, Retention, RunRecord, StorageError
 from netra_trio.storage.migrations import MIGRATIONS
@@ -329,3 +331,42 @@ async def test_concurrent_writes_share_commits_and_a_failing_one_fails_alone(
         assert db.execute("SELECT count(*) FROM runs").fetchone() == (20,)
     finally:
         db.close()
+
+
+async def test_a_read_queued_among_writes_that_wait_for_another_process_does_not_fail(
+    tmp_path: Path,
+) -> None:
+    """A second process holds the write lock: queued writes wait for it and fail
+    after the busy timeout; a read queued among them does not join their
+    transaction, and succeeds (in WAL mode a read needs no write lock)."""
+    path = tmp_path / "netra.db"
+    storage = await SqliteStorage.open(path, busy_timeout_s=0.2)
+    blocker = sqlite3.connect(path, timeout=0)
+    try:
+        thread = await storage.create_thread("alice", "t")
+        blocker.execute("BEGIN IMMEDIATE")
+        outcomes: list[str] = []
+
+        async def write(n: int) -> None:
+            try:
+                await storage.append_message(thread.thread_id, "user", f"m{n}")
+                outcomes.append(f"m{n} stored")
+            except StorageError:
+                outcomes.append(f"m{n} failed")
+
+        async def read() -> None:
+            try:
+                found = await storage.get_thread(thread.thread_id)
+                outcomes.append("read" if found == thread else "read wrong")
+            except StorageError:
+                outcomes.append("read failed")
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                for call in (partial(write, 1), partial(write, 2), read, partial(write, 3)):
+                    nursery.start_soon(call)
+                    await trio.testing.wait_all_tasks_blocked()  # queued in this order
+        assert outcomes == ["m1 failed", "m2 failed", "read", "m3 failed"]
+    finally:
+        blocker.close()
+        await storage.close()

@@ -11,6 +11,7 @@ from functools import partial
 
 import pytest
 import trio
+import trio.testing
 
 from netra_trio.storage.worker_thread import SerialWorker, WorkerStopped
 
@@ -236,5 +237,26 @@ async def test_calls_after_a_group_broke_run_alone() -> None:
         assert isinstance(outcomes["a"], OSError) and isinstance(outcomes["b"], OSError)
         assert outcomes["c"] == "c" and outcomes["d"] == "d"
         assert group.log == ["begin", "a", "b", "failed", "c", "d"]
+    finally:
+        worker.stop()
+
+
+async def test_a_hook_that_raises_still_waits_for_its_call() -> None:
+    worker = SerialWorker("test worker")
+    finished = threading.Event()
+
+    def slow() -> str:
+        time.sleep(0.05)
+        finished.set()
+        return "done"
+
+    def hook() -> None:
+        raise KeyError("from the hook")
+
+    try:
+        with pytest.raises(KeyError, match="from the hook"):
+            await worker.run(slow, queued=hook)
+        assert finished.is_set()  # the error came only once the call was done
+        assert await worker.run(lambda: "next") == "next"  # and its result went nowhere else
     finally:
         worker.stop()
