@@ -53,7 +53,7 @@ async def test_calls_run_one_at_a_time_in_the_order_they_were_made() -> None:
         async with trio.open_nursery() as nursery:
             for i in range(20):
                 nursery.start_soon(worker.run, lambda i=i: work(i))
-                await trio.lowlevel.checkpoint()  # start_soon's tasks start in no set order
+                await trio.testing.wait_all_tasks_blocked()  # queued in this order
         assert most == 1
         assert order == list(range(20))
     finally:
