@@ -5,7 +5,7 @@ loopback sockets, so that writes can be partial."""
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import orjson
@@ -59,9 +59,15 @@ class _RawClient:
         self.close: CloseConnection | None = None
         self._parts = ""
 
-    async def read_until(self, done: object) -> None:
+    async def read_texts(self, count: int) -> None:
+        await self._read_until(lambda: len(self.texts) >= count)
+
+    async def read_to_close(self) -> None:
+        await self._read_until(lambda: self.close is not None)
+
+    async def _read_until(self, done: Callable[[], bool]) -> None:
         with trio.fail_after(30):
-            while not (self.close is not None if done == "close" else len(self.texts) >= done):  # type: ignore[operator]
+            while not done():
                 data = await self.stream.receive_some(65536)
                 assert data, "the server closed the socket without a close frame"
                 self.ws.receive_data(data)  # raises on a corrupt stream
@@ -78,7 +84,13 @@ class _RawClient:
 
 
 @asynccontextmanager
-async def _stalled_client(server: Server, user: str) -> AsyncIterator[_RawClient]:
+async def _stalled_connection(
+    nursery: trio.Nursery, user: str
+) -> AsyncIterator[tuple[_RawClient, Connection, DeliveryRound]]:
+    """A server with room for big frames, a client of ``user`` past the initial
+    hold that then stops reading, the server side of its connection, and the
+    server's delivery round."""
+    server = await start_server(nursery, **_ROOMY)
     sock = trio.socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     await sock.connect(("127.0.0.1", server.port))
@@ -89,11 +101,11 @@ async def _stalled_client(server: Server, user: str) -> AsyncIterator[_RawClient
         extra_headers=[(b"authorization", f"Bearer {token_for(user)}".encode())],
     )
     await client.stream.send_all(client.ws.send(request))
-    await client.read_until(1)  # connection_established
+    await client.read_texts(1)  # connection_established
     await client.stream.send_all(client.ws.send(TextMessage(data='{"type": "heartbeat"}')))
-    await client.read_until(2)  # heartbeat_ack: the initial hold is over
+    await client.read_texts(2)  # heartbeat_ack: the initial hold is over
     async with client.stream:
-        yield client
+        yield client, await _connection_of(server, user), server.hub.services.event_log.delivery
 
 
 async def _connection_of(server: Server, user: str) -> Connection:
@@ -113,15 +125,12 @@ def _frame(user: str, n: int, size: int) -> OutboundFrame:
 async def test_frames_given_in_a_round_arrive_whole_and_in_order_through_partial_writes(
     nursery: trio.Nursery,
 ) -> None:
-    server = await start_server(nursery, **_ROOMY)
-    async with _stalled_client(server, "alice") as client:
-        connection = await _connection_of(server, "alice")
-        delivery = server.hub.services.event_log.delivery
+    async with _stalled_connection(nursery, "alice") as (client, connection, delivery):
         with delivery.open():
             for n in range(1, 6):
                 connection.enqueue(_frame("alice", n, BIG // 4))
         # the flush wrote what the socket took, from this task; the writer sends the rest
-        await client.read_until(2 + 5)
+        await client.read_texts(2 + 5)
     received = [orjson.loads(t)["payload"]["n"] for t in client.texts[2:]]
     assert received == [1, 2, 3, 4, 5]
 
@@ -129,10 +138,7 @@ async def test_frames_given_in_a_round_arrive_whole_and_in_order_through_partial
 async def test_a_close_right_after_a_partial_flush_finishes_the_frame_first(
     nursery: trio.Nursery,
 ) -> None:
-    server = await start_server(nursery, **_ROOMY)
-    async with _stalled_client(server, "bob") as client:
-        connection = await _connection_of(server, "bob")
-        delivery = server.hub.services.event_log.delivery
+    async with _stalled_connection(nursery, "bob") as (client, connection, delivery):
         with delivery.open():
             connection.enqueue(_frame("bob", 1, BIG))
             connection.enqueue(_frame("bob", 2, BIG))  # left queued: over one write's worth
@@ -140,7 +146,7 @@ async def test_a_close_right_after_a_partial_flush_finishes_the_frame_first(
         # connection is closed before its writer could send the rest (the writer
         # is cancelled as it wakes, since frames are still queued)
         connection.close(CloseCode.EVICTED, "emergency")
-        await client.read_until("close")
+        await client.read_to_close()
     assert [orjson.loads(t)["payload"]["n"] for t in client.texts[2:]] == [1]
     assert client.close is not None and client.close.code == CloseCode.EVICTED
 

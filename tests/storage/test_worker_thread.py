@@ -16,25 +16,28 @@ import trio.testing
 from netra_trio.storage.worker_thread import SerialWorker, WorkerStopped
 
 
-async def test_runs_off_the_trio_thread_and_returns_or_raises() -> None:
-    worker = SerialWorker("test worker")
-    try:
-        first = await worker.run(threading.get_ident)
-        assert first != threading.get_ident()
-        assert await worker.run(threading.get_ident) == first  # the same thread every time
-
-        def fail() -> None:
-            raise ValueError("from the thread")
-
-        with pytest.raises(ValueError, match="from the thread"):
-            await worker.run(fail)
-        assert await worker.run(lambda: "still serving") == "still serving"
-    finally:
-        worker.stop()
+@pytest.fixture
+def worker() -> Iterator[SerialWorker]:
+    """A worker, stopped when the test ends (stopping twice is harmless)."""
+    running = SerialWorker("test worker")
+    yield running
+    running.stop()
 
 
-async def test_calls_run_one_at_a_time_in_the_order_they_were_made() -> None:
-    worker = SerialWorker("test worker")
+async def test_runs_off_the_trio_thread_and_returns_or_raises(worker: SerialWorker) -> None:
+    first = await worker.run(threading.get_ident)
+    assert first != threading.get_ident()
+    assert await worker.run(threading.get_ident) == first  # the same thread every time
+
+    def fail() -> None:
+        raise ValueError("from the thread")
+
+    with pytest.raises(ValueError, match="from the thread"):
+        await worker.run(fail)
+    assert await worker.run(lambda: "still serving") == "still serving"
+
+
+async def test_calls_run_one_at_a_time_in_the_order_they_were_made(worker: SerialWorker) -> None:
     inside = most = 0
     order: list[int] = []
     guard = threading.Lock()
@@ -49,21 +52,17 @@ async def test_calls_run_one_at_a_time_in_the_order_they_were_made() -> None:
         with guard:
             inside -= 1
 
-    try:
-        async with trio.open_nursery() as nursery:
-            for i in range(20):
-                nursery.start_soon(worker.run, lambda i=i: work(i))
-                await trio.testing.wait_all_tasks_blocked()  # queued in this order
-        assert most == 1
-        assert order == list(range(20))
-    finally:
-        worker.stop()
+    async with trio.open_nursery() as nursery:
+        for i in range(20):
+            nursery.start_soon(worker.run, lambda i=i: work(i))
+            await trio.testing.wait_all_tasks_blocked()  # queued in this order
+    assert most == 1
+    assert order == list(range(20))
 
 
-async def test_queued_calls_run_back_to_back_while_the_loop_is_busy() -> None:
+async def test_queued_calls_run_back_to_back_while_the_loop_is_busy(worker: SerialWorker) -> None:
     # The thread does not wait for the event loop between calls: 50 calls queued
     # at once all run while the loop is blocked, before any caller resumes.
-    worker = SerialWorker("test worker")
     ran = 0
 
     def call() -> None:
@@ -73,19 +72,15 @@ async def test_queued_calls_run_back_to_back_while_the_loop_is_busy() -> None:
     async def caller() -> None:
         await worker.run(call)
 
-    try:
-        async with trio.open_nursery() as nursery:
-            for _ in range(50):
-                nursery.start_soon(caller)
-            await trio.testing.wait_all_tasks_blocked()
-            time.sleep(0.5)  # noqa: ASYNC251 (the loop is blocked on purpose)
-            assert ran == 50
-    finally:
-        worker.stop()
+    async with trio.open_nursery() as nursery:
+        for _ in range(50):
+            nursery.start_soon(caller)
+        await trio.testing.wait_all_tasks_blocked()
+        time.sleep(0.5)  # noqa: ASYNC251 (the loop is blocked on purpose)
+        assert ran == 50
 
 
-async def test_a_cancelled_caller_still_waits_for_the_call_to_finish() -> None:
-    worker = SerialWorker("test worker")
+async def test_a_cancelled_caller_still_waits_for_the_call_to_finish(worker: SerialWorker) -> None:
     finished = threading.Event()
 
     def slow() -> str:
@@ -94,19 +89,15 @@ async def test_a_cancelled_caller_still_waits_for_the_call_to_finish() -> None:
         return "done"
 
     started = trio.current_time()
-    try:
-        with trio.move_on_after(0.05) as scope:
-            result = await worker.run(slow)
-            assert result == "done"
-            await trio.sleep(1)  # the pending cancellation lands here
-        assert finished.is_set() and scope.cancelled_caught
-        assert trio.current_time() - started >= 0.2
-    finally:
-        worker.stop()
+    with trio.move_on_after(0.05) as scope:
+        result = await worker.run(slow)
+        assert result == "done"
+        await trio.sleep(1)  # the pending cancellation lands here
+    assert finished.is_set() and scope.cancelled_caught
+    assert trio.current_time() - started >= 0.2
 
 
-async def test_an_already_cancelled_caller_does_not_queue_the_call() -> None:
-    worker = SerialWorker("test worker")
+async def test_an_already_cancelled_caller_does_not_queue_the_call(worker: SerialWorker) -> None:
     ran = threading.Event()
     with trio.CancelScope() as scope:
         scope.cancel()
@@ -115,8 +106,7 @@ async def test_an_already_cancelled_caller_does_not_queue_the_call() -> None:
     assert not worker.running  # nothing was queued: no thread was started
 
 
-async def test_stop_lets_queued_calls_finish_then_refuses_new_ones() -> None:
-    worker = SerialWorker("test worker")
+async def test_stop_lets_queued_calls_finish_then_refuses_new_ones(worker: SerialWorker) -> None:
     results: list[str] = []
 
     def slow(tag: str) -> str:
@@ -195,54 +185,46 @@ async def _queued_behind_a_busy_worker(
     return outcomes
 
 
-async def test_calls_queued_back_to_back_run_in_one_group_and_return_after_it() -> None:
+async def test_calls_queued_back_to_back_run_in_one_group_and_return_after_it(
+    worker: SerialWorker,
+) -> None:
     group = _Recorder()
-    worker = SerialWorker("test worker", group=group)
-    try:
-        calls = [(t, group.call(t), True) for t in ("a", "b", "c")]
-        calls.append(("alone", group.call("alone"), False))
-        calls.append(("d", group.call("d"), True))
-        outcomes = await _queued_behind_a_busy_worker(worker, calls)
-        assert outcomes == {"a": "a", "b": "b", "c": "c", "alone": "alone", "d": "d"}
-        # a, b and c in one group; the ungrouped call alone; d alone (nothing after it)
-        assert group.log == ["begin", "a", "b", "c", "commit", "alone", "d"]
-    finally:
-        worker.stop()
+    worker.group = group
+    calls = [(t, group.call(t), True) for t in ("a", "b", "c")]
+    calls.append(("alone", group.call("alone"), False))
+    calls.append(("d", group.call("d"), True))
+    outcomes = await _queued_behind_a_busy_worker(worker, calls)
+    assert outcomes == {"a": "a", "b": "b", "c": "c", "alone": "alone", "d": "d"}
+    # a, b and c in one group; the ungrouped call alone; d alone (nothing after it)
+    assert group.log == ["begin", "a", "b", "c", "commit", "alone", "d"]
 
 
-async def test_a_group_that_is_not_committed_fails_every_call_in_it() -> None:
+async def test_a_group_that_is_not_committed_fails_every_call_in_it(worker: SerialWorker) -> None:
     for how in ("enter", "exit"):
         group = _Recorder()
-        worker = SerialWorker("test worker", group=group)
-        try:
-            group.fail_enter, group.fail_exit = how == "enter", how == "exit"
-            outcomes = await _queued_behind_a_busy_worker(
-                worker, [(t, group.call(t), True) for t in ("a", "b")]
-            )
-            assert all(isinstance(outcomes[t], OSError) for t in ("a", "b")), (how, outcomes)
-            group.fail_enter = group.fail_exit = False
-            assert await worker.run(lambda: "next") == "next"  # the worker serves on
-        finally:
-            worker.stop()
+        worker.group = group
+        group.fail_enter, group.fail_exit = how == "enter", how == "exit"
+        outcomes = await _queued_behind_a_busy_worker(
+            worker, [(t, group.call(t), True) for t in ("a", "b")]
+        )
+        assert all(isinstance(outcomes[t], OSError) for t in ("a", "b")), (how, outcomes)
+        group.fail_enter = group.fail_exit = False
+        assert await worker.run(lambda: "next") == "next"  # the worker serves on
 
 
-async def test_calls_after_a_group_broke_run_alone() -> None:
+async def test_calls_after_a_group_broke_run_alone(worker: SerialWorker) -> None:
     group = _Recorder()
     group.break_after = "b"  # as if b's error made the database roll the group back
-    worker = SerialWorker("test worker", group=group)
-    try:
-        outcomes = await _queued_behind_a_busy_worker(
-            worker, [(t, group.call(t), True) for t in ("a", "b", "c", "d")]
-        )
-        assert isinstance(outcomes["a"], OSError) and isinstance(outcomes["b"], OSError)
-        assert outcomes["c"] == "c" and outcomes["d"] == "d"
-        assert group.log == ["begin", "a", "b", "failed", "c", "d"]
-    finally:
-        worker.stop()
+    worker.group = group
+    outcomes = await _queued_behind_a_busy_worker(
+        worker, [(t, group.call(t), True) for t in ("a", "b", "c", "d")]
+    )
+    assert isinstance(outcomes["a"], OSError) and isinstance(outcomes["b"], OSError)
+    assert outcomes["c"] == "c" and outcomes["d"] == "d"
+    assert group.log == ["begin", "a", "b", "failed", "c", "d"]
 
 
-async def test_a_hook_that_raises_still_waits_for_its_call() -> None:
-    worker = SerialWorker("test worker")
+async def test_a_hook_that_raises_still_waits_for_its_call(worker: SerialWorker) -> None:
     finished = threading.Event()
 
     def slow() -> str:
@@ -253,10 +235,7 @@ async def test_a_hook_that_raises_still_waits_for_its_call() -> None:
     def hook() -> None:
         raise KeyError("from the hook")
 
-    try:
-        with pytest.raises(KeyError, match="from the hook"):
-            await worker.run(slow, queued=hook)
-        assert finished.is_set()  # the error came only once the call was done
-        assert await worker.run(lambda: "next") == "next"  # and its result went nowhere else
-    finally:
-        worker.stop()
+    with pytest.raises(KeyError, match="from the hook"):
+        await worker.run(slow, queued=hook)
+    assert finished.is_set()  # the error came only once the call was done
+    assert await worker.run(lambda: "next") == "next"  # and its result went nowhere else
