@@ -9,7 +9,7 @@ from netra_trio.protocol.server_messages import TypingAck, UserTyping
 
 
 async def handle_typing(ctx: HandlerContext, message: TypingStarted | TypingStopped) -> None:
-    # agent events being stored and sent go first (LOW work waits one commit at most)
+    # agent events being stored and sent go first (LOW work waits two commits at most)
     await ctx.services.event_log.yield_to_events()
     typing = isinstance(message, TypingStarted)
     ctx.reply(TypingAck(typing=typing), correlation_id=message.message_id)

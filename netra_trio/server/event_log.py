@@ -115,7 +115,8 @@ class EventLog:
             while True:
                 while not self._queue:
                     if committed:
-                        committed = self._delivered(committed)
+                        self._delivered(committed)
+                        committed = []
                     elif self._quiet_due:
                         await trio.lowlevel.checkpoint()  # those the delivery woke go first
                         self._release_quiet()
@@ -136,15 +137,13 @@ class EventLog:
                 self._delivered(committed)
             self._release_quiet()
 
-    def _delivered(self, batch: list[_Pending]) -> list[_Pending]:
-        """Deliver a committed batch (once: an empty batch is a no-op); returns
-        an empty list."""
+    def _delivered(self, batch: list[_Pending]) -> None:
+        """Deliver a committed batch (an empty one, when there was none, is a no-op)."""
         if batch:
             with self.delivery.open():
                 self._deliver(batch)
             self._in_flight -= 1
             self._quiet_due = bool(self._quiet)
-        return []
 
     def _release_quiet(self) -> None:
         self._quiet_due = False

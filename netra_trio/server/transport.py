@@ -329,13 +329,9 @@ class WebSocketTransport:
             if fd is None:
                 await self._stream.send_all(data)
                 return
-            view = memoryview(data)
-            while view:
+            while data:
                 await trio.lowlevel.wait_writable(fd)
-                try:
-                    view = view[os.write(fd, view) :]
-                except BlockingIOError:
-                    continue
+                data = self.send_now(data)
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
             raise TransportClosed(ABNORMAL_CLOSURE, "connection lost", by_peer=True) from None
 

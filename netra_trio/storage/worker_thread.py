@@ -149,7 +149,6 @@ class SerialWorker:
         except BaseException as exc:  # the group was not committed: none of it was
             ran = len(results) if entered else len(jobs)
             results = [outcome.Error(exc) for _ in range(ran)]
-            left = left if entered else []
         for job, result in zip(jobs, results, strict=False):
             job.deliver(result)
         for job in left:
