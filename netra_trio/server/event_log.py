@@ -81,8 +81,15 @@ class EventLog:
     ) -> _Pending:
         # The event is made once there is room for it: its timestamp is when it
         # entered the log, and the time it then spends here counts as latency.
-        while len(self._queue) >= self._max_pending:
-            await self._space.park()
+        if len(self._queue) >= self._max_pending:
+            while len(self._queue) >= self._max_pending:
+                await self._space.park()
+            # Room is handed on one producer at a time: each one woken for room
+            # wakes the next while room is left (a producer usually queues a
+            # burst before it parks), instead of all of them waking at once to
+            # find the queue full again.
+            if len(self._queue) + 1 < self._max_pending and self._space:
+                self._space.unpark()
         pending = _Pending(make_event(), deliver, fail, done)
         self._queue.append(pending)
         if self._lot:
@@ -124,7 +131,7 @@ class EventLog:
                         await self._lot.park()
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
                 if self._space:
-                    self._space.unpark_all()
+                    self._space.unpark()  # who it wakes wakes the next (see _enqueue)
                 self._in_flight += 1
                 with trio.CancelScope(shield=True):  # a batch is written whole or fails whole
                     previous, committed = committed, []

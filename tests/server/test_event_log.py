@@ -122,3 +122,53 @@ async def test_a_failed_batch_fails_its_events_and_the_next_one_is_stored(
     finally:
         blocker.close()
         await storage.close()
+
+
+class _StepCounter(trio.abc.Instrument):
+    """Counts the scheduler steps of tasks whose name contains ``marker``."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if self.marker in task.name:
+            self.steps += 1
+
+
+async def test_producers_waiting_for_room_are_woken_in_turn_and_all_their_events_land() -> None:
+    """With the log full, every producer waits for room; each taken batch wakes
+    producers one after another while room is left, not all of them at once
+    (which would cost every waiting producer a step per batch), and no event
+    is lost or reordered within its producer."""
+    storage = await SqliteStorage.open(":memory:")
+    delivered: dict[str, list[int]] = {}
+    producers, per_producer = 40, 5
+    counter = _StepCounter("producer")
+    trio.lowlevel.add_instrument(counter)
+    try:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                log = EventLog(storage, max_batch=4, max_pending=4)
+                await nursery.start(log.run)
+
+                async def producer(name: str) -> None:
+                    for _ in range(per_producer):
+                        await log.submit(
+                            lambda: event(name),
+                            lambda s: delivered.setdefault(s.user_id, []).append(s.seq),
+                            lambda exc: None,
+                        )
+
+                async with trio.open_nursery() as inner:
+                    for i in range(producers):
+                        inner.start_soon(producer, f"u{i}", name=f"producer-{i}")
+                await log.append(lambda: event("last"), lambda s: None)  # after every event
+                nursery.cancel_scope.cancel()
+    finally:
+        trio.lowlevel.remove_instrument(counter)
+        await storage.close()
+    assert delivered == {f"u{i}": list(range(1, per_producer + 1)) for i in range(producers)}
+    # One step to start, about one per wait for room; waking every waiter on
+    # each batch would take ~producers^2 * per_producer / max_batch (~2000).
+    assert counter.steps <= 3 * producers * per_producer
