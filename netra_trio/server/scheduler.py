@@ -24,9 +24,11 @@ from netra_trio.core.priority import (
 )
 
 
-@attrs.frozen(slots=True)
+@attrs.define
 class OutboundFrame:
-    """One encoded server frame addressed to one user's connections."""
+    """One encoded server frame addressed to one user's connections. Shared
+    by all of them: read-only by convention (not frozen: one is made per
+    event and frozen attrs classes cost ~3x to construct)."""
 
     user_id: str
     text: str

@@ -53,7 +53,10 @@ class RunRecord:
     error_code: str | None = None
 
 
-@attrs.frozen
+# NewEvent and StoredEvent are made for every agent event: plain slotted
+# classes (a frozen attrs class sets each field through object.__setattr__,
+# ~3x the cost). Treat them as read-only.
+@attrs.define
 class NewEvent:
     """An event to store: ``make_frame(seq)`` renders its wire frame."""
 
@@ -64,7 +67,7 @@ class NewEvent:
     make_frame: Callable[[int], str]
 
 
-@attrs.frozen
+@attrs.define
 class StoredEvent:
     user_id: str
     seq: int
