@@ -76,6 +76,17 @@ class EventLog:
         Waits only while the log is full (backpressure)."""
         await self._enqueue(make_event, deliver, fail, None)
 
+    def submit_nowait(self, make_event: MakeEvent, deliver: Deliver, fail: Fail) -> bool:
+        """:meth:`submit` without the wait: queue the event and return True when
+        the log has room; False (nothing queued) when it is full. No
+        checkpoint: the caller makes one."""
+        if len(self._queue) >= self._max_pending:
+            return False
+        self._queue.append(_Pending(make_event(), deliver, fail))
+        if self._lot:
+            self._lot.unpark()
+        return True
+
     async def _enqueue(
         self, make_event: MakeEvent, deliver: Deliver, fail: Fail | None, done: trio.Event | None
     ) -> _Pending:

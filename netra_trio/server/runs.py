@@ -11,6 +11,7 @@ event is stored before it is sent, through the event log.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import time
@@ -76,6 +77,8 @@ class RunEmitter:
         self._failure: StorageError | None = None
         self._in_flight = 0
         self._window = trio.lowlevel.ParkingLot()
+        self._on_delivered = self._delivered  # bound once, not per event
+        self._on_failed = self._failed
 
     def _event(self, payload: object) -> NewEvent:
         kind, _ = SERVER_TYPES[type(payload)]
@@ -104,7 +107,11 @@ class RunEmitter:
         while self._in_flight >= _EMIT_WINDOW:
             await self._window.park()
         self._in_flight += 1
-        await self._log.submit(lambda: self._event(payload), self._delivered, self._failed)
+        make = functools.partial(self._event, payload)
+        if self._log.submit_nowait(make, self._on_delivered, self._on_failed):
+            await trio.lowlevel.checkpoint_if_cancelled()  # the CPU is given up only to wait
+        else:
+            await self._log.submit(make, self._on_delivered, self._on_failed)
 
     def _delivered(self, stored: StoredEvent) -> None:
         self._landed()
