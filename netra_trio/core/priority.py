@@ -82,7 +82,7 @@ class PriorityStore(Generic[T]):
         # one deque per class, made on first use: most connections only ever
         # hold CRITICAL and HIGH frames, and an empty deque costs ~760 bytes
         self._queues: list[deque[_Entry[T]] | None] = [None, None, None, None]
-        self._keyed: dict[tuple[Priority, Hashable], _Entry[T]] = {}
+        self._keyed: dict[tuple[int, Hashable], _Entry[T]] = {}  # (class, key)
         self._frames = 0
         self._bytes = 0
         self._class_bytes = [0, 0, 0, 0]
