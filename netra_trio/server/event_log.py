@@ -29,7 +29,9 @@ from netra_trio.server.delivery import DeliveryRound
 from netra_trio.storage.base import NewEvent, Storage, StorageError, StoredEvent
 
 MakeEvent = Callable[[], NewEvent]
-Deliver = Callable[[StoredEvent], None]
+# Called with a run of consecutive committed events that share the callback
+# (one producer's burst), in seq order: one call per burst, not per event.
+Deliver = Callable[[list[StoredEvent]], None]
 Fail = Callable[[StorageError], None]
 
 
@@ -194,24 +196,39 @@ class EventLog:
 
     @staticmethod
     def _deliver(batch: list[_Pending]) -> None:
-        for pending in batch:
+        i, end = 0, len(batch)
+        while i < end:
+            pending = batch[i]
             if pending.error is not None:
                 if pending.fail is not None:
                     try:
                         pending.fail(pending.error)
                     except Exception:
                         log_event("event_fail_callback_error", logging.ERROR, exc_info=True)
-            else:
-                assert pending.stored is not None
-                try:
-                    pending.deliver(pending.stored)
-                except Exception:
-                    log_event(
-                        "event_delivery_error",
-                        logging.ERROR,
-                        user=pending.stored.user_id,
-                        seq=pending.stored.seq,
-                        exc_info=True,
-                    )
-            if pending.done is not None:
-                pending.done.set()
+                if pending.done is not None:
+                    pending.done.set()
+                i += 1
+                continue
+            deliver = pending.deliver
+            j = i + 1
+            while j < end and batch[j].deliver is deliver and batch[j].error is None:
+                j += 1
+            run = batch[i:j]
+            stored = [p.stored for p in run]
+            try:
+                deliver(stored)  # type: ignore[arg-type]  # set on every event without error
+            except Exception:
+                first = stored[0]
+                assert first is not None
+                log_event(
+                    "event_delivery_error",
+                    logging.ERROR,
+                    user=first.user_id,
+                    seq=first.seq,
+                    events=len(stored),
+                    exc_info=True,
+                )
+            for p in run:
+                if p.done is not None:
+                    p.done.set()
+            i = j

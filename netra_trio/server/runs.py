@@ -49,6 +49,7 @@ _TERMINAL_GRACE_S = 5.0
 # to batch, small enough that a run cannot flood its user's connections.
 _EMIT_WINDOW = 32
 _STREAM_FLUSH_CHARS = 40
+_CRITICAL = Priority.CRITICAL  # per event: an enum member lookup costs ~100 ns
 
 
 @attrs.define
@@ -113,18 +114,18 @@ class RunEmitter:
         else:
             await self._log.submit(make, self._on_delivered, self._on_failed)
 
-    def _delivered(self, stored: StoredEvent) -> None:
-        self._landed()
+    def _delivered(self, stored: list[StoredEvent]) -> None:
+        self._landed(len(stored))
         self._deliver(stored)
 
     def _failed(self, exc: StorageError) -> None:
-        self._landed()
+        self._landed(1)
         self._failure = self._failure or exc
 
-    def _landed(self) -> None:
+    def _landed(self, count: int) -> None:
         # a full window reopens only once half of it has landed, so that a
         # producer emits a burst of events per wake-up instead of one
-        self._in_flight -= 1
+        self._in_flight -= count
         if self._window and self._in_flight <= _EMIT_WINDOW // 2:
             self._window.unpark_all()
 
@@ -135,9 +136,10 @@ class RunEmitter:
             raise self._failure
         return await self._log.append(lambda: self._event(payload), self._deliver)
 
-    def _deliver(self, stored: StoredEvent) -> None:
-        self._user_hub.fan_out(
-            OutboundFrame(self._user_id, stored.frame, Priority.CRITICAL, seq=stored.seq)
+    def _deliver(self, stored: list[StoredEvent]) -> None:
+        user_id = self._user_id
+        self._user_hub.fan_out_all(
+            [OutboundFrame(user_id, event.frame, _CRITICAL, seq=event.seq) for event in stored]
         )
 
     async def terminal(self, payload: AgentCompleted | AgentError) -> None:

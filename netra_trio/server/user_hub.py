@@ -138,6 +138,11 @@ class UserHub:
             if connection is not exclude:
                 connection.enqueue(frame)
 
+    def fan_out_all(self, frames: list[OutboundFrame]) -> None:
+        """Each of ``frames``, in order, to every connection of the user."""
+        for connection in tuple(self._connections.values()):
+            connection.enqueue_all(frames)
+
     def check_backlog(self) -> None:
         total = sum(c.scheduler.queued_bytes for c in self._connections.values())
         if total > self._config.user_backlog_max_bytes:

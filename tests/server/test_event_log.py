@@ -5,6 +5,7 @@ committed; a failed batch fails its own events only."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -28,8 +29,8 @@ async def test_low_value_work_waits_for_the_batch_in_flight_to_be_delivered() ->
             log = EventLog(storage)
             await nursery.start(log.run)
 
-            def delivered(stored: StoredEvent) -> None:
-                order.append(f"delivered {stored.seq}")
+            def delivered(stored: list[StoredEvent]) -> None:
+                order.extend(f"delivered {s.seq}" for s in stored)
 
             async def typing() -> None:
                 await log.yield_to_events()
@@ -57,8 +58,8 @@ async def test_shutdown_delivers_every_committed_event_and_ends() -> None:
     delivered: list[int] = []
     busy = trio.Event()
 
-    def deliver(stored: StoredEvent) -> None:
-        delivered.append(stored.seq)
+    def deliver(stored: list[StoredEvent]) -> None:
+        delivered.extend(s.seq for s in stored)
         if len(delivered) >= 500:
             busy.set()
 
@@ -106,7 +107,7 @@ async def test_a_failed_batch_fails_its_events_and_the_next_one_is_stored(
             for _ in range(3):
                 await log.submit(
                     lambda: event("alice"),
-                    lambda s: outcomes.append(f"delivered {s.seq}"),
+                    lambda stored: outcomes.extend(f"delivered {s.seq}" for s in stored),
                     fail,
                 )
             with trio.fail_after(5):
@@ -114,7 +115,8 @@ async def test_a_failed_batch_fails_its_events_and_the_next_one_is_stored(
             blocker.execute("ROLLBACK")
             with trio.fail_after(5):
                 stored = await log.append(
-                    lambda: event("alice"), lambda s: outcomes.append(f"delivered {s.seq}")
+                    lambda: event("alice"),
+                    lambda stored: outcomes.extend(f"delivered {s.seq}" for s in stored),
                 )
             assert stored.seq == 1  # the failed events took no seq
             assert outcomes == ["failed", "failed", "failed", "delivered 1"]
@@ -156,7 +158,9 @@ async def test_producers_waiting_for_room_are_woken_in_turn_and_all_their_events
                     for _ in range(per_producer):
                         await log.submit(
                             lambda: event(name),
-                            lambda s: delivered.setdefault(s.user_id, []).append(s.seq),
+                            lambda stored: [
+                                delivered.setdefault(s.user_id, []).append(s.seq) for s in stored
+                            ],
                             lambda exc: None,
                         )
 
@@ -172,3 +176,26 @@ async def test_producers_waiting_for_room_are_woken_in_turn_and_all_their_events
     # One step to start, about one per wait for room; waking every waiter on
     # each batch would take ~producers^2 * per_producer / max_batch (~2000).
     assert counter.steps <= 3 * producers * per_producer
+
+
+async def test_a_burst_of_one_producer_is_delivered_in_one_call_in_seq_order() -> None:
+    storage = await SqliteStorage.open(":memory:")
+    calls: list[tuple[str, list[int]]] = []
+
+    def producer(name: str) -> Callable[[list[StoredEvent]], None]:
+        return lambda stored: calls.append((name, [s.seq for s in stored]))
+
+    alice, bob = producer("alice"), producer("bob")
+    try:
+        async with trio.open_nursery() as nursery:
+            log = EventLog(storage)
+            await nursery.start(log.run)
+            # queued back to back (no checkpoint), so they form one batch
+            for user, deliver in [("alice", alice)] * 3 + [("bob", bob)] * 2 + [("alice", alice)]:
+                assert log.submit_nowait(lambda user=user: event(user), deliver, lambda exc: None)
+            await log.append(lambda: event("carol"), producer("carol"))
+            nursery.cancel_scope.cancel()
+    finally:
+        await storage.close()
+    assert calls == [("alice", [1, 2, 3]), ("bob", [1, 2]), ("alice", [4]), ("carol", [1])]
+    assert log.batches == 1
