@@ -190,6 +190,31 @@ async def test_frames_are_stored_byte_for_byte(tmp_path: Path) -> None:
         await storage.close()
 
 
+async def test_batches_of_every_size_are_stored_whole_in_order(tmp_path: Path) -> None:
+    """Batches are inserted by statements made for powers of two rows (the rest
+    bound empty), and split above the largest one: sizes around those bounds
+    and one of several statements all store exactly their events, in order."""
+    storage = await SqliteStorage.open(tmp_path / "netra.db")
+    users = ["alice", "bob", "carol"]
+    sent: dict[str, list[str]] = {u: [] for u in users}
+    try:
+        sizes = (1, 2, 3, 63, 64, 65, 1023, 1024, 1025, 2600)
+        for size in sizes:
+            batch = [_frame_event(users[i % 3], f'"{size}-{i}"') for i in range(size)]
+            for event in await storage.append_events(batch):
+                sent[event.user_id].append(event.frame)
+        for user in users:
+            stored = await storage.events_after(user, 0, limit=100_000)
+            assert [e.frame for e in stored] == sent[user]
+            assert [e.seq for e in stored] == list(range(1, len(sent[user]) + 1))
+            assert {(e.type, e.run_id, e.thread_id) for e in stored} == {
+                ("agent_thinking", "r", "t")
+            }
+        assert sum(len(v) for v in sent.values()) == sum(sizes)
+    finally:
+        await storage.close()
+
+
 async def test_retention_keeps_each_users_latest_events_and_records_the_gap(
     tmp_path: Path,
 ) -> None:
