@@ -3,12 +3,13 @@
 Every agent event is stored before it is sent. Events from all users queue
 here (``submit`` does not wait for the commit, ``append`` does); one task
 writes whatever is queued in a single transaction, and delivers each committed
-batch (each event's ``deliver`` callback, synchronously, in commit order, then
-the appenders are woken) while the next batch is being written, or at once
-when nothing else is queued. Producers wait only while the queue is full, and
-an event is made (and timestamped) only once it has a place in the queue, so
-the time it spends here is part of its measured latency; the queue is kept
-short (one batch) for that reason. Delivering from one task, batch after batch
+batch (synchronously, in commit order: each run of consecutive events that
+share a ``deliver`` callback in one call, then the appenders are woken) while
+the next batch is being written, or at once when nothing else is queued.
+Producers wait only while the queue is full (room is handed to them one at
+a time), and an event is made (and timestamped) only once it has a place in
+the queue, so the time it spends here is part of its measured latency; the
+queue is kept short (one batch) for that reason. Delivering from one task, batch after batch
 (not from the woken appenders, whose wake-up order trio does not promise), is
 what keeps ``seq`` increasing on every connection of a user, across
 concurrent runs. A batch is delivered inside a delivery round
