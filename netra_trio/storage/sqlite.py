@@ -367,23 +367,15 @@ class SqliteStorage:
         now = time.time()
         last: dict[str, int] = {}
         stored: list[StoredEvent] = []
+        rows: list[object] = []  # the batch's columns, row after row, bound as parameters
         for event in events:
             user_id = event.user_id
             seq = last[user_id] = last.get(user_id, seqs[user_id]) + 1
+            frame = event.make_frame(seq)
             stored.append(
-                StoredEvent(
-                    user_id,
-                    seq,
-                    event.type,
-                    event.run_id,
-                    event.thread_id,
-                    event.make_frame(seq),
-                    now,
-                )
+                StoredEvent(user_id, seq, event.type, event.run_id, event.thread_id, frame, now)
             )
-        rows: list[object] = []  # the batch's columns, row after row, bound as parameters
-        for e in stored:
-            rows += (e.user_id, e.seq, e.type, e.run_id, e.thread_id, e.frame)
+            rows += (user_id, seq, event.type, event.run_id, event.thread_id, frame)
         keep = self._retention.max_events
         expired = [(user_id, seq - keep) for user_id, seq in last.items() if seq > keep]
         age_cutoff = None
