@@ -85,9 +85,7 @@ class EventLog:
         checkpoint: the caller makes one."""
         if len(self._queue) >= self._max_pending:
             return False
-        self._queue.append(_Pending(make_event(), deliver, fail))
-        if self._lot:
-            self._lot.unpark()
+        self._put(make_event, deliver, fail, None)
         return True
 
     async def _enqueue(
@@ -104,14 +102,20 @@ class EventLog:
             # find the queue full again.
             if len(self._queue) + 1 < self._max_pending and self._space:
                 self._space.unpark()
-        pending = _Pending(make_event(), deliver, fail, done)
-        self._queue.append(pending)
-        if self._lot:
-            self._lot.unpark()
+        pending = self._put(make_event, deliver, fail, done)
         # Cancellation is honoured here, but a producer only gives up the CPU when
         # it has to wait (for room here, or for its run's window to reopen): one
         # scheduler round per burst of events instead of one per event.
         await trio.lowlevel.checkpoint_if_cancelled()
+        return pending
+
+    def _put(
+        self, make_event: MakeEvent, deliver: Deliver, fail: Fail | None, done: trio.Event | None
+    ) -> _Pending:
+        pending = _Pending(make_event(), deliver, fail, done)
+        self._queue.append(pending)
+        if self._lot:
+            self._lot.unpark()
         return pending
 
     async def yield_to_events(self) -> None:
