@@ -7,6 +7,8 @@ registered next to the built-in ones, limits raised so the load is not
 refused, and the fd limit raised to the hard limit. The JWT secret comes from
 ``NETRA_JWT_SECRET`` (the runner generates one per run); the database is the
 file given with ``--database`` (a temp file, never ``:memory:``).
+``NETRA_EVENT_RETENTION_COUNT``, when set, replaces the default retention by
+count (to measure users whose event log is past its limit).
 
 Prints ``listening PORT`` once it accepts connections.
 """
@@ -50,6 +52,9 @@ def bench_config(database: str, port: int, *, max_connections_per_user: int) -> 
         "database": database,
         "max_connections_per_user": max_connections_per_user,
         "log_level": os.environ.get("NETRA_LOG_LEVEL", "info"),
+        "event_retention_count": int(
+            os.environ.get("NETRA_EVENT_RETENTION_COUNT", fields["event_retention_count"].default)
+        ),
         **RAISED_LIMITS,
     }
     if "session_key" in fields:

@@ -13,7 +13,10 @@ Events are numbered on the event loop from each user's last seq, kept in memory
 (bounded; reloaded after a failed append, since another process writing the
 same file is caught by the unique (user_id, seq) index), and a whole batch is
 stored by one multi-row INSERT with its rows bound as parameters: the worker
-thread takes the GIL back once per batch, not once per row.
+thread takes the GIL back once per batch, not once per row. Retention by count
+rides on that statement too: a trigger of this connection's own (a TEMP one,
+made at open from the configured count) drops the event that each insert pushes
+out of its user's window, so a user past the limit costs no extra statements.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ class SqliteStorage:
         retention: Retention | None = None,
         seq_cache_max: int = SEQ_CACHE_MAX,
     ) -> SqliteStorage:
+        retention = retention or Retention()
+
         def connect() -> sqlite3.Connection:
             if str(path) != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +95,7 @@ class SqliteStorage:
                 db.execute("PRAGMA synchronous = NORMAL")
                 db.execute("PRAGMA foreign_keys = ON")
                 migrate(db)
+                db.execute(_keep_count_trigger(retention.max_events))
             except BaseException:
                 db.close()
                 raise
@@ -103,7 +109,7 @@ class SqliteStorage:
             if isinstance(exc, sqlite3.Error):
                 raise StorageError(f"cannot open database {path}: {exc}") from exc
             raise
-        storage = cls(db, retention or Retention(), worker, seq_cache_max=seq_cache_max)
+        storage = cls(db, retention, worker, seq_cache_max=seq_cache_max)
         worker.group = storage._group
         return storage
 
@@ -376,8 +382,6 @@ class SqliteStorage:
                 StoredEvent(user_id, seq, event.type, event.run_id, event.thread_id, frame, now)
             )
             rows += (user_id, seq, event.type, event.run_id, event.thread_id, frame)
-        keep = self._retention.max_events
-        expired = [(user_id, seq - keep) for user_id, seq in last.items() if seq > keep]
         age_cutoff = None
         if now >= self._next_age_prune:
             self._next_age_prune = now + 60.0
@@ -387,7 +391,6 @@ class SqliteStorage:
                 self._insert_events,
                 rows,
                 now,
-                orjson.dumps(expired) if expired else None,
                 age_cutoff,
                 queued=while_writing,
             )
@@ -408,13 +411,12 @@ class SqliteStorage:
             ).fetchall()
         )
 
-    def _insert_events(
-        self, rows: list[object], now: float, expired: bytes | None, age_cutoff: float | None
-    ) -> None:
+    def _insert_events(self, rows: list[object], now: float, age_cutoff: float | None) -> None:
         count = len(rows) // _EVENT_COLUMNS
-        if count <= _MAX_INSERT_ROWS and expired is None and age_cutoff is None:
+        if count <= _MAX_INSERT_ROWS and age_cutoff is None:
             # One statement, atomic by itself: the worker thread takes the GIL back
-            # once for the whole batch (the trigger of migration 4 moves user_seq).
+            # once for the whole batch (triggers move user_seq and apply retention
+            # by count: migration 4's and ``_keep_count_trigger``).
             if count:
                 self._db.execute(*_insert_statement(rows, 0, count, now))
             return
@@ -423,8 +425,6 @@ class SqliteStorage:
                 db.execute(
                     *_insert_statement(rows, start, min(count - start, _MAX_INSERT_ROWS), now)
                 )
-            if expired is not None:
-                self._prune_by_count(db, expired)
             if age_cutoff is not None:
                 self._prune_by_age(db, age_cutoff)
 
@@ -438,21 +438,6 @@ class SqliteStorage:
             return [StoredEvent(*row) for row in rows]
 
         return await self._read(select)
-
-    @staticmethod
-    def _prune_by_count(db: sqlite3.Connection, expired: bytes) -> None:
-        """Retention by count, for the users just written to: ``expired`` holds
-        (user_id, last seq to drop) pairs."""
-        db.execute(
-            "DELETE FROM events WHERE rowid IN (SELECT e.rowid FROM json_each(?) AS j"
-            " JOIN events AS e ON e.user_id = j.value ->> 0 AND e.seq <= j.value ->> 1)",
-            (expired,),
-        )
-        db.execute(
-            "UPDATE user_seq SET pruned_through = max(pruned_through, j.value ->> 1)"
-            " FROM json_each(?) AS j WHERE user_seq.user_id = j.value ->> 0",
-            (expired,),
-        )
 
     @staticmethod
     def _prune_by_age(db: sqlite3.Connection, cutoff: float) -> None:
@@ -572,6 +557,24 @@ class SqliteStorage:
 # statement are bound as NULL and skipped.
 _EVENT_COLUMNS = 6  # user_id, seq, type, run_id, thread_id, frame; created_at is shared
 _MAX_INSERT_ROWS = 1024  # 6145 parameters: below SQLite's 32766 since 3.32
+
+
+def _keep_count_trigger(max_events: int) -> str:
+    """Retention by count, applied by each insert: the events of its user that
+    the new one pushes out of the last ``max_events`` are deleted and the
+    user's ``pruned_through`` follows. TEMP: it belongs to this connection,
+    so it follows this process's configuration."""
+    keep = int(max_events)
+    if keep < 1:
+        raise ValueError(f"max_events must be at least 1, not {max_events!r}")
+    return (
+        f"CREATE TEMP TRIGGER events_keep_count AFTER INSERT ON main.events"
+        f" WHEN NEW.seq > {keep} BEGIN"
+        f" DELETE FROM events WHERE user_id = NEW.user_id AND seq <= NEW.seq - {keep};"
+        f" UPDATE user_seq SET pruned_through = NEW.seq - {keep}"
+        f" WHERE user_id = NEW.user_id AND pruned_through < NEW.seq - {keep};"
+        " END"
+    )
 
 
 @functools.lru_cache(maxsize=16)

@@ -243,6 +243,38 @@ async def test_retention_keeps_each_users_latest_events_and_records_the_gap(
         await storage.close()
 
 
+async def test_retention_by_count_holds_for_large_batches_and_follows_the_configured_count(
+    tmp_path: Path,
+) -> None:
+    """Every insert drops what it pushes out of its user's window, in a batch of
+    one statement and in one split over several; a lower count at the next open
+    applies at that user's next event; another process's count is its own."""
+    path = tmp_path / "netra.db"
+    storage = await SqliteStorage.open(path, retention=Retention(max_events=50, max_age_s=3600))
+    try:
+        batch = [_frame_event(user) for _ in range(1500) for user in ("alice", "bob")]
+        await storage.append_events(batch)  # 3000 rows: more than one statement
+        await storage.append_events([_frame_event("alice") for _ in range(7)])
+        assert [e.seq for e in await storage.events_after("alice", 0)] == list(range(1458, 1508))
+        assert [e.seq for e in await storage.events_after("bob", 0)] == list(range(1451, 1501))
+        assert await storage.replay_window("alice") == ReplayWindow(1457, 1507)
+        assert await storage.replay_window("bob") == ReplayWindow(1450, 1500)
+    finally:
+        await storage.close()
+    other = await SqliteStorage.open(path, retention=Retention(max_events=1000, max_age_s=3600))
+    storage = await SqliteStorage.open(path, retention=Retention(max_events=10, max_age_s=3600))
+    try:
+        await storage.append_events([_frame_event("alice")])
+        assert [e.seq for e in await storage.events_after("alice", 0)] == list(range(1499, 1509))
+        assert await storage.replay_window("alice") == ReplayWindow(1498, 1508)
+        assert len(await storage.events_after("bob", 0)) == 50  # not written to since
+        await other.append_events([_frame_event("carol") for _ in range(20)])
+        assert len(await other.events_after("carol", 0)) == 20
+    finally:
+        await storage.close()
+        await other.close()
+
+
 async def test_a_second_writer_on_the_same_file_is_refused_then_renumbered(
     tmp_path: Path,
 ) -> None:
