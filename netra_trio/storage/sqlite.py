@@ -384,10 +384,10 @@ class SqliteStorage:
             rows += (user_id, seq, event.type, event.run_id, event.thread_id, frame)
         age_cutoff = None
         if now >= self._next_age_prune:
-            self._next_age_prune = now + 60.0
+            self._next_age_prune = now + _AGE_PRUNE_INTERVAL_S
             age_cutoff = now - self._retention.max_age_s
         try:
-            await self._call(
+            more_expired = await self._call(
                 self._insert_events,
                 rows,
                 now,
@@ -399,6 +399,8 @@ class SqliteStorage:
                 seqs.pop(user_id, None)
             raise
         seqs.update(last)
+        if more_expired:  # the next batch goes on with the rest
+            self._next_age_prune = now
         return stored
 
     def _select_last_seqs(self, users: bytes) -> dict[str, int]:
@@ -411,7 +413,9 @@ class SqliteStorage:
             ).fetchall()
         )
 
-    def _insert_events(self, rows: list[object], now: float, age_cutoff: float | None) -> None:
+    def _insert_events(self, rows: list[object], now: float, age_cutoff: float | None) -> bool:
+        """Insert the rows; with ``age_cutoff``, also drop up to
+        ``_AGE_PRUNE_ROWS`` events older than it. True when more are left."""
         count = len(rows) // _EVENT_COLUMNS
         if count <= _MAX_INSERT_ROWS and age_cutoff is None:
             # One statement, atomic by itself: the worker thread takes the GIL back
@@ -419,14 +423,13 @@ class SqliteStorage:
             # by count: migration 4's and ``_keep_count_trigger``).
             if count:
                 self._db.execute(*_insert_statement(rows, 0, count, now))
-            return
+            return False
         with self._transaction() as db:  # retention is applied with the batch or not at all
             for start in range(0, count, _MAX_INSERT_ROWS):
                 db.execute(
                     *_insert_statement(rows, start, min(count - start, _MAX_INSERT_ROWS), now)
                 )
-            if age_cutoff is not None:
-                self._prune_by_age(db, age_cutoff)
+            return age_cutoff is not None and self._prune_by_age(db, age_cutoff)
 
     async def events_after(self, user_id: str, seq: int, *, limit: int = 1000) -> list[StoredEvent]:
         def select() -> list[StoredEvent]:
@@ -440,15 +443,27 @@ class SqliteStorage:
         return await self._read(select)
 
     @staticmethod
-    def _prune_by_age(db: sqlite3.Connection, cutoff: float) -> None:
-        """Retention by age, for everyone (at most once a minute)."""
-        db.execute(
-            "UPDATE user_seq SET pruned_through = max(pruned_through, coalesce("
-            " (SELECT max(seq) FROM events e WHERE e.user_id = user_seq.user_id"
-            "  AND e.created_at < ?), 0))",
-            (cutoff,),
+    def _prune_by_age(db: sqlite3.Connection, cutoff: float) -> bool:
+        """Retention by age, for everyone: the oldest events created before
+        ``cutoff``, at most ``_AGE_PRUNE_ROWS`` of them, found through the age
+        index (the work is in proportion to what is dropped, not to what is
+        kept); each user's ``pruned_through`` follows. True when more are left."""
+        oldest = (
+            "SELECT user_id, seq FROM events INDEXED BY events_by_age"
+            " WHERE created_at < ?1 ORDER BY created_at LIMIT ?2"
         )
-        db.execute("DELETE FROM events WHERE created_at < ?", (cutoff,))
+        db.execute(
+            "UPDATE user_seq SET pruned_through = max(pruned_through, dropped.last)"
+            f" FROM (SELECT user_id, max(seq) AS last FROM ({oldest}) GROUP BY user_id)"
+            " AS dropped WHERE user_seq.user_id = dropped.user_id",
+            (cutoff, _AGE_PRUNE_ROWS),
+        )
+        deleted = db.execute(
+            "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events INDEXED BY"
+            " events_by_age WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+            (cutoff, _AGE_PRUNE_ROWS),
+        ).rowcount
+        return deleted >= _AGE_PRUNE_ROWS
 
     async def replay_window(self, user_id: str) -> ReplayWindow:
         def select() -> ReplayWindow:
@@ -557,6 +572,13 @@ class SqliteStorage:
 # statement are bound as NULL and skipped.
 _EVENT_COLUMNS = 6  # user_id, seq, type, run_id, thread_id, frame; created_at is shared
 _MAX_INSERT_ROWS = 1024  # 6145 parameters: below SQLite's 32766 since 3.32
+
+
+# Retention by age runs with a batch at most this often, and drops at most this
+# many events at a time (the next batch goes on when more are left): a pass
+# costs milliseconds, not a stall of every user's events.
+_AGE_PRUNE_INTERVAL_S = 1.0
+_AGE_PRUNE_ROWS = 2_000
 
 
 def _keep_count_trigger(max_events: int) -> str:

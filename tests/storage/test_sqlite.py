@@ -13,7 +13,7 @@ import trio.testing
 
 from netra_trio.storage.base import NewEvent, ReplayWindow, Retention, RunRecord, StorageError
 from netra_trio.storage.migrations import MIGRATIONS
-from netra_trio.storage.sqlite import SqliteStorage
+from netra_trio.storage.sqlite import _AGE_PRUNE_ROWS, SqliteStorage
 from tests.storage.conformance import check_storage
 
 
@@ -273,6 +273,45 @@ async def test_retention_by_count_holds_for_large_batches_and_follows_the_config
     finally:
         await storage.close()
         await other.close()
+
+
+async def test_retention_by_age_drops_a_backlog_a_bounded_piece_per_batch(
+    tmp_path: Path,
+) -> None:
+    """Expired events go oldest first, at most ``_AGE_PRUNE_ROWS`` with one batch;
+    while some are left, the next batch goes on; ``pruned_through`` follows."""
+    path = tmp_path / "netra.db"
+    storage = await SqliteStorage.open(path, retention=Retention(max_events=10_000))
+    try:
+        await storage.append_events([_frame_event("alice") for _ in range(4500)])
+        await storage.append_events([_frame_event("bob") for _ in range(3)])
+    finally:
+        await storage.close()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("UPDATE events SET created_at = created_at - 7200 WHERE user_id = 'alice'")
+    db.close()
+    storage = await SqliteStorage.open(path, retention=Retention(10_000, max_age_s=3600))
+    try:
+        left = []
+        for _ in range(4):
+            await storage.append_events([_frame_event("bob")])
+            alice = await storage.events_after("alice", 0, limit=10_000)
+            left.append((len(alice), alice[0].seq if alice else None))
+            left.append(await storage.replay_window("alice"))
+        rows = _AGE_PRUNE_ROWS
+        assert left == [
+            (4500 - rows, rows + 1),
+            ReplayWindow(rows, 4500),
+            (4500 - 2 * rows, 2 * rows + 1),
+            ReplayWindow(2 * rows, 4500),
+            (0, None),
+            ReplayWindow(4500, 4500),
+            (0, None),
+            ReplayWindow(4500, 4500),
+        ]
+        assert [e.seq for e in await storage.events_after("bob", 0)] == [1, 2, 3, 4, 5, 6, 7]
+    finally:
+        await storage.close()
 
 
 async def test_a_second_writer_on_the_same_file_is_refused_then_renumbered(

@@ -1,0 +1,119 @@
+"""SQLite event-log costs, measured on the storage's own statements:
+``python -m benchmarks.storage_probe``.
+
+Not a scenario of the run (no server, no client): it times what the storage's
+worker thread runs per batch, on a file in ``$TMPDIR``, so that a change to the
+schema or the statements can be weighed before a full benchmark.
+
+- ``insert``: microseconds per row of a 1000-row batch (1000 users, one event
+  each), while every user is below the retention count, and once every user is
+  past it (each insert then also drops that user's oldest event).
+- ``age prune``: milliseconds for one retention-by-age pass over a log of
+  ``--users`` x ``--events`` rows, where each pass finds expired rows through
+  the age index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from netra_trio.storage.migrations import migrate
+from netra_trio.storage.sqlite import (
+    _AGE_PRUNE_ROWS,
+    SqliteStorage,
+    _insert_statement,
+    _keep_count_trigger,
+)
+
+FRAME = orjson.dumps(
+    {
+        "type": "agent_thinking",
+        "payload": {"thought": "x" * 120, "agent_name": "bench_emit"},
+        "run_id": "r" * 32,
+        "thread_id": "t" * 32,
+        "seq": 1,
+        "timestamp": 1.0,
+    }
+).decode()
+
+
+def open_db(path: Path, keep: int) -> sqlite3.Connection:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    migrate(db)
+    db.execute(_keep_count_trigger(keep))
+    return db
+
+
+def insert_rounds(
+    db: sqlite3.Connection, users: int, rounds: int, first_seq: int, now: float
+) -> float:
+    """Insert ``rounds`` batches of one event per user; seconds per row."""
+    spent = 0.0
+    for r in range(rounds):
+        rows: list[object] = []
+        for u in range(users):
+            rows += (f"user-{u}", first_seq + r, "agent_thinking", "r" * 32, "t" * 32, FRAME)
+        statement = _insert_statement(rows, 0, users, now + r)
+        t0 = time.perf_counter()
+        db.execute(*statement)
+        spent += time.perf_counter() - t0
+    return spent / (rounds * users)
+
+
+def probe_insert(path: Path, keep: int, rounds: int) -> tuple[float, float]:
+    db = open_db(path, keep)
+    try:
+        below = insert_rounds(db, 1000, keep, 1, 1000.0)
+        past = insert_rounds(db, 1000, rounds, keep + 1, 1000.0 + keep)
+        return below, past
+    finally:
+        db.close()
+
+
+def probe_age(path: Path, users: int, events: int) -> float:
+    db = open_db(path, events + 1)
+    try:
+        insert_rounds(db, users, events, 1, 1000.0)
+        spent = []
+        for step in range(1, 4):
+            db.execute("BEGIN IMMEDIATE")
+            t0 = time.perf_counter()
+            SqliteStorage._prune_by_age(db, 1000.0 + step * 2)
+            spent.append(time.perf_counter() - t0)
+            db.execute("COMMIT")
+        return min(spent)
+    finally:
+        db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--keep", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as workdir:
+        path = Path(workdir) / "probe.db"
+        below, past = probe_insert(path, args.keep, args.rounds)
+        print(f"insert: {below * 1e6:.2f} us/row below the count, {past * 1e6:.2f} past it")
+        pass_s = probe_age(path, args.users, args.events)
+        print(
+            f"age prune: {pass_s * 1e3:.1f} ms per pass of up to {_AGE_PRUNE_ROWS} rows"
+            f" in a log of {args.users * args.events:,} rows"
+        )
+
+
+if __name__ == "__main__":
+    main()
