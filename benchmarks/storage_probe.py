@@ -7,7 +7,10 @@ schema or the statements can be weighed before a full benchmark.
 
 - ``insert``: microseconds per row of a 1000-row batch (1000 users, one event
   each), while every user is below the retention count, and once every user is
-  past it (each insert then also drops that user's oldest event).
+  past it (each insert then also drops that user's oldest event), and, for
+  scale, below the count without the per-user index (``events_by_user``): each
+  batch adds one entry at the end of every user's range in that index, a
+  different page per user, and each page touched is a WAL frame.
 - ``age prune``: milliseconds for one retention-by-age pass over a log of
   ``--users`` x ``--events`` rows, where each pass finds expired rows through
   the age index.
@@ -44,7 +47,7 @@ FRAME = orjson.dumps(
 ).decode()
 
 
-def open_db(path: Path, keep: int) -> sqlite3.Connection:
+def open_db(path: Path, keep: int, *, user_index: bool = True) -> sqlite3.Connection:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     db = sqlite3.connect(path, isolation_level=None)
@@ -52,6 +55,8 @@ def open_db(path: Path, keep: int) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous = NORMAL")
     migrate(db)
     db.execute(_keep_count_trigger(keep))
+    if not user_index:
+        db.execute("DROP INDEX events_by_user")
     return db
 
 
@@ -77,6 +82,14 @@ def probe_insert(path: Path, keep: int, rounds: int) -> tuple[float, float]:
         below = insert_rounds(db, 1000, keep, 1, 1000.0)
         past = insert_rounds(db, 1000, rounds, keep + 1, 1000.0 + keep)
         return below, past
+    finally:
+        db.close()
+
+
+def probe_without_user_index(path: Path, keep: int) -> float:
+    db = open_db(path, keep, user_index=False)
+    try:
+        return insert_rounds(db, 1000, keep, 1, 1000.0)
     finally:
         db.close()
 
@@ -107,7 +120,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as workdir:
         path = Path(workdir) / "probe.db"
         below, past = probe_insert(path, args.keep, args.rounds)
-        print(f"insert: {below * 1e6:.2f} us/row below the count, {past * 1e6:.2f} past it")
+        bare = probe_without_user_index(path, args.keep)
+        print(
+            f"insert: {below * 1e6:.2f} us/row below the count, {past * 1e6:.2f} past it,"
+            f" {bare * 1e6:.2f} below it without the per-user index"
+        )
         pass_s = probe_age(path, args.users, args.events)
         print(
             f"age prune: {pass_s * 1e3:.1f} ms per pass of up to {_AGE_PRUNE_ROWS} rows"
