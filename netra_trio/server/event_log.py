@@ -9,10 +9,10 @@ the next batch is being written, or at once when nothing else is queued.
 Producers wait only while the queue is full (room is handed to them one at
 a time), and an event is made (and timestamped) only once it has a place in
 the queue, so the time it spends here is part of its measured latency; the
-queue is kept short (one batch) for that reason. Delivering from one task, batch after batch
-(not from the woken appenders, whose wake-up order trio does not promise), is
-what keeps ``seq`` increasing on every connection of a user, across
-concurrent runs. A batch is delivered inside a delivery round
+queue is kept short (one batch) for that reason. Delivering from one task,
+batch after batch (not from the woken appenders, whose wake-up order trio does
+not promise), is what keeps ``seq`` increasing on every connection of a user,
+across concurrent runs. A batch is delivered inside a delivery round
 (``server/delivery.py``): each connection it touches writes once, at the end.
 """
 
