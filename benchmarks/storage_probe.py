@@ -11,6 +11,9 @@ schema or the statements can be weighed before a full benchmark.
   scale, below the count without the per-user index (``events_by_user``): each
   batch adds one entry at the end of every user's range in that index, a
   different page per user, and each page touched is a WAL frame.
+  ``--ids uuid`` gives users 36-character UUIDs instead of short ids (the
+  event table keys users by an integer either way; the id's text is only in
+  ``user_seq``).
 - ``age prune``: milliseconds for one retention-by-age pass over a log of
   ``--users`` x ``--events`` rows, where each pass finds expired rows through
   the age index.
@@ -23,6 +26,7 @@ import os
 import sqlite3
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import orjson
@@ -60,15 +64,26 @@ def open_db(path: Path, keep: int, *, user_index: bool = True) -> sqlite3.Connec
     return db
 
 
+def user_keys(db: sqlite3.Connection, users: int, ids: str) -> list[int]:
+    """Each user's integer key, assigned as the event log assigns it."""
+    names = [str(uuid.uuid4()) if ids == "uuid" else f"user-{u}" for u in range(users)]
+    db.executemany(
+        "INSERT INTO user_seq (user_id, last_seq) VALUES (?, 0) ON CONFLICT DO NOTHING",
+        [(name,) for name in names],
+    )
+    return [uid for (uid,) in db.execute("SELECT uid FROM user_seq ORDER BY uid LIMIT ?", (users,))]
+
+
 def insert_rounds(
-    db: sqlite3.Connection, users: int, rounds: int, first_seq: int, now: float
+    db: sqlite3.Connection, users: int, rounds: int, first_seq: int, now: float, ids: str
 ) -> float:
     """Insert ``rounds`` batches of one event per user; seconds per row."""
+    keys = user_keys(db, users, ids)
     spent = 0.0
     for r in range(rounds):
         rows: list[object] = []
-        for u in range(users):
-            rows += (f"user-{u}", first_seq + r, "agent_thinking", "r" * 32, "t" * 32, FRAME)
+        for uid in keys:
+            rows += (uid, first_seq + r, "agent_thinking", "r" * 32, "t" * 32, FRAME)
         statement = _insert_statement(rows, 0, users, now + r)
         t0 = time.perf_counter()
         db.execute(*statement)
@@ -76,20 +91,20 @@ def insert_rounds(
     return spent / (rounds * users)
 
 
-def probe_insert(path: Path, keep: int, rounds: int) -> tuple[float, float]:
+def probe_insert(path: Path, keep: int, rounds: int, ids: str) -> tuple[float, float]:
     db = open_db(path, keep)
     try:
-        below = insert_rounds(db, 1000, keep, 1, 1000.0)
-        past = insert_rounds(db, 1000, rounds, keep + 1, 1000.0 + keep)
+        below = insert_rounds(db, 1000, keep, 1, 1000.0, ids)
+        past = insert_rounds(db, 1000, rounds, keep + 1, 1000.0 + keep, ids)
         return below, past
     finally:
         db.close()
 
 
-def probe_without_user_index(path: Path, keep: int) -> float:
+def probe_without_user_index(path: Path, keep: int, ids: str) -> float:
     db = open_db(path, keep, user_index=False)
     try:
-        return insert_rounds(db, 1000, keep, 1, 1000.0)
+        return insert_rounds(db, 1000, keep, 1, 1000.0, ids)
     finally:
         db.close()
 
@@ -97,7 +112,7 @@ def probe_without_user_index(path: Path, keep: int) -> float:
 def probe_age(path: Path, users: int, events: int) -> float:
     db = open_db(path, events + 1)
     try:
-        insert_rounds(db, users, events, 1, 1000.0)
+        insert_rounds(db, users, events, 1, 1000.0, "short")
         spent = []
         for step in range(1, 4):
             db.execute("BEGIN IMMEDIATE")
@@ -116,11 +131,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--events", type=int, default=500)
+    parser.add_argument("--ids", choices=("short", "uuid"), default="short")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as workdir:
         path = Path(workdir) / "probe.db"
-        below, past = probe_insert(path, args.keep, args.rounds)
-        bare = probe_without_user_index(path, args.keep)
+        below, past = probe_insert(path, args.keep, args.rounds, args.ids)
+        bare = probe_without_user_index(path, args.keep, args.ids)
         print(
             f"insert: {below * 1e6:.2f} us/row below the count, {past * 1e6:.2f} past it,"
             f" {bare * 1e6:.2f} below it without the per-user index"

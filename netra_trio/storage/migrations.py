@@ -106,6 +106,49 @@ MIGRATIONS: tuple[str, ...] = (
         ON CONFLICT (user_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq);
     END;
     """,
+    # 5: each user gets an integer key (``uid``), and events carry it instead of the
+    # user id's text: the per-user index gets one entry per event, on a different
+    # page for each user of a batch, and a 36-character UUID key made it half again
+    # as large and slow as an integer one. The key is assigned once per user (the
+    # event log looks it up with the user's last seq) and never changes.
+    """
+    CREATE TABLE user_seq_v5 (
+        uid             INTEGER PRIMARY KEY,
+        user_id         TEXT NOT NULL UNIQUE,
+        last_seq        INTEGER NOT NULL,
+        pruned_through  INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO user_seq_v5 (user_id, last_seq, pruned_through)
+        SELECT user_id, last_seq, pruned_through FROM user_seq ORDER BY user_id;
+    INSERT INTO user_seq_v5 (user_id, last_seq)
+        SELECT user_id, max(seq) FROM events WHERE true GROUP BY user_id
+        ON CONFLICT (user_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq);
+    DROP TRIGGER events_advance_seq;
+    DROP TABLE user_seq;
+    ALTER TABLE user_seq_v5 RENAME TO user_seq;
+
+    CREATE TABLE events_v5 (
+        uid         INTEGER NOT NULL,
+        seq         INTEGER NOT NULL,
+        type        TEXT NOT NULL,
+        run_id      TEXT,
+        thread_id   TEXT,
+        frame       TEXT NOT NULL,
+        created_at  REAL NOT NULL
+    );
+    INSERT INTO events_v5 (uid, seq, type, run_id, thread_id, frame, created_at)
+        SELECT u.uid, e.seq, e.type, e.run_id, e.thread_id, e.frame, e.created_at
+        FROM events AS e JOIN user_seq AS u ON u.user_id = e.user_id
+        ORDER BY e.rowid;
+    DROP TABLE events;
+    ALTER TABLE events_v5 RENAME TO events;
+    CREATE UNIQUE INDEX events_by_user ON events (uid, seq);
+    CREATE INDEX events_by_age ON events (created_at);
+
+    CREATE TRIGGER events_advance_seq AFTER INSERT ON events BEGIN
+        UPDATE user_seq SET last_seq = NEW.seq WHERE uid = NEW.uid AND last_seq < NEW.seq;
+    END;
+    """,
 )
 
 

@@ -10,8 +10,10 @@ commit for the group; no caller hears of its write before that commit). SQLite
 errors become :class:`StorageError` with the cause attached.
 
 Events are numbered on the event loop from each user's last seq, kept in memory
-(bounded; reloaded after a failed append, since another process writing the
-same file is caught by the unique (user_id, seq) index), and a whole batch is
+with the user's integer key (``uid``, assigned on the user's first event: the
+per-user index holds it instead of the user id's text) (bounded; reloaded after
+a failed append, since another process writing the same file is caught by the
+unique (uid, seq) index), and a whole batch is
 stored by one multi-row INSERT with its rows bound as parameters: the worker
 thread takes the GIL back once per batch, not once per row. Retention by count
 rides on that statement too: a trigger of this connection's own (a TEMP one,
@@ -70,6 +72,7 @@ class SqliteStorage:
         self._closed = False
         self._next_age_prune = 0.0
         self._last_seqs: dict[str, int] = {}
+        self._uids: dict[str, int] = {}  # never changes once assigned
         self._seq_cache_max = seq_cache_max
         self._append_lock = trio.Lock()
 
@@ -363,13 +366,17 @@ class SqliteStorage:
         # (executemany), the thread would take the GIL back once per row and
         # contend with the loop for it on every one.
         seqs = self._last_seqs
+        uids = self._uids
         missing = list({e.user_id for e in events if e.user_id not in seqs})
         if missing:
             if len(seqs) + len(missing) > self._seq_cache_max:
                 seqs.clear()
+                uids.clear()
                 missing = list({e.user_id for e in events})
-            found = await self._read(self._select_last_seqs, orjson.dumps(missing))
-            seqs.update({user_id: found.get(user_id, 0) for user_id in missing})
+            found = await self._call(self._user_keys, orjson.dumps(missing), grouped=False)
+            for user_id, uid, last_seq in found:
+                uids[user_id] = uid
+                seqs[user_id] = last_seq
         now = time.time()
         last: dict[str, int] = {}
         stored: list[StoredEvent] = []
@@ -381,7 +388,7 @@ class SqliteStorage:
             stored.append(
                 StoredEvent(user_id, seq, event.type, event.run_id, event.thread_id, frame, now)
             )
-            rows += (user_id, seq, event.type, event.run_id, event.thread_id, frame)
+            rows += (uids[user_id], seq, event.type, event.run_id, event.thread_id, frame)
         age_cutoff = None
         if now >= self._next_age_prune:
             self._next_age_prune = now + _AGE_PRUNE_INTERVAL_S
@@ -403,15 +410,21 @@ class SqliteStorage:
             self._next_age_prune = now
         return stored
 
-    def _select_last_seqs(self, users: bytes) -> dict[str, int]:
-        """The last seq of each of ``users`` (a JSON list) that has one."""
-        return dict(
-            self._db.execute(
-                "SELECT user_id, last_seq FROM user_seq"
-                " WHERE user_id IN (SELECT value FROM json_each(?))",
-                (users,),
-            ).fetchall()
+    def _user_keys(self, users: bytes) -> list[tuple[str, int, int]]:
+        """``(user_id, uid, last_seq)`` of each of ``users`` (a JSON list); a
+        user seen for the first time gets its key here (a statement of its own,
+        committed at once: a key is never taken back)."""
+        db = self._db
+        db.execute(
+            "INSERT INTO user_seq (user_id, last_seq) SELECT value, 0 FROM json_each(?)"
+            " WHERE true ON CONFLICT (user_id) DO NOTHING",
+            (users,),
         )
+        return db.execute(
+            "SELECT user_id, uid, last_seq FROM user_seq"
+            " WHERE user_id IN (SELECT value FROM json_each(?))",
+            (users,),
+        ).fetchall()
 
     def _insert_events(self, rows: list[object], now: float, age_cutoff: float | None) -> bool:
         """Insert the rows; with ``age_cutoff``, also drop up to
@@ -433,11 +446,7 @@ class SqliteStorage:
 
     async def events_after(self, user_id: str, seq: int, *, limit: int = 1000) -> list[StoredEvent]:
         def select() -> list[StoredEvent]:
-            rows = self._db.execute(
-                "SELECT user_id, seq, type, run_id, thread_id, frame, created_at FROM events"
-                " WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (user_id, seq, limit),
-            ).fetchall()
+            rows = self._db.execute(_EVENTS_AFTER, (user_id, seq, limit)).fetchall()
             return [StoredEvent(*row) for row in rows]
 
         return await self._read(select)
@@ -449,13 +458,13 @@ class SqliteStorage:
         index (the work is in proportion to what is dropped, not to what is
         kept); each user's ``pruned_through`` follows. True when more are left."""
         oldest = (
-            "SELECT user_id, seq FROM events INDEXED BY events_by_age"
+            "SELECT uid, seq FROM events INDEXED BY events_by_age"
             " WHERE created_at < ?1 ORDER BY created_at LIMIT ?2"
         )
         db.execute(
             "UPDATE user_seq SET pruned_through = max(pruned_through, dropped.last)"
-            f" FROM (SELECT user_id, max(seq) AS last FROM ({oldest}) GROUP BY user_id)"
-            " AS dropped WHERE user_seq.user_id = dropped.user_id",
+            f" FROM (SELECT uid, max(seq) AS last FROM ({oldest}) GROUP BY uid)"
+            " AS dropped WHERE user_seq.uid = dropped.uid",
             (cutoff, _AGE_PRUNE_ROWS),
         )
         deleted = db.execute(
@@ -570,9 +579,16 @@ class SqliteStorage:
 # row counts that are powers of two, so that few distinct ones are prepared
 # (preparing one of 1024 rows takes ~50 ms, once); the unused rows of a
 # statement are bound as NULL and skipped.
-_EVENT_COLUMNS = 6  # user_id, seq, type, run_id, thread_id, frame; created_at is shared
+_EVENT_COLUMNS = 6  # uid, seq, type, run_id, thread_id, frame; created_at is shared
 _MAX_INSERT_ROWS = 1024  # 6145 parameters: below SQLite's 32766 since 3.32
 
+
+# A user's events after a seq, in order (replay): read through the per-user index.
+_EVENTS_AFTER = (
+    "SELECT ?1, seq, type, run_id, thread_id, frame, created_at FROM events"
+    " WHERE uid = (SELECT uid FROM user_seq WHERE user_id = ?1) AND seq > ?2"
+    " ORDER BY seq LIMIT ?3"
+)
 
 # Retention by age runs with a batch at most this often, and drops at most this
 # many events at a time (the next batch goes on when more are left): a pass
@@ -592,9 +608,9 @@ def _keep_count_trigger(max_events: int) -> str:
     return (
         f"CREATE TEMP TRIGGER events_keep_count AFTER INSERT ON main.events"
         f" WHEN NEW.seq > {keep} BEGIN"
-        f" DELETE FROM events WHERE user_id = NEW.user_id AND seq <= NEW.seq - {keep};"
+        f" DELETE FROM events WHERE uid = NEW.uid AND seq <= NEW.seq - {keep};"
         f" UPDATE user_seq SET pruned_through = NEW.seq - {keep}"
-        f" WHERE user_id = NEW.user_id AND pruned_through < NEW.seq - {keep};"
+        f" WHERE uid = NEW.uid AND pruned_through < NEW.seq - {keep};"
         " END"
     )
 
@@ -608,7 +624,7 @@ def _insert_sql(rows: int) -> str:
         for row in range(rows)
     )
     return (
-        "INSERT INTO events (user_id, seq, type, run_id, thread_id, frame, created_at)"
+        "INSERT INTO events (uid, seq, type, run_id, thread_id, frame, created_at)"
         " SELECT column1, column2, column3, column4, column5, column6, ?1"
         f" FROM (VALUES {values}) WHERE column1 IS NOT NULL"
     )

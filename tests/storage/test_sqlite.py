@@ -13,7 +13,7 @@ import trio.testing
 
 from netra_trio.storage.base import NewEvent, ReplayWindow, Retention, RunRecord, StorageError
 from netra_trio.storage.migrations import MIGRATIONS
-from netra_trio.storage.sqlite import _AGE_PRUNE_ROWS, SqliteStorage
+from netra_trio.storage.sqlite import _AGE_PRUNE_ROWS, _EVENTS_AFTER, SqliteStorage
 from tests.storage.conformance import check_storage
 
 
@@ -155,14 +155,71 @@ async def test_events_of_a_version_2_file_survive_the_move_to_a_rowid_table(
         await storage.close()
     db = sqlite3.connect(path)
     try:
-        plan = db.execute(
-            "EXPLAIN QUERY PLAN SELECT frame FROM events WHERE user_id = ? AND seq > ?"
-            " ORDER BY seq LIMIT 10",
-            ("alice", 0),
-        ).fetchall()
+        plan = db.execute("EXPLAIN QUERY PLAN " + _EVENTS_AFTER, ("alice", 0, 10)).fetchall()
         assert "events_by_user" in str(plan)  # replay reads the index, not the table
+        assert "SCAN events" not in str(plan)
         with pytest.raises(sqlite3.IntegrityError):
-            db.execute("INSERT INTO events VALUES ('alice', 3, 'x', NULL, NULL, '{}', 0)")
+            db.execute(
+                "INSERT INTO events SELECT uid, 3, 'x', NULL, NULL, '{}', 0"
+                " FROM user_seq WHERE user_id = 'alice'"
+            )
+    finally:
+        db.close()
+
+
+async def test_a_version_4_file_moves_to_integer_user_keys_with_its_windows(
+    tmp_path: Path,
+) -> None:
+    """Events keyed by the user id's text get each user's integer key; last seq
+    and ``pruned_through`` are kept, and numbering, replay and retention by
+    count go on from them."""
+    path = tmp_path / "netra.db"
+    now = time.time()
+    uuid_user = "0b5e7c1e-9c1d-4a8e-8f7a-3f1d2c4b5a69"
+    db = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:4]):
+        db.executescript(script)
+        db.execute(f"PRAGMA user_version = {number + 1}")
+    db.executemany(  # alice kept seq 3-5 of 5 (1-2 pruned); the UUID user has 1-2
+        "INSERT INTO events VALUES (?, ?, 'agent_thinking', 'r', 't', ?, ?)",
+        [("alice", seq, f'{{"seq":{seq}}}', now) for seq in (3, 4, 5)]
+        + [(uuid_user, seq, f'{{"seq":{seq}}}', now) for seq in (1, 2)],
+    )
+    db.execute("UPDATE user_seq SET pruned_through = 2 WHERE user_id = 'alice'")
+    assert db.execute("SELECT * FROM user_seq ORDER BY user_id").fetchall() == [
+        (uuid_user, 2, 0),
+        ("alice", 5, 2),
+    ]
+    db.close()
+
+    storage = await SqliteStorage.open(path, retention=Retention(max_events=3))
+    try:
+        assert await storage.replay_window("alice") == ReplayWindow(2, 5)
+        assert await storage.replay_window(uuid_user) == ReplayWindow(0, 2)
+        assert [e.seq for e in await storage.events_after("alice", 0)] == [3, 4, 5]
+        assert [(e.user_id, e.frame) for e in await storage.events_after(uuid_user, 1)] == [
+            (uuid_user, '{"seq":2}')
+        ]
+        stored = await storage.append_events(
+            [_frame_event("alice"), _frame_event(uuid_user), _frame_event("carol")]
+        )
+        assert [(e.user_id, e.seq) for e in stored] == [("alice", 6), (uuid_user, 3), ("carol", 1)]
+        assert [e.seq for e in await storage.events_after("alice", 0)] == [4, 5, 6]
+        assert await storage.replay_window("alice") == ReplayWindow(3, 6)
+        assert [e.seq for e in await storage.events_after(uuid_user, 0)] == [1, 2, 3]
+        assert await storage.events_after("nobody", 0) == []
+    finally:
+        await storage.close()
+    db = sqlite3.connect(path)
+    try:
+        keys = db.execute("SELECT user_id, uid FROM user_seq ORDER BY uid").fetchall()
+        assert sorted(user for user, _ in keys) == sorted(["alice", uuid_user, "carol"])
+        assert len({uid for _, uid in keys}) == 3
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        (orphans,) = db.execute(
+            "SELECT count(*) FROM events WHERE uid NOT IN (SELECT uid FROM user_seq)"
+        ).fetchone()
+        assert orphans == 0
     finally:
         db.close()
 
@@ -231,7 +288,10 @@ async def test_retention_keeps_each_users_latest_events_and_records_the_gap(
 
     # by age: events older than max_age_s go on the first append after opening
     db = sqlite3.connect(path, isolation_level=None)
-    db.execute("UPDATE events SET created_at = created_at - 7200 WHERE user_id = 'alice'")
+    db.execute(
+        "UPDATE events SET created_at = created_at - 7200"
+        " WHERE uid = (SELECT uid FROM user_seq WHERE user_id = 'alice')"
+    )
     db.close()
     storage = await SqliteStorage.open(path, retention=Retention(max_events=3, max_age_s=3600))
     try:
@@ -288,7 +348,10 @@ async def test_retention_by_age_drops_a_backlog_a_bounded_piece_per_batch(
     finally:
         await storage.close()
     db = sqlite3.connect(path, isolation_level=None)
-    db.execute("UPDATE events SET created_at = created_at - 7200 WHERE user_id = 'alice'")
+    db.execute(
+        "UPDATE events SET created_at = created_at - 7200"
+        " WHERE uid = (SELECT uid FROM user_seq WHERE user_id = 'alice')"
+    )
     db.close()
     storage = await SqliteStorage.open(path, retention=Retention(10_000, max_age_s=3600))
     try:
@@ -343,6 +406,7 @@ async def test_the_seq_cache_starts_over_past_its_bound(tmp_path: Path) -> None:
             for users in (["alice", "bob"], ["carol"], ["bob", "dave", "alice"]):
                 await storage.append_events([_frame_event(u) for u in users])
         assert len(storage._last_seqs) <= 3  # one batch's users at most
+        assert len(storage._uids) <= 3
         for user, count in {"alice": 6, "bob": 6, "carol": 3, "dave": 3}.items():
             assert [e.seq for e in await storage.events_after(user, 0)] == list(range(1, count + 1))
     finally:
