@@ -137,10 +137,11 @@ class SqliteStorage:
         *args: Any,
         queued: Callable[[], object] | None = None,
         grouped: bool = True,
+        direct: bool = False,
     ) -> T:
         try:
             return await self._worker.run(
-                functools.partial(fn, *args), queued=queued, grouped=grouped
+                functools.partial(fn, *args), queued=queued, grouped=grouped, direct=direct
             )
         except sqlite3.Error as exc:
             raise StorageError(f"database error: {exc}") from exc
@@ -400,6 +401,7 @@ class SqliteStorage:
                 now,
                 age_cutoff,
                 queued=while_writing,
+                direct=True,  # the log's writer: woken a loop round sooner
             )
         except StorageError:
             for user_id in last:  # another writer may have moved on: reload next time
