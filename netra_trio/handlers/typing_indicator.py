@@ -1,5 +1,7 @@
 """Typing indicators: an ack to the sender, ``user_typing`` to the user's
-other connections at LOW priority, coalesced per sender to the latest state."""
+other connections at LOW priority, coalesced per sender to the latest state.
+Low-value work: it waits for agent events in flight, and for its share of the
+event loop's round (``server/round_budget.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from netra_trio.protocol.server_messages import TypingAck, UserTyping
 async def handle_typing(ctx: HandlerContext, message: TypingStarted | TypingStopped) -> None:
     # agent events being stored and sent go first (LOW work waits two commits at most)
     await ctx.services.event_log.yield_to_events()
+    await ctx.services.low_work.admit()  # a few a round: a flood keeps rounds short
     typing = isinstance(message, TypingStarted)
     ctx.reply(TypingAck(typing=typing), correlation_id=message.message_id)
     ctx.notify_others(

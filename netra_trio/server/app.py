@@ -38,6 +38,7 @@ from netra_trio.protocol.codec import encode
 from netra_trio.server.event_log import EventLog
 from netra_trio.server.http import serve_http
 from netra_trio.server.hub import Hub
+from netra_trio.server.round_budget import RoundBudget
 from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.base import NewEvent, Retention, RunRecord, Storage
@@ -106,12 +107,15 @@ class Server:
                     SessionPolicy(config.idle_timeout_s, config.max_sessions_per_user),
                 )
                 await outer.start(sessions.run)
+                low_work = RoundBudget()
+                await outer.start(low_work.run)
                 services = Services(
                     config=config,
                     storage=storage,
                     event_log=event_log,
                     agents=self._agents,
                     sessions=sessions,
+                    low_work=low_work,
                     llm=_llm_client(config),
                 )
                 self._hub = hub = Hub(services, self.authenticator, self._router)

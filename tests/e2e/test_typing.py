@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import trio
 
 from netra_trio.client import NetraClient
 from netra_trio.server.app import Server
+from tests.e2e.conftest import ServerFactory
 from tests.e2e.support import WAIT_S, Frame, connect, quiet_frames
+from tests.runs.support import ISSUE_EXAMPLE, assert_well_formed, run_events
 
 pytestmark = pytest.mark.e2e
 
@@ -57,3 +60,35 @@ async def test_typing_alone_gets_only_the_ack(server: Server) -> None:
         ack = await a.request("typing_started", message_id="solo")
         assert ack["type"] == "typing_ack"
         assert [f for f in await quiet_frames(a) if f["type"] == "user_typing"] == []
+
+
+async def test_a_typing_flood_loses_no_ack_and_agent_events_still_come_through(
+    make_server: ServerFactory,
+) -> None:
+    """Typing messages far beyond the per-round budget of low-value work wait
+    their turn: each gets its ack, in order, and a run streams meanwhile."""
+    server = await make_server(message_rate_per_s=100_000.0)
+    flood = 150
+    async with (
+        connect(server, "alice") as watcher,
+        connect(server, "alice") as first,
+        connect(server, "alice") as second,
+    ):
+        flooders = {"first": first, "second": second}
+        for name, flooder in flooders.items():
+            for i in range(flood):
+                kind = "typing_started" if i % 2 == 0 else "typing_stopped"
+                await flooder.send(kind, message_id=f"{name}-{i}")
+        await watcher.send("start_agent", {"agent": "triage", "input": ISSUE_EXAMPLE})
+        (events,) = (await run_events(watcher)).values()
+        assert_well_formed(events)
+        assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+        for name, flooder in flooders.items():
+            acks: list[str] = []
+            with trio.fail_after(WAIT_S):
+                while len(acks) < flood:
+                    frame = await flooder.receive()
+                    if frame["type"] == "typing_ack":
+                        acks.append(frame["correlation_id"])
+            assert acks == [f"{name}-{i}" for i in range(flood)]
+        assert server.hub.services.low_work.rounds > 0  # the budget was spent and refilled

@@ -33,6 +33,7 @@ from netra_trio.core.sessions import SessionPolicy
 from netra_trio.handlers import default_router
 from netra_trio.server.event_log import EventLog
 from netra_trio.server.hub import Hub
+from netra_trio.server.round_budget import RoundBudget
 from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.server.transport import WebSocketTransport, read_handshake
@@ -56,12 +57,15 @@ async def running_hub(**overrides: Any) -> AsyncIterator[tuple[Hub, trio.Nursery
             clock=trio.current_time,
         )
         await nursery.start(sessions.run)
+        low_work = RoundBudget()
+        await nursery.start(low_work.run)
         services = Services(
             config=config,
             storage=storage,
             event_log=event_log,
             agents=default_agents(),
             sessions=sessions,
+            low_work=low_work,
         )
         hub = Hub(services, Authenticator(secret=SECRET), default_router())
         await nursery.start(hub.run)
