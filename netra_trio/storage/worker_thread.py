@@ -32,7 +32,7 @@ import queue
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
@@ -106,16 +106,13 @@ class SerialWorker:
             with contextlib.suppress(trio.RunFinishedError):  # the run ended under us
                 token.run_sync_soon(trio.lowlevel.reschedule, task, result)
 
-        self._start()
-        self._jobs.put(_Job(fn, deliver, grouped))
-        try:
-            if queued is not None:
-                queued()
-        finally:  # the result is waited for even if the hook raised
+        async def rescheduled() -> T:
             result: T = await trio.lowlevel.wait_task_rescheduled(
                 lambda _: trio.lowlevel.Abort.FAILED
             )
-        return result
+            return result
+
+        return await self._queue(_Job(fn, deliver, grouped), queued, rescheduled)
 
     async def _run_direct(
         self, fn: Callable[[], T], queued: Callable[[], object] | None, grouped: bool
@@ -132,29 +129,37 @@ class SerialWorker:
             with contextlib.suppress(OSError):  # full: a wake-up is pending already
                 waker.send(b"\0")
 
+        async def woken() -> T:
+            with trio.CancelScope(shield=True):
+                while not results:
+                    await trio.lowlevel.wait_readable(waiting)
+                    with contextlib.suppress(BlockingIOError):
+                        waiting.recv(64)
+            return results[0].unwrap()
+
         self._direct_busy = True
         try:
-            self._start()
-            self._jobs.put(_Job(fn, deliver, grouped))
-            try:
-                if queued is not None:
-                    queued()
-            finally:  # the result is waited for even if the hook raised
-                with trio.CancelScope(shield=True):
-                    while not results:
-                        await trio.lowlevel.wait_readable(waiting)
-                        with contextlib.suppress(BlockingIOError):
-                            waiting.recv(64)
+            return await self._queue(_Job(fn, deliver, grouped), queued, woken)
         finally:
             self._direct_busy = False
             if self._stopped:
                 self._close_direct()
-        return results[0].unwrap()
 
-    def _start(self) -> None:
+    async def _queue(
+        self, job: _Job, queued: Callable[[], object] | None, wait: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Queue ``job`` (starting the thread on first use), call the caller's
+        ``queued`` hook, then ``wait`` for the result, even if the hook raised."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
             self._thread.start()
+        self._jobs.put(job)
+        try:
+            if queued is not None:
+                queued()
+        finally:
+            result = await wait()
+        return result
 
     def stop(self) -> None:
         """No more calls; the thread ends once those already queued have run."""
