@@ -224,6 +224,19 @@ async def test_a_version_4_file_moves_to_integer_user_keys_with_its_windows(
         db.close()
 
 
+def _age_events(path: Path, user: str, seconds: float) -> None:
+    """Make every stored event of ``user`` ``seconds`` older, in the file."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute(
+            "UPDATE events SET created_at = created_at - ?"
+            " WHERE uid = (SELECT uid FROM user_seq WHERE user_id = ?)",
+            (seconds, user),
+        )
+    finally:
+        db.close()
+
+
 def _frame_event(user: str, body: str = "") -> NewEvent:
     return NewEvent(
         user, "agent_thinking", "r", "t", lambda seq: f'{{"seq":{seq},"text":{body or 0}}}'
@@ -287,12 +300,7 @@ async def test_retention_keeps_each_users_latest_events_and_records_the_gap(
         await storage.close()
 
     # by age: events older than max_age_s go on the first append after opening
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute(
-        "UPDATE events SET created_at = created_at - 7200"
-        " WHERE uid = (SELECT uid FROM user_seq WHERE user_id = 'alice')"
-    )
-    db.close()
+    _age_events(path, "alice", 7200)
     storage = await SqliteStorage.open(path, retention=Retention(max_events=3, max_age_s=3600))
     try:
         await storage.append_events([_frame_event("bob")])
@@ -347,12 +355,7 @@ async def test_retention_by_age_drops_a_backlog_a_bounded_piece_per_batch(
         await storage.append_events([_frame_event("bob") for _ in range(3)])
     finally:
         await storage.close()
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute(
-        "UPDATE events SET created_at = created_at - 7200"
-        " WHERE uid = (SELECT uid FROM user_seq WHERE user_id = 'alice')"
-    )
-    db.close()
+    _age_events(path, "alice", 7200)
     storage = await SqliteStorage.open(path, retention=Retention(10_000, max_age_s=3600))
     try:
         left = []
