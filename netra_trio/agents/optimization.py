@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from netra_trio.agents.base import AgentFailure, AgentResult, RunContext, require_tool
-from netra_trio.agents.extraction import Figures
+from netra_trio.agents.figures import Figures
 from netra_trio.agents.pricing import ModelPrice, PricingTable, load_pricing
 from netra_trio.agents.tools import (
     batch_savings,

@@ -12,7 +12,8 @@ from typing import Any
 import attrs
 
 from netra_trio.agents.base import AgentFailure, AgentResult, RunContext, ToolOutcome, require_tool
-from netra_trio.agents.extraction import Classification, Figures, classify, extract_figures
+from netra_trio.agents.classification import Classification, classify
+from netra_trio.agents.figures import Figures, extract_figures
 
 NAME = "triage"
 

@@ -430,7 +430,8 @@ def test_results_are_json_friendly() -> None:
 
 def test_the_tools_are_pure_and_import_no_trio() -> None:
     probe = (
-        "import sys, netra_trio.agents.tools, netra_trio.agents.extraction; "
+        "import sys, netra_trio.agents.tools, netra_trio.agents.figures, "
+        "netra_trio.agents.classification; "
         "print(any(m == 'trio' or m.startswith('trio.') for m in sys.modules))"
     )
     out = subprocess.run(
