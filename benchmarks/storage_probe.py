@@ -31,13 +31,13 @@ from pathlib import Path
 
 import orjson
 
-from netra_trio.storage.migrations import migrate
-from netra_trio.storage.sqlite import (
+from netra_trio.storage.sqlite.events import (
     _AGE_PRUNE_ROWS,
-    SqliteStorage,
+    _create_keep_count_trigger,
     _insert_statement,
-    _keep_count_trigger,
+    _prune_by_age,
 )
+from netra_trio.storage.sqlite.migrations import migrate
 
 FRAME = orjson.dumps(
     {
@@ -58,7 +58,7 @@ def open_db(path: Path, keep: int, *, user_index: bool = True) -> sqlite3.Connec
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     migrate(db)
-    db.execute(_keep_count_trigger(keep))
+    _create_keep_count_trigger(db, max_events=keep)
     if not user_index:
         db.execute("DROP INDEX events_by_user")
     return db
@@ -83,8 +83,8 @@ def insert_rounds(
     for r in range(rounds):
         rows: list[object] = []
         for uid in keys:
-            rows += (uid, first_seq + r, "agent_thinking", "r" * 32, "t" * 32, FRAME)
-        statement = _insert_statement(rows, 0, users, now + r)
+            rows += (uid, first_seq + r, "agent_thinking", "r" * 32, "t" * 32, FRAME, now + r)
+        statement = _insert_statement(rows, 0, users)
         t0 = time.perf_counter()
         db.execute(*statement)
         spent += time.perf_counter() - t0
@@ -117,7 +117,7 @@ def probe_age(path: Path, users: int, events: int) -> float:
         for step in range(1, 4):
             db.execute("BEGIN IMMEDIATE")
             t0 = time.perf_counter()
-            SqliteStorage._prune_by_age(db, 1000.0 + step * 2)
+            _prune_by_age(db, 1000.0 + step * 2)
             spent.append(time.perf_counter() - t0)
             db.execute("COMMIT")
         return min(spent)

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import trio
 
+from netra_trio.agents.base import AgentRegistry
 from netra_trio.auth import Authenticator
 from netra_trio.config import OPTIONS, Config
 from netra_trio.errors import ConfigError
@@ -56,7 +57,9 @@ def _with_session_key(config: Config) -> Config:
     return attrs.evolve(config, session_key=key)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = None) -> int:
+    """Run the command in ``argv``; ``serve`` serves ``agents`` (the built-in
+    ones when None)."""
     args = _parser().parse_args(argv)
     flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k in OPTIONS}
     try:
@@ -82,11 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             created=created,
             hint="get a token with: netra-trio token --user alice",
         )
-    return trio.run(_serve, config)
+    return trio.run(_serve, config, agents)
 
 
-async def _serve(config: Config) -> int:
-    server = Server(config)
+async def _serve(config: Config, agents: AgentRegistry | None) -> int:
+    server = Server(config, agents=agents)
     async with trio.open_nursery() as nursery:
         await nursery.start(
             lambda task_status: server.run(handle_signals=True, task_status=task_status)

@@ -59,7 +59,6 @@ class Config:
     shutdown_grace_s: float = 10.0
     max_runs_per_user: int = 3
     max_run_s: float = 600.0
-    tool_delay_s: float = 0.0
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str | None = attrs.field(default=None, repr=False)
@@ -158,22 +157,14 @@ def _int(minimum: int) -> Callable[[str, Any], int]:
     return parse
 
 
-def _number_of_seconds(*, allow_zero: bool) -> Callable[[str, Any], float]:
-    def parse(source: str, raw: Any) -> float:
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{source} must be a number of seconds, got {raw!r}") from None
-        if not (value >= 0 if allow_zero else value > 0) or value == float("inf"):
-            kind = "zero or a positive" if allow_zero else "a positive"
-            raise ConfigError(f"{source} must be {kind} number of seconds, got {raw!r}")
-        return value
-
-    return parse
-
-
-_seconds = _number_of_seconds(allow_zero=False)
-_non_negative_seconds = _number_of_seconds(allow_zero=True)
+def _seconds(source: str, raw: Any) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source} must be a number of seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{source} must be a positive number of seconds, got {raw!r}")
+    return value
 
 
 def _text(source: str, raw: Any) -> str:
@@ -229,7 +220,6 @@ OPTIONS: dict[str, _Option] = {
     "shutdown_grace_s": _Option("NETRA_SHUTDOWN_GRACE_S", _seconds),
     "max_runs_per_user": _Option("NETRA_MAX_RUNS_PER_USER", _int(1)),
     "max_run_s": _Option("NETRA_MAX_RUN_S", _seconds),
-    "tool_delay_s": _Option("NETRA_TOOL_DELAY_S", _non_negative_seconds),
     "llm_base_url": _Option("NETRA_LLM_BASE_URL", _text),
     "llm_model": _Option("NETRA_LLM_MODEL", _text),
     "llm_api_key": _Option("NETRA_LLM_API_KEY", _text),

@@ -15,6 +15,10 @@ import jwt
 import pytest
 import trio
 
+from netra_trio.agents.base import Agent, AgentRegistry, AgentResult, RunContext
+from netra_trio.agents.optimization import optimization_agent
+from netra_trio.agents.supervisor import supervisor_agent
+from netra_trio.agents.triage import triage_agent
 from netra_trio.auth import Authenticator
 from netra_trio.config import Config
 from netra_trio.server.app import Server
@@ -53,11 +57,56 @@ def token_for(user: str, ttl_s: float = 3600.0, **claims: Any) -> str:
     return jwt.encode(body, claims.pop("_secret", SECRET), algorithm="HS256")
 
 
-async def start_server(nursery: trio.Nursery, **overrides: Any) -> Server:
+async def start_server(
+    nursery: trio.Nursery, *, agents: AgentRegistry | None = None, **overrides: Any
+) -> Server:
     """Start a server in ``nursery``; it listens on a free loopback port."""
-    server = Server(make_config(**overrides))
+    server = Server(make_config(**overrides), agents=agents)
     started: Server = await nursery.start(server.run)
     return started
+
+
+def agents_with(**replaced: Agent) -> AgentRegistry:
+    """The built-in agents, with some replaced (or added) by name."""
+    registry = AgentRegistry()
+    built_in: dict[str, Agent] = {
+        "supervisor": supervisor_agent,
+        "triage": triage_agent,
+        "optimization": optimization_agent,
+    }
+    for name, agent in {**built_in, **replaced}.items():
+        registry.register(name, agent)
+    return registry
+
+
+def waiting_agent(gate: trio.Event | None = None) -> Agent:
+    """An agent that thinks, then calls a ``wait`` tool that returns when
+    ``gate`` is set (never, without one)."""
+
+    async def wait() -> str:
+        if gate is None:
+            await trio.sleep_forever()
+        await gate.wait()
+        return "released"
+
+    async def agent(ctx: RunContext) -> AgentResult:
+        await ctx.emit.thinking("waiting", "about to wait")
+        await ctx.emit.tool_call("waiting", "wait", {}, wait)
+        return AgentResult(result={"waited": True}, report="waited")
+
+    return agent
+
+
+def paced_agent(steps: int, pause_s: float) -> Agent:
+    """An agent that thinks ``steps`` times, ``pause_s`` apart."""
+
+    async def agent(ctx: RunContext) -> AgentResult:
+        for step in range(steps):
+            await trio.sleep(pause_s)
+            await ctx.emit.thinking("paced", f"step {step}")
+        return AgentResult(result={"steps": steps}, report=f"{steps} steps")
+
+    return agent
 
 
 LISTENING = "netra-trio listening on ws://"
@@ -88,13 +137,19 @@ PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
 
 @asynccontextmanager
 async def serve_subprocess(
-    args: list[str], *, cwd: Path, stderr_path: Path, timeout_s: float = 10.0
+    args: list[str],
+    *,
+    cwd: Path,
+    stderr_path: Path,
+    timeout_s: float = 10.0,
+    module: str = "netra_trio",
 ) -> AsyncIterator[tuple[trio.Process, str]]:
-    """``python -m netra_trio serve --port 0 ARGS`` as a subprocess running the code
-    under test; yields it and its URL once it listens, and kills it on exit."""
+    """``python -m MODULE serve --port 0 ARGS`` (``netra_trio``: the command
+    itself) as a subprocess running the code under test; yields it and its URL
+    once it listens, and kills it on exit."""
     with stderr_path.open("ab") as stderr:
         process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "netra_trio", "serve", "--port", "0", *args],
+            [sys.executable, "-m", module, "serve", "--port", "0", *args],
             cwd=cwd,
             env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
             stdout=subprocess.PIPE,

@@ -150,8 +150,6 @@ VALID: list[tuple[str, str, Any]] = [
     ("shutdown_grace_s", "2.5", 2.5),
     ("max_runs_per_user", "2", 2),
     ("max_run_s", "30", 30.0),
-    ("tool_delay_s", "0", 0.0),
-    ("tool_delay_s", "0.05", 0.05),
     ("log_format", "json", "json"),
     ("log_format", " JSON ", "json"),
     ("log_level", "Warning", "warning"),

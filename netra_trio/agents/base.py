@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from netra_trio.storage.base import MessageRecord
+from netra_trio.storage.records import MessageRecord
 
 
 class AgentFailure(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netra_trio.handlers.base import Handler, HandlerContext
+from netra_trio.handlers.context import Handler, HandlerContext
 from netra_trio.handlers.router import Router
 from netra_trio.protocol.client_messages import Batch
 

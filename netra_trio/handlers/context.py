@@ -1,22 +1,61 @@
 """What a handler may do with the connection that received a message.
 
-Handlers see this protocol, never the server's connection class: they reply
-to the sender, tell the user's other connections, or report a violation.
-There is no way to address another user from here.
+Handlers see these protocols, never the server's classes: they reply to the
+sender, tell the user's other connections, report a violation, and reach the
+user's threads, runs and session through narrow views. There is no way to
+address another user from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from netra_trio.core.priority import Priority
 from netra_trio.errors import ProtocolError
 from netra_trio.protocol.client_messages import ClientMessage
+from netra_trio.storage.base import ThreadStore
+from netra_trio.storage.records import RunRecord
 
-if TYPE_CHECKING:
-    from netra_trio.server.runs import RunManager
-    from netra_trio.server.services import Services
+
+class RunSlot(Protocol):
+    """An admitted run that has not started: it holds its place against the
+    limits until it starts or is released (on leaving its ``with`` block)."""
+
+    def start(
+        self, thread_id: str, run_input: Any, *, options: dict[str, Any] | None = None
+    ) -> None: ...
+
+    def __enter__(self) -> RunSlot: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+class RunControl(Protocol):
+    """The user's agent runs."""
+
+    def reserve(
+        self, agent_name: str, thread_id: str | None, *, correlation_id: str | None = None
+    ) -> RunSlot:
+        """Admit a run of ``agent_name`` (on ``thread_id``, or on a thread yet
+        to be made), or raise ProtocolError (NOT_FOUND, AGENT_BUSY)."""
+        ...
+
+    def stop(self, run_id: str) -> bool:
+        """Cancel an active run of this user; False when there is none."""
+        ...
+
+    async def find(self, run_id: str) -> RunRecord | None:
+        """The stored record of a run (of any user: the caller checks)."""
+        ...
+
+
+class SessionAccess(Protocol):
+    async def get(self, session_id: str, user_id: str) -> dict[str, Any]: ...
+
+    async def update(
+        self, session_id: str, user_id: str, patch: dict[str, Any]
+    ) -> dict[str, Any]: ...
 
 
 class HandlerContext(Protocol):
@@ -27,7 +66,19 @@ class HandlerContext(Protocol):
     def connection_id(self) -> str: ...
 
     @property
+    def session_id(self) -> str: ...
+
+    @property
     def is_open(self) -> bool: ...
+
+    @property
+    def threads(self) -> ThreadStore: ...
+
+    @property
+    def runs(self) -> RunControl: ...
+
+    @property
+    def sessions(self) -> SessionAccess: ...
 
     def reply(
         self, payload: object, *, correlation_id: str | None = None, thread_id: str | None = None
@@ -48,18 +99,13 @@ class HandlerContext(Protocol):
 
     def security_violation(self, reason: str, *, correlation_id: str | None = None) -> None: ...
 
-    @property
-    def session_id(self) -> str: ...
-
     def rate_limit(self, cost: int, correlation_id: str | None = None) -> bool: ...
 
     async def replay(self, last_seq: int) -> tuple[int, bool]: ...
 
-    @property
-    def services(self) -> Services: ...
-
-    @property
-    def runs(self) -> RunManager: ...
+    async def wait_low_value_turn(self) -> None:
+        """Wait until low-value work (typing indicators) may go on."""
+        ...
 
 
 M = TypeVar("M", bound=ClientMessage)

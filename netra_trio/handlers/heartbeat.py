@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from netra_trio.handlers.base import HandlerContext
+from netra_trio.handlers.context import HandlerContext
 from netra_trio.protocol.client_messages import Heartbeat, Ping
 from netra_trio.protocol.server_messages import PONG, HeartbeatAck
 

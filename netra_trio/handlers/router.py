@@ -15,7 +15,7 @@ from typing import Any
 
 from netra_trio.core.routing import identity_violation
 from netra_trio.errors import ErrorCode, ProtocolError
-from netra_trio.handlers.base import Handler, HandlerContext, M
+from netra_trio.handlers.context import Handler, HandlerContext, M
 from netra_trio.handlers.threads import Refused
 from netra_trio.logs import log_event
 from netra_trio.protocol.client_messages import Batch, ClientMessage

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from netra_trio.errors import ErrorCode, ProtocolError
-from netra_trio.handlers.base import HandlerContext
+from netra_trio.handlers.context import HandlerContext
 from netra_trio.protocol.client_messages import Resume, SessionGet, SessionUpdate
 from netra_trio.protocol.server_messages import ResumeComplete, SessionState
 
 
 async def handle_session_update(ctx: HandlerContext, message: SessionUpdate) -> None:
     try:
-        data = await ctx.services.sessions.update(ctx.session_id, ctx.user_id, message.payload.data)
+        data = await ctx.sessions.update(ctx.session_id, ctx.user_id, message.payload.data)
     except ValueError as exc:
         raise ProtocolError(
             ErrorCode.INVALID_MESSAGE, f"payload.data: {exc}", correlation_id=message.message_id
@@ -19,7 +19,7 @@ async def handle_session_update(ctx: HandlerContext, message: SessionUpdate) -> 
 
 
 async def handle_session_get(ctx: HandlerContext, message: SessionGet) -> None:
-    data = await ctx.services.sessions.get(ctx.session_id, ctx.user_id)
+    data = await ctx.sessions.get(ctx.session_id, ctx.user_id)
     ctx.reply(SessionState(session_id=ctx.session_id, data=data), correlation_id=message.message_id)
 
 

@@ -7,7 +7,7 @@ attempt is a security violation; an id that names no thread is NOT_FOUND.
 from __future__ import annotations
 
 from netra_trio.errors import ErrorCode, ProtocolError
-from netra_trio.handlers.base import HandlerContext
+from netra_trio.handlers.context import HandlerContext
 from netra_trio.protocol.client_messages import GetThreadHistory, ListThreads
 from netra_trio.protocol.server_messages import (
     HistoryMessage,
@@ -15,7 +15,7 @@ from netra_trio.protocol.server_messages import (
     Threads,
     ThreadSummary,
 )
-from netra_trio.storage.base import ThreadRecord
+from netra_trio.storage.records import ThreadRecord
 
 
 class Refused(Exception):
@@ -25,7 +25,7 @@ class Refused(Exception):
 async def owned_thread(
     ctx: HandlerContext, thread_id: str, correlation_id: str | None
 ) -> ThreadRecord:
-    thread = await ctx.services.storage.get_thread(thread_id)
+    thread = await ctx.threads.get_thread(thread_id)
     if thread is None:
         raise ProtocolError(
             ErrorCode.NOT_FOUND,
@@ -40,9 +40,7 @@ async def owned_thread(
 
 async def handle_get_thread_history(ctx: HandlerContext, message: GetThreadHistory) -> None:
     thread = await owned_thread(ctx, message.payload.thread_id, message.message_id)
-    records = await ctx.services.storage.thread_messages(
-        thread.thread_id, limit=message.payload.limit
-    )
+    records = await ctx.threads.thread_messages(thread.thread_id, limit=message.payload.limit)
     history = ThreadHistory(
         thread_id=thread.thread_id,
         messages=[
@@ -56,7 +54,7 @@ async def handle_get_thread_history(ctx: HandlerContext, message: GetThreadHisto
 
 
 async def handle_list_threads(ctx: HandlerContext, message: ListThreads) -> None:
-    threads = await ctx.services.storage.list_threads(ctx.user_id)
+    threads = await ctx.threads.list_threads(ctx.user_id)
     ctx.reply(
         Threads(
             threads=[

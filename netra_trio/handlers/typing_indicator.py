@@ -5,15 +5,13 @@ event loop's round (``server/round_budget.py``)."""
 
 from __future__ import annotations
 
-from netra_trio.handlers.base import HandlerContext
+from netra_trio.handlers.context import HandlerContext
 from netra_trio.protocol.client_messages import TypingStarted, TypingStopped
 from netra_trio.protocol.server_messages import TypingAck, UserTyping
 
 
 async def handle_typing(ctx: HandlerContext, message: TypingStarted | TypingStopped) -> None:
-    # agent events being stored and sent go first (LOW work waits two commits at most)
-    await ctx.services.event_log.yield_to_events()
-    await ctx.services.low_work.admit()  # a few a round: a flood keeps rounds short
+    await ctx.wait_low_value_turn()  # agent events go first; a flood keeps rounds short
     typing = isinstance(message, TypingStarted)
     ctx.reply(TypingAck(typing=typing), correlation_id=message.message_id)
     ctx.notify_others(

@@ -2,47 +2,56 @@
 user id -> UserHub.
 
 Each accepted socket is handled by one task in the hub nursery: it reads the
-upgrade request (``server/transport.py``), authenticates and admits it
-synchronously, then hands the connection (and the socket) to its user's hub
+upgrade request (``server/transport.py``), decides it (the decisions are the
+core's: ``core/handshake.py``, ``core/limits.py``; the token is checked by the
+authenticator), then hands the connection (and the socket) to its user's hub
 and ends. There is no path from the Hub to a user's connections except through
-that user's UserHub.
+that user's UserHub. While a user has a hub here, the process is subscribed to
+that user's events on the backplane; the deliverer finds the hub through
+:meth:`Hub.recipient`.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
 
-from netra_trio.auth import Authenticator
-from netra_trio.core.limits import Admission, TokenBucket
+from netra_trio.auth import Authenticator, Principal
+from netra_trio.backplane.base import Backplane
+from netra_trio.core.handshake import (
+    SESSION_FORBIDDEN,
+    STORAGE_UNAVAILABLE,
+    HandshakeLimiter,
+    Rejection,
+    Target,
+    check_request,
+    parse_target,
+    too_many_connections,
+    unauthorized,
+)
+from netra_trio.core.limits import Admission
 from netra_trio.errors import AuthError, CloseCode
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.server.connection import Connection
-from netra_trio.server.handshake import (
-    NOT_FOUND,
-    SESSION_FORBIDDEN,
-    SHUTTING_DOWN,
-    STORAGE_UNAVAILABLE,
-    WS_PATH,
-    Admitted,
-    Rejection,
-    handshake_rate,
-    parse_target,
-    too_many,
-    unauthorized,
-)
-from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionForbidden
 from netra_trio.server.stats import ServerStats
 from netra_trio.server.transport import describe_remote, read_handshake
 from netra_trio.server.user_hub import HubClosed, UserHub
 from netra_trio.storage.base import StorageError
 
-_MAX_TRACKED_ADDRESSES = 4096
+if TYPE_CHECKING:
+    from netra_trio.server.services import Services
+
+
+@attrs.frozen
+class Admitted:
+    principal: Principal
+    target: Target
 
 
 @attrs.frozen
@@ -56,18 +65,25 @@ class _Seat:
 
 
 class Hub:
-    def __init__(self, services: Services, authenticator: Authenticator, router: Router) -> None:
+    def __init__(
+        self,
+        services: Services,
+        authenticator: Authenticator,
+        router: Router,
+        backplane: Backplane,
+    ) -> None:
         self.services = services
-        self.config = services.config
+        self.config = config = services.config
         self._auth = authenticator
         self._router = router
+        self._backplane = backplane
         self.stats = ServerStats()
         self._users: dict[str, UserHub] = {}
         self._nursery: trio.Nursery | None = None
         self._accepting = True
         self._active_streams = 0
         self._drained = trio.Event()
-        self._ip_buckets: dict[str, TokenBucket] = {}
+        self._handshakes = HandshakeLimiter(config.handshake_rate_per_ip_s, config.handshake_burst)
 
     # -- the map ------------------------------------------------------------------------
 
@@ -79,21 +95,24 @@ class Hub:
     def accepting(self) -> bool:
         return self._accepting
 
-    def user_hub(self, user_id: str) -> UserHub | None:
+    def recipient(self, user_id: str) -> UserHub | None:
+        """The user's hub on this process (the deliverer's way to it)."""
         return self._users.get(user_id)
 
     def forget(self, user_hub: UserHub) -> None:
         if self._users.get(user_hub.user_id) is user_hub:
             del self._users[user_hub.user_id]
+            self._backplane.unsubscribe(user_hub.user_id)
         self._check_drained()
 
-    def _user_hub_for(self, user_id: str) -> UserHub:
+    async def _user_hub_for(self, user_id: str) -> UserHub:
         user_hub = self._users.get(user_id)
         if user_hub is None or not user_hub.alive:
             assert self._nursery is not None
             user_hub = UserHub(user_id, self, self.services)
             self._users[user_id] = user_hub
             self._nursery.start_soon(user_hub.run)
+            await self._backplane.subscribe(user_id)
         return user_hub
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -120,22 +139,6 @@ class Hub:
     def _check_drained(self) -> None:
         if not self._accepting and not self._users and self._active_streams == 0:
             self._drained.set()
-
-    def _handshake_bucket(self, address: str) -> TokenBucket:
-        bucket = self._ip_buckets.get(address)
-        if bucket is None:
-            if len(self._ip_buckets) >= _MAX_TRACKED_ADDRESSES:
-                now = trio.current_time()
-                for known, old in list(self._ip_buckets.items()):
-                    if old.full(now):
-                        del self._ip_buckets[known]
-            bucket = TokenBucket(
-                self.config.handshake_rate_per_ip_s,
-                self.config.handshake_burst,
-                updated=trio.current_time(),
-            )
-            self._ip_buckets[address] = bucket
-        return bucket
 
     # -- one socket ---------------------------------------------------------------------
 
@@ -207,7 +210,6 @@ class Hub:
             ws=ws,
             token_expires_at=admitted.principal.expires_at,
             batch_mode=admitted.target.batch,
-            config=config,
             router=self._router,
             stats=self.stats,
             remote=remote,
@@ -231,9 +233,9 @@ class Hub:
         """Reserve a connection slot (synchronously: atomic per user), then open
         or resume the session. A refusal gives the slot back."""
         user_id = admitted.principal.user_id
-        user_hub = self._user_hub_for(user_id)
+        user_hub = await self._user_hub_for(user_id)
         if user_hub.try_admit() is Admission.TOO_MANY_CONNECTIONS:
-            return too_many(self.config.max_connections_per_user)
+            return too_many_connections(self.config.max_connections_per_user)
         try:
             session_id, resumed = await self.services.sessions.open(
                 user_id, admitted.target.session_id
@@ -266,13 +268,11 @@ class Hub:
         address: str,
     ) -> Admitted | Rejection:
         target = parse_target(path)
-        if target.path != WS_PATH:
-            return NOT_FOUND
-        if not self._accepting:
-            return SHUTTING_DOWN
-        retry_after = self._handshake_bucket(address).take(trio.current_time())
-        if retry_after is not None:
-            return handshake_rate(retry_after)
+        refused = check_request(target, self._accepting) or self._handshakes.take(
+            address, trio.current_time()
+        )
+        if refused is not None:
+            return refused
         try:
             principal = self._auth.authenticate(headers, subprotocols)
         except AuthError as exc:

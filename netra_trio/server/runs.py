@@ -1,5 +1,11 @@
-"""Agent runs of one user: started in the user's hub nursery, each in its own
-cancel scope, with a lease that keeps the hub alive while the run works.
+"""Agent runs of one user: admitted in one place, started in the user's hub
+nursery, each in its own cancel scope, with a lease that keeps the hub alive
+while the run works.
+
+Admission (:meth:`RunManager.reserve`) checks that the agent exists and asks
+the core's :class:`RunAdmission` whether the thread and the user have room; a
+reserved slot counts as an active run until it starts or is released, so the
+handler can store the user's message in between without a second check.
 
 Every run emits ``agent_started`` first and exactly one terminal event last:
 ``agent_completed`` (success, or ``cancelled`` after ``stop_agent``) or
@@ -11,45 +17,30 @@ event is stored before it is sent, through the event log.
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
-from netra_trio.agents.base import AgentFailure, AgentResult, OnDelta, RunContext, ToolOutcome
-from netra_trio.core.priority import Priority
+from netra_trio.agents.base import AgentFailure, AgentResult, RunContext
+from netra_trio.core.runs import RunAdmission, RunRefusal
 from netra_trio.errors import ErrorCode, ProtocolError
 from netra_trio.logs import log_event
-from netra_trio.protocol.codec import encode
+from netra_trio.pipeline.event_log import EventSource
 from netra_trio.protocol.converter import CONVERTER
-from netra_trio.protocol.server_messages import (
-    SERVER_TYPES,
-    AgentCompleted,
-    AgentError,
-    AgentStarted,
-    AgentThinking,
-    ToolCompleted,
-    ToolExecuting,
-)
-from netra_trio.server.scheduler import OutboundFrame
-from netra_trio.storage.base import NewEvent, RunRecord, StorageError, StoredEvent
+from netra_trio.protocol.server_messages import AgentCompleted, AgentError, AgentStarted
+from netra_trio.server.emitter import RunEmitter
+from netra_trio.storage.base import StorageError
+from netra_trio.storage.records import RunRecord
 
 if TYPE_CHECKING:
     from netra_trio.server.services import Services
     from netra_trio.server.user_hub import UserHub
 
 _TERMINAL_GRACE_S = 5.0
-# Events a run may have queued but not yet committed: enough for group commits
-# to batch, small enough that a run cannot flood its user's connections.
-_EMIT_WINDOW = 32
-_STREAM_FLUSH_CHARS = 40
-_CRITICAL = Priority.CRITICAL  # per event: an enum member lookup costs ~100 ns
 
 
 @attrs.define
@@ -64,228 +55,88 @@ class ActiveRun:
     stop_requested: bool = False
 
 
-class RunEmitter:
-    """Stores each event of one run, then fans it out to the user's connections."""
+class RunSlot:
+    """An admitted run that has not started; released on leaving its ``with``
+    block unless it started."""
 
-    def __init__(self, services: Services, user_hub: UserHub, run: ActiveRun) -> None:
-        self._log = services.event_log
-        self._user_hub = user_hub
-        self._user_id = user_hub.user_id
-        self._run = run
-        self._tool_delay_s = services.config.tool_delay_s
-        self._steps: dict[str, int] = {}
-        self.terminal_sent = False
-        self._failure: StorageError | None = None
-        self._in_flight = 0
-        self._window = trio.lowlevel.ParkingLot()
-        self._on_delivered = self._delivered  # bound once, not per event
-        self._on_failed = self._failed
+    def __init__(
+        self,
+        manager: RunManager,
+        agent_name: str,
+        thread_id: str | None,
+        correlation_id: str | None,
+    ) -> None:
+        self._manager = manager
+        self.agent_name = agent_name
+        self.thread_id = thread_id
+        self._correlation_id = correlation_id
+        self._open = True
 
-    def _event(self, payload: object) -> NewEvent:
-        kind, _ = SERVER_TYPES[type(payload)]
-        body = CONVERTER.unstructure(payload)
-        run = self._run
-        emitted = time.time()  # the frame's timestamp: when the agent emitted it
-
-        def make_frame(seq: int) -> str:
-            return encode(
-                kind,
-                body,
-                correlation_id=run.correlation_id,
-                thread_id=run.thread_id,
-                run_id=run.run_id,
-                seq=seq,
-                timestamp=emitted,
-            )
-
-        return NewEvent(self._user_id, kind, run.run_id, run.thread_id, make_frame)
-
-    async def emit(self, payload: object) -> None:
-        """Queue an event of the run: it is stored, then sent, in order. Does not
-        wait for the commit; a failed write surfaces at the next emit."""
-        if self._failure is not None:
-            raise self._failure
-        while self._in_flight >= _EMIT_WINDOW:
-            await self._window.park()
-        self._in_flight += 1
-        make = functools.partial(self._event, payload)
-        if self._log.submit_nowait(make, self._on_delivered, self._on_failed):
-            await trio.lowlevel.checkpoint_if_cancelled()  # the CPU is given up only to wait
-        else:
-            await self._log.submit(make, self._on_delivered, self._on_failed)
-
-    def _delivered(self, stored: list[StoredEvent]) -> None:
-        self._landed(len(stored))
-        self._deliver(stored)
-
-    def _failed(self, exc: StorageError) -> None:
-        self._landed(1)
-        self._failure = self._failure or exc
-
-    def _landed(self, count: int) -> None:
-        # a full window reopens only once half of it has landed, so that a
-        # producer emits a burst of events per wake-up instead of one
-        self._in_flight -= count
-        if self._window and self._in_flight <= _EMIT_WINDOW // 2:
-            self._window.unpark_all()
-
-    async def emit_and_wait(self, payload: object) -> StoredEvent:
-        """Store an event (after every event queued before it) and wait until
-        it is committed and sent."""
-        if self._failure is not None:
-            raise self._failure
-        return await self._log.append(lambda: self._event(payload), self._deliver)
-
-    def _deliver(self, stored: list[StoredEvent]) -> None:
-        user_id = self._user_id
-        self._user_hub.fan_out_all(
-            [OutboundFrame(user_id, event.frame, _CRITICAL, seq=event.seq) for event in stored]
+    def start(
+        self, thread_id: str, run_input: Any, *, options: dict[str, Any] | None = None
+    ) -> None:
+        if not self._open:
+            raise RuntimeError("this run slot was already used or released")
+        self.release()
+        self._manager._start(
+            self.agent_name, thread_id, run_input, options or {}, self._correlation_id
         )
 
-    async def terminal(self, payload: AgentCompleted | AgentError) -> None:
-        if self.terminal_sent:
-            return
-        self.terminal_sent = True
-        await self.emit_and_wait(payload)
+    def release(self) -> None:
+        if self._open:
+            self._open = False
+            self._manager._slots.remove(self)
 
-    async def thinking(self, agent_name: str, thought: str) -> None:
-        step = self._steps.get(agent_name, 0) + 1
-        self._steps[agent_name] = step
-        await self.emit(AgentThinking(agent_name=agent_name, thought=thought, step=step))
+    def __enter__(self) -> RunSlot:
+        return self
 
-    async def stream_thinking(
-        self, agent_name: str, produce: Callable[[OnDelta], Awaitable[str]]
-    ) -> str:
-        """Run ``produce`` with a callback for streamed text; each sentence of it
-        becomes one ``agent_thinking`` event. Returns the whole text."""
-        buffer: list[str] = []
-
-        async def on_delta(piece: str) -> None:
-            buffer.append(piece)
-            pending = "".join(buffer)
-            if len(pending) >= _STREAM_FLUSH_CHARS and pending.rstrip().endswith(
-                (".", "!", "?", ":")
-            ):
-                buffer.clear()
-                await self.thinking(agent_name, pending.strip())
-
-        text = await produce(on_delta)
-        if "".join(buffer).strip():
-            await self.thinking(agent_name, "".join(buffer).strip())
-        return text
-
-    async def tool_call(
-        self, agent_name: str, tool_name: str, arguments: dict[str, Any], fn: Any
-    ) -> ToolOutcome:
-        call_id = f"tc-{uuid.uuid4().hex[:12]}"
-        await self.emit(
-            ToolExecuting(
-                agent_name=agent_name,
-                tool_name=tool_name,
-                tool_call_id=call_id,
-                arguments=arguments,
-            )
-        )
-        if self._tool_delay_s:
-            await trio.sleep(self._tool_delay_s)
-        started = time.perf_counter()
-        try:
-            value = fn()
-            if inspect.isawaitable(value):
-                value = await value
-            outcome = ToolOutcome("success", CONVERTER.unstructure(value), value)
-        except Exception as exc:
-            log_event(
-                "tool_error",
-                logging.WARNING,
-                user=self._user_id,
-                run=self._run.run_id,
-                tool=tool_name,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            outcome = ToolOutcome("error", {"error": f"{type(exc).__name__}: {exc}"})
-        duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        await self.emit(
-            ToolCompleted(
-                agent_name=agent_name,
-                tool_name=tool_name,
-                tool_call_id=call_id,
-                status=outcome.status,
-                result=outcome.result,
-                duration_ms=duration_ms,
-            )
-        )
-        return outcome
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 class RunManager:
     def __init__(self, user_hub: UserHub, services: Services) -> None:
         self._user_hub = user_hub
         self._services = services
+        self._admission = RunAdmission(services.config.max_runs_per_user)
         self._runs: dict[str, ActiveRun] = {}
+        self._slots: list[RunSlot] = []
 
     @property
     def active(self) -> tuple[ActiveRun, ...]:
         return tuple(self._runs.values())
 
-    def start(
-        self,
-        agent_name: str,
-        thread_id: str,
-        run_input: Any,
-        *,
-        options: dict[str, Any] | None = None,
-        correlation_id: str | None = None,
-    ) -> ActiveRun:
-        """Admit and start a run, or raise ProtocolError. Synchronous, so two
-        requests cannot both pass the per-thread and per-user limits."""
-        config = self._services.config
-        if self._services.agents.get(agent_name) is None:
+    def reserve(
+        self, agent_name: str, thread_id: str | None, *, correlation_id: str | None = None
+    ) -> RunSlot:
+        """Admit a run, or raise ProtocolError. Synchronous, so two requests
+        cannot both pass the per-thread and per-user limits."""
+        agents = self._services.agents
+        if agents.get(agent_name) is None:
             raise ProtocolError(
                 ErrorCode.NOT_FOUND,
                 f"payload.agent: no agent named {agent_name!r}",
                 correlation_id=correlation_id,
+                details={"agents": list(agents.names)},
             )
-        if any(run.thread_id == thread_id for run in self._runs.values()):
+        busy: list[str | None] = [run.thread_id for run in self._runs.values()]
+        busy += [slot.thread_id for slot in self._slots]
+        refusal = self._admission.check(busy, thread_id)
+        if refusal is RunRefusal.THREAD_BUSY:
             raise ProtocolError(
                 ErrorCode.AGENT_BUSY,
                 f"thread {thread_id} already has an active run",
                 correlation_id=correlation_id,
             )
-        if len(self._runs) >= config.max_runs_per_user:
+        if refusal is RunRefusal.USER_AT_LIMIT:
             raise ProtocolError(
                 ErrorCode.AGENT_BUSY,
-                f"at most {config.max_runs_per_user} runs may be active at once",
+                f"at most {self._admission.max_runs_per_user} runs may be active at once",
                 correlation_id=correlation_id,
             )
-        run = ActiveRun(
-            run_id=f"r-{uuid.uuid4().hex[:16]}",
-            thread_id=thread_id,
-            agent_name=agent_name,
-            input=run_input,
-            options=options or {},
-            correlation_id=correlation_id,
-            scope=trio.CancelScope(deadline=trio.current_time() + config.max_run_s),
-        )
-        self._user_hub.start_task(self._execute, run)
-        self._runs[run.run_id] = run
-        return run
-
-    def check_can_start(self, thread_id: str | None, *, correlation_id: str | None = None) -> None:
-        """AGENT_BUSY when the thread has an active run or the user is at the run limit."""
-        limit = self._services.config.max_runs_per_user
-        if thread_id is not None and any(r.thread_id == thread_id for r in self._runs.values()):
-            raise ProtocolError(
-                ErrorCode.AGENT_BUSY,
-                f"thread {thread_id} already has an active run",
-                correlation_id=correlation_id,
-            )
-        if len(self._runs) >= limit:
-            raise ProtocolError(
-                ErrorCode.AGENT_BUSY,
-                f"at most {limit} runs may be active at once",
-                correlation_id=correlation_id,
-            )
+        slot = RunSlot(self, agent_name, thread_id, correlation_id)
+        self._slots.append(slot)
+        return slot
 
     def stop(self, run_id: str) -> bool:
         run = self._runs.get(run_id)
@@ -295,11 +146,34 @@ class RunManager:
         run.scope.cancel()
         return True
 
+    async def find(self, run_id: str) -> RunRecord | None:
+        return await self._services.storage.runs.get_run(run_id)
+
+    def _start(
+        self,
+        agent_name: str,
+        thread_id: str,
+        run_input: Any,
+        options: dict[str, Any],
+        correlation_id: str | None,
+    ) -> ActiveRun:
+        run = ActiveRun(
+            run_id=f"r-{uuid.uuid4().hex[:16]}",
+            thread_id=thread_id,
+            agent_name=agent_name,
+            input=run_input,
+            options=options,
+            correlation_id=correlation_id,
+            scope=trio.CancelScope(deadline=trio.current_time() + self._services.config.max_run_s),
+        )
+        self._user_hub.start_task(self._execute, run)
+        self._runs[run.run_id] = run
+        return run
+
     async def _execute(self, run: ActiveRun) -> None:
         services, user_id = self._services, self._user_hub.user_id
-        emitter = RunEmitter(services, self._user_hub, run)
-        agent = services.agents.get(run.agent_name)
-        assert agent is not None
+        source = EventSource(user_id, run.run_id, run.thread_id, run.correlation_id)
+        emitter = RunEmitter(services.event_log.producer(source))
         started = time.perf_counter()
         status, error_code = "error", None
         involved: tuple[str, ...] = (run.agent_name,)
@@ -308,68 +182,7 @@ class RunManager:
         )
         try:
             with run.scope:
-                await services.storage.start_run(
-                    RunRecord(
-                        run.run_id, user_id, run.thread_id, run.agent_name, "running", time.time()
-                    )
-                )
-                await emitter.emit(
-                    AgentStarted(agent_name=run.agent_name, input_preview=_preview(run.input))
-                )
-                history = await services.storage.thread_messages(run.thread_id, limit=50)
-                ctx = RunContext(
-                    user_id=user_id,
-                    thread_id=run.thread_id,
-                    run_id=run.run_id,
-                    input=run.input,
-                    options=run.options,
-                    history=history,
-                    emit=emitter,
-                    llm=services.llm,
-                )
-                try:
-                    outcome: AgentResult = await agent(ctx)
-                except AgentFailure as failure:
-                    error_code = failure.code
-                    await emitter.terminal(
-                        AgentError(
-                            agent_name=run.agent_name, code=failure.code, message=failure.message
-                        )
-                    )
-                except (StorageError, trio.Cancelled):
-                    raise
-                except Exception as exc:
-                    error_code = "AGENT_CRASHED"
-                    log_event(
-                        "agent_crashed",
-                        logging.ERROR,
-                        user=user_id,
-                        run=run.run_id,
-                        agent=run.agent_name,
-                        exc_info=True,
-                    )
-                    await emitter.terminal(
-                        AgentError(
-                            agent_name=run.agent_name,
-                            code="AGENT_CRASHED",
-                            message=f"the agent failed: {type(exc).__name__}",
-                        )
-                    )
-                else:
-                    involved = outcome.agents_involved or (run.agent_name,)
-                    await services.storage.append_message(
-                        run.thread_id, "assistant", outcome.report, run_id=run.run_id
-                    )
-                    await emitter.terminal(
-                        AgentCompleted(
-                            agent_name=run.agent_name,
-                            status="success",
-                            result=outcome.result,
-                            agents_involved=list(involved),
-                            orchestration_time_s=round(time.perf_counter() - started, 6),
-                        )
-                    )
-                    status = "success"
+                status, error_code, involved = await self._work(run, emitter, started)
             if run.scope.cancelled_caught:
                 status, error_code = await self._cancelled(run, emitter, started)
         except trio.Cancelled:
@@ -400,7 +213,7 @@ class RunManager:
         finally:
             with trio.move_on_after(_TERMINAL_GRACE_S, shield=True):
                 try:
-                    await services.storage.finish_run(
+                    await services.storage.runs.finish_run(
                         run.run_id, status, agents=involved, error_code=error_code
                     )
                 except StorageError as exc:
@@ -420,6 +233,72 @@ class RunManager:
                 code=error_code,
                 seconds=round(time.perf_counter() - started, 3),
             )
+
+    async def _work(
+        self, run: ActiveRun, emitter: RunEmitter, started: float
+    ) -> tuple[str, str | None, tuple[str, ...]]:
+        """The run inside its scope: record, ``agent_started``, the agent, the
+        terminal event. Returns (status, error code, agents involved)."""
+        storage, user_id = self._services.storage, self._user_hub.user_id
+        await storage.runs.start_run(
+            RunRecord(run.run_id, user_id, run.thread_id, run.agent_name, "running", time.time())
+        )
+        await emitter.emit(
+            AgentStarted(agent_name=run.agent_name, input_preview=_preview(run.input))
+        )
+        history = await storage.threads.thread_messages(run.thread_id, limit=50)
+        ctx = RunContext(
+            user_id=user_id,
+            thread_id=run.thread_id,
+            run_id=run.run_id,
+            input=run.input,
+            options=run.options,
+            history=history,
+            emit=emitter,
+            llm=self._services.llm,
+        )
+        agent = self._services.agents.get(run.agent_name)
+        assert agent is not None  # admitted by reserve
+        try:
+            outcome: AgentResult = await agent(ctx)
+        except AgentFailure as failure:
+            await emitter.terminal(
+                AgentError(agent_name=run.agent_name, code=failure.code, message=failure.message)
+            )
+            return "error", failure.code, (run.agent_name,)
+        except (StorageError, trio.Cancelled):
+            raise
+        except Exception as exc:
+            log_event(
+                "agent_crashed",
+                logging.ERROR,
+                user=user_id,
+                run=run.run_id,
+                agent=run.agent_name,
+                exc_info=True,
+            )
+            await emitter.terminal(
+                AgentError(
+                    agent_name=run.agent_name,
+                    code="AGENT_CRASHED",
+                    message=f"the agent failed: {type(exc).__name__}",
+                )
+            )
+            return "error", "AGENT_CRASHED", (run.agent_name,)
+        involved = outcome.agents_involved or (run.agent_name,)
+        await storage.threads.append_message(
+            run.thread_id, "assistant", outcome.report, run_id=run.run_id
+        )
+        await emitter.terminal(
+            AgentCompleted(
+                agent_name=run.agent_name,
+                status="success",
+                result=outcome.result,
+                agents_involved=list(involved),
+                orchestration_time_s=round(time.perf_counter() - started, 6),
+            )
+        )
+        return "success", None, involved
 
     async def _cancelled(
         self, run: ActiveRun, emitter: RunEmitter, started: float

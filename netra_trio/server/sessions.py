@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from netra_trio.core.sessions import SessionPolicy, SessionView
 from netra_trio.logs import log_event
-from netra_trio.storage.base import SessionRecord, Storage
+from netra_trio.storage.base import SessionStore
+from netra_trio.storage.records import SessionRecord
 
 MAX_SESSION_DATA_BYTES = 64 * 1024
 
@@ -66,7 +67,7 @@ def _bound(session_id: str, user_id: str) -> bytes:
 class SessionService:
     def __init__(
         self,
-        storage: Storage,
+        storage: SessionStore,
         cipher: SessionCipher,
         policy: SessionPolicy,
         clock: Callable[[], float] = time.time,

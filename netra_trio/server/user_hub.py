@@ -1,6 +1,10 @@
 """One user's hub: a nursery that owns all of that user's connections and
 agent runs, and the only path by which frames reach them.
 
+Agent events arrive from the deliverer (``deliver``, then ``flush`` once per
+delivered batch); replies to other connections of the user (typing notices)
+through ``fan_out``.
+
 A UserHub lives while it holds at least one lease (an admitted handshake, a
 live connection, a run). Admission is synchronous, so concurrent handshakes
 of one user can never pass the connection limit. When the last lease goes,
@@ -11,7 +15,7 @@ ends; an evicted hub is removed at once, and a new handshake gets a new hub.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import trio
@@ -21,6 +25,8 @@ from netra_trio.core.priority import QueueBounds
 from netra_trio.errors import CloseCode
 from netra_trio.logs import log_event
 from netra_trio.server.runs import RunManager
+from netra_trio.server.scheduler import event_frame
+from netra_trio.storage.records import StoredEvent
 
 if TYPE_CHECKING:
     from netra_trio.server.connection import Connection
@@ -138,13 +144,21 @@ class UserHub:
             if connection is not exclude:
                 connection.enqueue(frame)
 
-    def fan_out_all(self, frames: list[OutboundFrame]) -> None:
-        """Each of ``frames``, in order, to every connection of the user."""
+    def deliver(self, events: Sequence[StoredEvent]) -> None:
+        """Committed agent events of this user, in seq order, queued on every
+        connection (each frame made once, shared by all of them); the writers
+        are not woken: :meth:`flush` follows."""
+        user_id = self.user_id
+        frames = [event_frame(user_id, event.frame, event.seq) for event in events]
         for connection in tuple(self._connections.values()):
-            connection.enqueue_all(frames)
+            connection.queue_events(frames)
+
+    def flush(self) -> None:
+        for connection in tuple(self._connections.values()):
+            connection.flush()
 
     def check_backlog(self) -> None:
-        total = sum(c.scheduler.queued_bytes for c in self._connections.values())
+        total = sum(c.outbound.queued_bytes for c in self._connections.values())
         if total > self._config.user_backlog_max_bytes:
             self.evict(f"user backlog of {total} bytes over its bound")
 

@@ -84,21 +84,19 @@ class SerialWorker:
         self,
         fn: Callable[[], T],
         *,
-        queued: Callable[[], object] | None = None,
         grouped: bool = True,
         direct: bool = False,
     ) -> T:
         """Run ``fn`` on the worker thread after every call queued before it,
-        and return its result (or raise its exception). ``queued`` is called
-        once the call is queued, before the wait: the caller's own work that
-        may overlap it. ``grouped=False``: the call always runs alone.
+        and return its result (or raise its exception). ``grouped=False``: the
+        call always runs alone.
         ``direct``: the thread wakes this task itself, a loop round sooner
         (while another direct call waits, this one goes the usual way)."""
         await trio.lowlevel.checkpoint_if_cancelled()
         if self._stopped:
             raise WorkerStopped(f"{self._name} is stopped")
         if direct and not self._direct_busy:
-            return await self._run_direct(fn, queued, grouped)
+            return await self._run_direct(fn, grouped)
         task = trio.lowlevel.current_task()
         token = trio.lowlevel.current_trio_token()
 
@@ -112,11 +110,9 @@ class SerialWorker:
             )
             return result
 
-        return await self._queue(_Job(fn, deliver, grouped), queued, rescheduled)
+        return await self._queue(_Job(fn, deliver, grouped), rescheduled)
 
-    async def _run_direct(
-        self, fn: Callable[[], T], queued: Callable[[], object] | None, grouped: bool
-    ) -> T:
+    async def _run_direct(self, fn: Callable[[], T], grouped: bool) -> T:
         if self._direct is None:
             self._direct = socket.socketpair()
             for end in self._direct:
@@ -139,27 +135,20 @@ class SerialWorker:
 
         self._direct_busy = True
         try:
-            return await self._queue(_Job(fn, deliver, grouped), queued, woken)
+            return await self._queue(_Job(fn, deliver, grouped), woken)
         finally:
             self._direct_busy = False
             if self._stopped:
                 self._close_direct()
 
-    async def _queue(
-        self, job: _Job, queued: Callable[[], object] | None, wait: Callable[[], Awaitable[T]]
-    ) -> T:
-        """Queue ``job`` (starting the thread on first use), call the caller's
-        ``queued`` hook, then ``wait`` for the result, even if the hook raised."""
+    async def _queue(self, job: _Job, wait: Callable[[], Awaitable[T]]) -> T:
+        """Queue ``job`` (starting the thread on first use), then ``wait`` for
+        its result."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
             self._thread.start()
         self._jobs.put(job)
-        try:
-            if queued is not None:
-                queued()
-        finally:
-            result = await wait()
-        return result
+        return await wait()
 
     def stop(self) -> None:
         """No more calls; the thread ends once those already queued have run."""

@@ -1,4 +1,4 @@
-"""The connection state machine: every legal and every illegal transition."""
+"""The connection lifecycle: every (state, event) pair, and the close code it keeps."""
 
 from __future__ import annotations
 
@@ -6,65 +6,111 @@ import itertools
 
 import pytest
 
-from netra_trio.core.states import ConnState, IllegalTransition, transition
-
-OPEN, DRAINING, CLOSING, CLOSED = (
-    ConnState.OPEN,
-    ConnState.DRAINING,
-    ConnState.CLOSING,
-    ConnState.CLOSED,
+from netra_trio.core.states import (
+    TRANSITIONS,
+    ConnectionLifecycle,
+    ConnEvent,
+    ConnState,
+    IllegalTransition,
+    next_state,
 )
+from netra_trio.errors import CloseCode
+
+OPEN, DRAINING, CLOSING, CLOSED = ConnState
+DRAIN, ABORT, ENDED = ConnEvent
 
 # Written out by hand from the module's contract, not read from TRANSITIONS.
-LEGAL = {
-    (OPEN, DRAINING),
-    (OPEN, CLOSING),
-    (OPEN, CLOSED),
-    (DRAINING, CLOSING),
-    (DRAINING, CLOSED),
-    (CLOSING, CLOSED),
+EXPECTED = {
+    (OPEN, DRAIN): DRAINING,
+    (OPEN, ABORT): CLOSING,
+    (OPEN, ENDED): CLOSED,
+    (DRAINING, DRAIN): DRAINING,
+    (DRAINING, ABORT): CLOSING,
+    (DRAINING, ENDED): CLOSED,
+    (CLOSING, DRAIN): CLOSING,
+    (CLOSING, ABORT): CLOSING,
+    (CLOSING, ENDED): CLOSED,
+    (CLOSED, DRAIN): CLOSED,
+    (CLOSED, ABORT): CLOSED,
 }
-ALL_PAIRS = list(itertools.product(ConnState, repeat=2))
-ILLEGAL = [pair for pair in ALL_PAIRS if pair not in LEGAL]
+ILLEGAL = [pair for pair in itertools.product(ConnState, ConnEvent) if pair not in EXPECTED]
 
 
-def test_the_states() -> None:
-    assert set(ConnState) == {OPEN, DRAINING, CLOSING, CLOSED}
+def test_the_states_and_events() -> None:
+    assert [s.value for s in ConnState] == ["open", "draining", "closing", "closed"]
+    assert [e.value for e in ConnEvent] == ["drain", "abort", "ended"]
 
 
-@pytest.mark.parametrize(("current", "target"), sorted(LEGAL, key=str))
-def test_legal_transition_returns_the_target(current: ConnState, target: ConnState) -> None:
-    assert transition(current, target) is target
+@pytest.mark.parametrize(("state", "event"), sorted(EXPECTED, key=str))
+def test_each_legal_event_leads_where_the_contract_says(state: ConnState, event: ConnEvent) -> None:
+    assert next_state(state, event) is EXPECTED[(state, event)]
 
 
-@pytest.mark.parametrize(("current", "target"), ILLEGAL)
-def test_illegal_transition_raises_naming_both_states(
-    current: ConnState, target: ConnState
-) -> None:
-    with pytest.raises(IllegalTransition) as info:
-        transition(current, target)
-    assert str(info.value) == f"{current.value} -> {target.value}"
+def test_the_table_is_exactly_the_contract() -> None:
+    assert TRANSITIONS == EXPECTED
+    assert ILLEGAL == [(CLOSED, ENDED)]
 
 
-def test_every_pair_is_covered() -> None:
-    assert len(LEGAL) + len(ILLEGAL) == 16
-    assert len(ILLEGAL) == 10
-
-
-def test_closed_is_terminal_and_nothing_returns_to_open() -> None:
-    for state in ConnState:
-        with pytest.raises(IllegalTransition):
-            transition(CLOSED, state)
-        with pytest.raises(IllegalTransition):
-            transition(state, OPEN)
-
-
-def test_illegal_transition_is_a_runtime_error() -> None:
+def test_ending_twice_is_illegal_and_says_so() -> None:
+    with pytest.raises(IllegalTransition, match="ended in state closed"):
+        next_state(CLOSED, ENDED)
     assert issubclass(IllegalTransition, RuntimeError)
 
 
-def test_a_full_draining_close() -> None:
-    state = OPEN
-    for target in (DRAINING, CLOSING, CLOSED):
-        state = transition(state, target)
-    assert state is CLOSED
+def test_nothing_leads_back_to_open_or_out_of_closed() -> None:
+    assert all(target is not OPEN for target in EXPECTED.values())
+    assert all(EXPECTED[(CLOSED, e)] is CLOSED for e in (DRAIN, ABORT))
+
+
+def test_a_drain_keeps_the_first_code_and_an_abort_cuts_it_short() -> None:
+    life = ConnectionLifecycle()
+    assert life.close(CloseCode.GOING_AWAY, "shutdown", drain=True)
+    assert life.state is DRAINING
+    assert not life.close(CloseCode.POLICY_VIOLATION, "later drain", drain=True)
+    assert life.close(CloseCode.EVICTED, "stuck")
+    assert life.state is CLOSING
+    assert (life.close_code, life.close_reason) == (CloseCode.GOING_AWAY, "shutdown")
+    assert not life.close(CloseCode.HEARTBEAT_LOST, "late")
+    assert life.process(ENDED) and life.state is CLOSED
+    assert not life.close(CloseCode.NORMAL, "after the end")
+    assert life.close_code == CloseCode.GOING_AWAY
+
+
+def test_a_close_by_the_peer_is_recorded_with_its_code() -> None:
+    life = ConnectionLifecycle()
+    assert life.close(1000, "bye", by_peer=True)
+    assert (life.state, life.close_code, life.by_peer) == (CLOSING, 1000, True)
+    life.close(4009, "not the peer")
+    assert life.by_peer
+
+
+@pytest.mark.parametrize(
+    ("reason", "code", "text"),
+    [
+        (CloseCode.POLICY_VIOLATION, CloseCode.POLICY_VIOLATION, "token expired"),
+        (CloseCode.SESSION_EXPIRED, CloseCode.SESSION_EXPIRED, "idle timeout"),
+        (None, CloseCode.INTERNAL_ERROR, "cancelled"),
+    ],
+)
+def test_an_ending_without_a_close_takes_the_expiry_that_fired(
+    reason: CloseCode | None, code: CloseCode, text: str
+) -> None:
+    life = ConnectionLifecycle()
+    assert life.ended_by(reason) == code
+    assert life.close_reason == text
+
+
+def test_an_ending_after_a_close_keeps_its_code() -> None:
+    life = ConnectionLifecycle()
+    life.close(CloseCode.SLOW_CONSUMER, "behind")
+    assert life.ended_by(CloseCode.SESSION_EXPIRED) == CloseCode.SLOW_CONSUMER
+
+
+def test_a_failure_is_an_internal_error_unless_a_code_was_set() -> None:
+    life = ConnectionLifecycle()
+    life.fail()
+    assert (life.close_code, life.close_reason) == (CloseCode.INTERNAL_ERROR, "internal error")
+    other = ConnectionLifecycle()
+    other.close(CloseCode.GOING_AWAY, "shutdown", drain=True)
+    other.fail()
+    assert other.close_code == CloseCode.GOING_AWAY

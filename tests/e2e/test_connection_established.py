@@ -78,7 +78,7 @@ async def test_each_connection_gets_its_own_ids(make_server: ServerFactory) -> N
         assert len({e["connection_id"] for e in established}) == 3
         assert len({e["session_id"] for e in established}) == 3
         assert [e["user_id"] for e in established] == ["alice", "alice", "bob"]
-        alice_hub = server.hub.user_hub("alice")
+        alice_hub = server.hub.users.get("alice")
         assert alice_hub is not None
         assert {c.connection_id for c in alice_hub.connections} == {
             a1.established["connection_id"],

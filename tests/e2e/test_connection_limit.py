@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _connections_of(server: Server, user: str) -> int:
-    user_hub = server.hub.user_hub(user)
+    user_hub = server.hub.users.get(user)
     return 0 if user_hub is None else len(user_hub.connections)
 
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netra_trio.client import NetraClient, open_client
-from tests.helpers import start_server, token_for
+from tests.helpers import agents_with, paced_agent, start_server, token_for
 from tests.runs.support import ISSUE_EXAMPLE, run_events
 
 
@@ -74,7 +74,9 @@ async def test_reconnect_and_resume_during_live_runs_is_exactly_once(
     """A client drops mid-stream while runs go on, reconnects, resumes from the
     last seq it saw: it ends up with every event exactly once, in order."""
     async with trio.open_nursery() as nursery:
-        server = await start_server(nursery, tool_delay_s=0.01)
+        server = await start_server(
+            nursery, agents=agents_with(supervisor=paced_agent(steps=20, pause_s=0.01))
+        )
         token = token_for("alice")
         async with open_client(server.url, token) as first:
             for n in range(runs):
@@ -99,6 +101,6 @@ async def test_reconnect_and_resume_during_live_runs_is_exactly_once(
                         finished += frame["type"] in ("agent_completed", "agent_error")
         assert done["payload"]["gap"] is False
         assert got == list(range(1, len(got) + 1)), got  # every seq once, in order, no gaps
-        last = await server.hub.services.storage.last_seq("alice")
+        last = (await server.hub.services.storage.events.replay_window("alice")).last_seq
         assert got[-1] == last
         server.request_shutdown()

@@ -114,7 +114,7 @@ async def test_a_client_that_stops_reading_loses_nothing(tmp_path: Path) -> None
                     if frame["type"] == "resume_complete":
                         break
                     seqs.append(frame["seq"])
-        last = await server.hub.services.storage.last_seq("alice")
+        last = (await server.hub.services.storage.events.replay_window("alice")).last_seq
         assert seqs == list(range(last_seen + 1, last + 1))  # every event once, in order
         assert frame["payload"] == {"replayed": len(seqs), "gap": False}
         server.request_shutdown()

@@ -27,51 +27,32 @@ from wsproto.events import (
     TextMessage,
 )
 
+from netra_trio.agents.base import AgentRegistry
 from netra_trio.agents.registry import default_agents
 from netra_trio.auth import Authenticator
-from netra_trio.core.sessions import SessionPolicy
 from netra_trio.handlers import default_router
-from netra_trio.server.event_log import EventLog
 from netra_trio.server.hub import Hub
-from netra_trio.server.round_budget import RoundBudget
-from netra_trio.server.services import Services
-from netra_trio.server.sessions import SessionCipher, SessionService
+from netra_trio.server.services import running_services
 from netra_trio.server.transport import WebSocketTransport, read_handshake
-from netra_trio.storage.sqlite import SqliteStorage
 from tests.helpers import SECRET, make_config, token_for
 
 StreamPair = Callable[[], tuple[trio.abc.Stream, trio.abc.Stream]]
 
 
 @asynccontextmanager
-async def running_hub(**overrides: Any) -> AsyncIterator[tuple[Hub, trio.Nursery]]:
-    storage = await SqliteStorage.open(":memory:")
-    async with trio.open_nursery() as nursery:
-        event_log = EventLog(storage)
-        await nursery.start(event_log.run)
-        config = make_config(**overrides)
-        sessions = SessionService(
-            storage,
-            SessionCipher(config.session_key_bytes or b""),
-            SessionPolicy(config.idle_timeout_s, config.max_sessions_per_user),
-            clock=trio.current_time,
-        )
-        await nursery.start(sessions.run)
-        low_work = RoundBudget()
-        await nursery.start(low_work.run)
-        services = Services(
-            config=config,
-            storage=storage,
-            event_log=event_log,
-            agents=default_agents(),
-            sessions=sessions,
-            low_work=low_work,
-        )
-        hub = Hub(services, Authenticator(secret=SECRET), default_router())
-        await nursery.start(hub.run)
-        yield hub, nursery
-        nursery.cancel_scope.cancel()
-    await storage.close()
+async def running_hub(
+    *, agents: AgentRegistry | None = None, **overrides: Any
+) -> AsyncIterator[tuple[Hub, trio.Nursery]]:
+    """The server's services and hub (no listener), as the server starts them,
+    on an in-memory database, with the sessions on trio's clock."""
+    async with running_services(
+        make_config(**overrides),
+        agents=agents or default_agents(),
+        router=default_router(),
+        authenticator=Authenticator(secret=SECRET),
+        clock=trio.current_time,
+    ) as runtime:
+        yield runtime.hub, runtime.hub_nursery
 
 
 class RawClient:

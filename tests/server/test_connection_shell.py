@@ -16,21 +16,21 @@ from tests.server.harness import open_raw, running_hub, wait_until
 async def test_writer_refuses_a_frame_addressed_to_another_user() -> None:
     async with running_hub() as (hub, nursery):
         client = await open_raw(hub, nursery, "alice")
-        user_hub = hub.user_hub("alice")
+        user_hub = hub.users.get("alice")
         assert user_hub is not None
         (connection,) = user_hub.connections
         connection.enqueue(OutboundFrame("bob", encode("pong", {"secret": "bob's"}), Priority.HIGH))
         await client.send_json({"type": "ping", "message_id": "after"})
         reply = await client.next_frame()
         assert reply["correlation_id"] == "after"  # the foreign frame never went out
-        assert connection.fence_refused == 1
+        assert connection.outbound.fence_refused == 1
         assert hub.stats.fence_refused == 1
 
 
 async def test_batch_mode_coalesces_everything_queued_into_one_frame() -> None:
     async with running_hub() as (hub, nursery):
         client = await open_raw(hub, nursery, "alice", target="/ws?batch=1")
-        user_hub = hub.user_hub("alice")
+        user_hub = hub.users.get("alice")
         assert user_hub is not None
         (connection,) = user_hub.connections
         # Queue three frames at once while the writer sleeps: one write carries all three.
@@ -48,15 +48,15 @@ async def test_user_hub_exists_only_while_it_has_connections() -> None:
     async with running_hub() as (hub, nursery):
         first = await open_raw(hub, nursery, "alice")
         second = await open_raw(hub, nursery, "alice")
-        user_hub = hub.user_hub("alice")
+        user_hub = hub.users.get("alice")
         assert user_hub is not None and len(user_hub.connections) == 2
         for client in (first, second):
             await client._send(client.ws.send(CloseConnection(code=1000)))
-        await wait_until(lambda: hub.user_hub("alice") is None)
+        await wait_until(lambda: hub.users.get("alice") is None)
         assert hub.users == {}
         assert user_hub.leases == 0 and user_hub.connections == ()
         third = await open_raw(hub, nursery, "alice")
-        assert hub.user_hub("alice") is not user_hub  # a fresh hub
+        assert hub.users.get("alice") is not user_hub  # a fresh hub
         await third.send_json({"type": "heartbeat", "message_id": "h"})
         assert (await third.next_frame())["payload"] == {"status": "healthy"}
 
@@ -64,7 +64,7 @@ async def test_user_hub_exists_only_while_it_has_connections() -> None:
 async def test_shutdown_drains_queued_frames_then_closes_with_1001() -> None:
     async with running_hub() as (hub, nursery):
         client = await open_raw(hub, nursery, "alice")
-        user_hub = hub.user_hub("alice")
+        user_hub = hub.users.get("alice")
         assert user_hub is not None
         (connection,) = user_hub.connections
         connection.enqueue(

@@ -1,6 +1,6 @@
-"""Delivery rounds: connections given frames inside a round flush once at its
-end, writing from the delivering task when their writer is idle. Over real
-loopback sockets, so that writes can be partial."""
+"""Flushes at the end of a delivery: a connection given events writes them from
+the delivering task when its writer is idle, and leaves the rest of a partial
+write to its writer. Over real loopback sockets, so that writes can be partial."""
 
 from __future__ import annotations
 
@@ -17,35 +17,11 @@ from netra_trio.core.priority import Priority
 from netra_trio.errors import CloseCode
 from netra_trio.server.app import Server
 from netra_trio.server.connection import Connection
-from netra_trio.server.delivery import DeliveryRound
 from netra_trio.server.scheduler import OutboundFrame
 from tests.helpers import start_server, token_for
 
 BIG = 4 * 1024 * 1024  # far more than a loopback socket takes at once
 _ROOMY = {"queue_max_bytes": 64 * 1024 * 1024, "user_backlog_max_bytes": 128 * 1024 * 1024}
-
-
-class _Target:
-    def __init__(self, name: str, log: list[str]) -> None:
-        self.name, self._log = name, log
-
-    def flush_queued(self) -> None:
-        self._log.append(self.name)
-
-
-def test_a_round_notes_each_target_once_and_flushes_them_in_order_at_its_end() -> None:
-    delivery, flushed = DeliveryRound(), []
-    a, b = _Target("a", flushed), _Target("b", flushed)
-    assert not delivery.defer(a)  # outside a round: the caller wakes its writer itself
-    with delivery.open():
-        assert delivery.defer(b) and delivery.defer(a) and delivery.defer(b)
-        with delivery.open():  # nested: the outer round flushes
-            assert delivery.defer(a)
-        assert flushed == []
-    assert flushed == ["b", "a"]
-    with delivery.open():
-        pass
-    assert flushed == ["b", "a"]  # a round that noted nothing flushes nothing
 
 
 class _RawClient:
@@ -86,10 +62,9 @@ class _RawClient:
 @asynccontextmanager
 async def _stalled_connection(
     nursery: trio.Nursery, user: str
-) -> AsyncIterator[tuple[_RawClient, Connection, DeliveryRound]]:
+) -> AsyncIterator[tuple[_RawClient, Connection]]:
     """A server with room for big frames, a client of ``user`` past the initial
-    hold that then stops reading, the server side of its connection, and the
-    server's delivery round."""
+    hold that then stops reading, and the server side of its connection."""
     server = await start_server(nursery, **_ROOMY)
     sock = trio.socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -105,13 +80,13 @@ async def _stalled_connection(
     await client.stream.send_all(client.ws.send(TextMessage(data='{"type": "heartbeat"}')))
     await client.read_texts(2)  # heartbeat_ack: the initial hold is over
     async with client.stream:
-        yield client, await _connection_of(server, user), server.hub.services.event_log.delivery
+        yield client, await _connection_of(server, user)
 
 
 async def _connection_of(server: Server, user: str) -> Connection:
     with trio.fail_after(5):
         while True:
-            user_hub = server.hub.user_hub(user)
+            user_hub = server.hub.users.get(user)
             if user_hub is not None and user_hub.connections:
                 return user_hub.connections[0]
             await trio.sleep(0.01)
@@ -125,10 +100,9 @@ def _frame(user: str, n: int, size: int) -> OutboundFrame:
 async def test_frames_given_in_a_round_arrive_whole_and_in_order_through_partial_writes(
     nursery: trio.Nursery,
 ) -> None:
-    async with _stalled_connection(nursery, "alice") as (client, connection, delivery):
-        with delivery.open():
-            for n in range(1, 6):
-                connection.enqueue(_frame("alice", n, BIG // 4))
+    async with _stalled_connection(nursery, "alice") as (client, connection):
+        connection.queue_events([_frame("alice", n, BIG // 4) for n in range(1, 6)])
+        connection.flush()
         # the flush wrote what the socket took, from this task; the writer sends the rest
         await client.read_texts(2 + 5)
     received = [orjson.loads(t)["payload"]["n"] for t in client.texts[2:]]
@@ -138,10 +112,10 @@ async def test_frames_given_in_a_round_arrive_whole_and_in_order_through_partial
 async def test_a_close_right_after_a_partial_flush_finishes_the_frame_first(
     nursery: trio.Nursery,
 ) -> None:
-    async with _stalled_connection(nursery, "bob") as (client, connection, delivery):
-        with delivery.open():
-            connection.enqueue(_frame("bob", 1, BIG))
-            connection.enqueue(_frame("bob", 2, BIG))  # left queued: over one write's worth
+    async with _stalled_connection(nursery, "bob") as (client, connection):
+        # the second is left queued: over one write's worth
+        connection.queue_events([_frame("bob", 1, BIG), _frame("bob", 2, BIG)])
+        connection.flush()
         # still in the same step: the socket took part of the first frame, and the
         # connection is closed before its writer could send the rest (the writer
         # is cancelled as it wakes, since frames are still queued)
@@ -149,16 +123,3 @@ async def test_a_close_right_after_a_partial_flush_finishes_the_frame_first(
         await client.read_to_close()
     assert [orjson.loads(t)["payload"]["n"] for t in client.texts[2:]] == [1]
     assert client.close is not None and client.close.code == CloseCode.EVICTED
-
-
-def test_a_flush_that_fails_does_not_keep_the_others_from_flushing() -> None:
-    delivery, flushed = DeliveryRound(), []
-
-    class _Broken:
-        def flush_queued(self) -> None:
-            raise RuntimeError("broken")
-
-    with delivery.open():
-        delivery.defer(_Broken())
-        delivery.defer(_Target("after", flushed))
-    assert flushed == ["after"]

@@ -14,7 +14,7 @@ from tests.server.harness import open_raw, running_hub, wait_until
 
 
 async def _wait_for_no_user(hub: Hub, user: str) -> None:
-    await wait_until(lambda: hub.user_hub(user) is None)
+    await wait_until(lambda: hub.users.get(user) is None)
 
 
 async def test_stuck_writer_is_evicted_with_4009(autojump_clock: trio.testing.MockClock) -> None:
@@ -60,7 +60,7 @@ async def test_low_frames_are_shed_not_fatal(autojump_clock: trio.testing.MockCl
             await reader.send_json({"type": "typing_started" if n % 2 else "typing_stopped"})
             assert (await reader.next_frame())["type"] == "typing_ack"
         await trio.sleep(1)
-        user_hub = hub.user_hub("alice")
+        user_hub = hub.users.get("alice")
         assert user_hub is not None and len(user_hub.connections) == 2
         assert hub.stats.slow_consumers == 0
 
@@ -75,14 +75,14 @@ async def test_user_backlog_over_bound_evicts_the_hub(
         for _ in range(2):
             await open_raw(hub, nursery, "alice", pair=trio.testing.lockstep_stream_pair)
         bob = await open_raw(hub, nursery, "bob")
-        user_hub = hub.user_hub("alice")
+        user_hub = hub.users.get("alice")
         assert user_hub is not None
         for _ in range(35):  # ~105 KiB per connection would pass the per-user bound first
             user_hub.fan_out(OutboundFrame("alice", frame_text, Priority.CRITICAL))
             if not user_hub.alive:
                 break
         assert not user_hub.alive
-        assert hub.user_hub("alice") is None  # a new handshake would get a fresh hub
+        assert hub.users.get("alice") is None  # a new handshake would get a fresh hub
         await wait_until(lambda: user_hub.leases == 0)
         assert hub.stats.closes_by_code[CloseCode.EVICTED] == 2
         # another user is untouched

@@ -22,7 +22,7 @@ async def test_idle_connection_expires_after_thirty_minutes(
         # pings were answered the whole time: only client frames count as activity
         assert client.pings_seen >= 1800 // 25 - 1
         await wait_until(lambda: hub.stats.closes_by_code[CloseCode.SESSION_EXPIRED] == 1)
-        await wait_until(lambda: hub.user_hub("alice") is None)
+        await wait_until(lambda: hub.users.get("alice") is None)
 
 
 async def test_activity_moves_the_idle_deadline(autojump_clock: trio.testing.MockClock) -> None:
@@ -59,7 +59,7 @@ async def test_answered_heartbeats_keep_the_connection(
             await client.until_close()
             raise AssertionError("connection closed although pongs were sent")
         assert client.pings_seen >= 11
-        assert len(hub.user_hub("alice").connections) == 1  # type: ignore[union-attr]
+        assert len(hub.users.get("alice").connections) == 1  # type: ignore[union-attr]
 
 
 async def test_token_expiry_while_connected_closes_with_1008(

@@ -50,7 +50,7 @@ async def test_pings_from_a_peer_that_never_reads_do_not_pile_up_in_server_memor
         writer_stall_timeout_s=120, heartbeat_interval_s=600, heartbeat_timeout_s=600
     ) as (hub, nursery):
         client = await open_raw(hub, nursery, "alice", pair=_unix_socket_pair)
-        assert hub.user_hub("alice") is not None
+        assert hub.users.get("alice") is not None
 
         chunk = raw_frame(Opcode.PING, b"p" * 125) * 512  # 512 pings, ~67 KB
         limit = 16 * 1024 * 1024
@@ -120,7 +120,7 @@ async def test_a_handshake_admitted_as_shutdown_begins_is_closed_with_1001() -> 
         # admitted (a lease on alice's hub) and now blocked sending the 101,
         # which a lockstep stream delivers only when the client reads
         await wait_until(
-            lambda: (h := hub.user_hub("alice")) is not None and h.leases == 1, interval_s=0.01
+            lambda: (h := hub.users.get("alice")) is not None and h.leases == 1, interval_s=0.01
         )
         hub.begin_shutdown()
         assert isinstance(await client.next_event(), AcceptConnection)

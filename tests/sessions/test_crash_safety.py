@@ -29,7 +29,8 @@ TERMINAL = ("agent_completed", "agent_error")
 
 @asynccontextmanager
 async def serve(db: Path, stderr_path: Path) -> AsyncIterator[tuple[trio.Process, str]]:
-    """`netra-trio serve` as a subprocess on ``db``; its URL once it listens. Killed on exit."""
+    """`netra-trio serve` as a subprocess on ``db``, its supervisor an agent that
+    waits in a tool call for ever; its URL once it listens. Killed on exit."""
     args = [
         "--jwt-secret",
         SECRET,
@@ -37,11 +38,13 @@ async def serve(db: Path, stderr_path: Path) -> AsyncIterator[tuple[trio.Process
         SESSION_KEY,
         "--database",
         str(db),
-        "--tool-delay-s",
-        "2",
     ]
     async with serve_subprocess(
-        args, cwd=db.parent, stderr_path=stderr_path, timeout_s=WAIT_S
+        args,
+        cwd=db.parent,
+        stderr_path=stderr_path,
+        timeout_s=WAIT_S,
+        module="tests.sessions.waiting_server",
     ) as served:
         yield served
 

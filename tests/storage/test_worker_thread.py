@@ -224,23 +224,6 @@ async def test_calls_after_a_group_broke_run_alone(worker: SerialWorker) -> None
     assert group.log == ["begin", "a", "b", "failed", "c", "d"]
 
 
-async def test_a_hook_that_raises_still_waits_for_its_call(worker: SerialWorker) -> None:
-    finished = threading.Event()
-
-    def slow() -> str:
-        time.sleep(0.05)
-        finished.set()
-        return "done"
-
-    def hook() -> None:
-        raise KeyError("from the hook")
-
-    with pytest.raises(KeyError, match="from the hook"):
-        await worker.run(slow, queued=hook)
-    assert finished.is_set()  # the error came only once the call was done
-    assert await worker.run(lambda: "next") == "next"  # and its result went nowhere else
-
-
 async def _rounds_until_resumed(worker: SerialWorker, *, direct: bool, calls: int) -> int:
     """Rounds of the loop between the end of a call on the thread and its
     caller running again, summed over ``calls`` calls (a ticker task takes

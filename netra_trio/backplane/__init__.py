@@ -1,0 +1,1 @@
+"""Backplanes: how committed events reach the processes that hold their users."""

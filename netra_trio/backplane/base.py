@@ -1,0 +1,46 @@
+"""The backplane interface: committed events from the event log to every
+process that holds the events' users.
+
+The event log publishes each committed batch, in commit order. Each process
+runs its backplane's receiving side, which hands the events of the users this
+process subscribed to (those with a hub here) to its :class:`EventSink` (the
+deliverer), in the order they were published, each exactly once, and never
+the events of a user this process did not subscribe to. Events of one user
+keep their ``seq`` order. ``tests/backplane/conformance.py`` checks an
+implementation against this contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import trio
+
+from netra_trio.storage.records import StoredEvent
+
+
+class EventSink(Protocol):
+    def deliver(self, events: Sequence[StoredEvent]) -> None:
+        """Committed events, in order, of users this process subscribed to."""
+        ...
+
+
+class Backplane(Protocol):
+    async def publish(self, events: Sequence[StoredEvent]) -> None:
+        """Send a committed batch to every process that holds its users."""
+        ...
+
+    async def subscribe(self, user_id: str) -> None:
+        """Receive ``user_id``'s events from now on (once this returns)."""
+        ...
+
+    def unsubscribe(self, user_id: str) -> None:
+        """Stop receiving ``user_id``'s events (at the latest soon after)."""
+        ...
+
+    async def run(
+        self, sink: EventSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The receiving side: hand events to ``sink`` until cancelled."""
+        ...

@@ -1,0 +1,124 @@
+"""Handshake admission: the target, the refusals and their HTTP answers, and
+the handshake rate per client address.
+
+Order of the checks (the shell authenticates between the rate and the
+per-user limit): the path, the server accepting, the address's handshake rate,
+the token, the user's connection limit, the session. Each refusal is an HTTP
+status with a JSON body ``{"error": {"code", "message"}}`` that never holds the
+token; 429 and 503 carry ``Retry-After`` in whole seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import orjson
+
+from netra_trio.core.limits import TokenBucket
+from netra_trio.errors import ErrorCode
+
+WS_PATH = "/ws"
+MAX_TRACKED_ADDRESSES = 4096
+
+
+@attrs.frozen
+class Rejection:
+    status: int
+    code: ErrorCode
+    message: str
+    retry_after_s: float | None = None
+
+    def body(self) -> bytes:
+        return orjson.dumps({"error": {"code": str(self.code), "message": self.message}})
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [(b"Content-Type", b"application/json"), (b"Connection", b"close")]
+        if self.retry_after_s is not None:
+            seconds = max(1, math.ceil(self.retry_after_s))
+            headers.append((b"Retry-After", str(seconds).encode()))
+        return headers
+
+
+@attrs.frozen
+class Target:
+    path: str
+    session_id: str | None
+    batch: bool
+
+
+def parse_target(raw: str) -> Target:
+    parts = urlsplit(raw)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    session = query.get("session_id", [None])[0]
+    return Target(
+        path=parts.path,
+        session_id=session or None,
+        batch=query.get("batch", ["0"])[0] in ("1", "true"),
+    )
+
+
+NOT_FOUND = Rejection(404, ErrorCode.NOT_FOUND, f"no such endpoint; connect to {WS_PATH}")
+SHUTTING_DOWN = Rejection(503, ErrorCode.SHUTTING_DOWN, "server is shutting down", 1.0)
+SESSION_FORBIDDEN = Rejection(403, ErrorCode.FORBIDDEN, "that session belongs to another user")
+STORAGE_UNAVAILABLE = Rejection(503, ErrorCode.INTERNAL, "storage is unavailable; try again", 1.0)
+
+
+def unauthorized(reason: str) -> Rejection:
+    return Rejection(401, ErrorCode.UNAUTHORIZED, reason)
+
+
+def too_many_connections(limit: int) -> Rejection:
+    return Rejection(
+        429,
+        ErrorCode.TOO_MANY_CONNECTIONS,
+        f"user already has {limit} connections, the most allowed",
+        1.0,
+    )
+
+
+def handshake_rate(retry_after_s: float) -> Rejection:
+    seconds = max(1, math.ceil(retry_after_s))
+    return Rejection(
+        429,
+        ErrorCode.RATE_LIMITED,
+        f"too many handshakes from this address; retry in {seconds} s",
+        retry_after_s,
+    )
+
+
+def check_request(target: Target, accepting: bool) -> Rejection | None:
+    """The checks before any work is spent on the request."""
+    if target.path != WS_PATH:
+        return NOT_FOUND
+    if not accepting:
+        return SHUTTING_DOWN
+    return None
+
+
+class HandshakeLimiter:
+    """A token bucket per client address, for at most ``max_addresses``
+    addresses: past that, the buckets that are full again are forgotten."""
+
+    def __init__(
+        self, rate_per_s: float, burst: int, *, max_addresses: int = MAX_TRACKED_ADDRESSES
+    ) -> None:
+        self._rate = rate_per_s
+        self._burst = burst
+        self._max = max_addresses
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, address: str, now: float) -> Rejection | None:
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            if len(self._buckets) >= self._max:
+                for known, old in list(self._buckets.items()):
+                    if old.full(now):
+                        del self._buckets[known]
+            bucket = self._buckets[address] = TokenBucket(self._rate, self._burst, updated=now)
+        retry_after = bucket.take(now)
+        return None if retry_after is None else handshake_rate(retry_after)

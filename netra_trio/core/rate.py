@@ -1,0 +1,51 @@
+"""The message rate of a user, and what sustained abuse of it costs a connection.
+
+Each user has one token bucket (``message_rate_per_s``, bursts of
+``message_burst``) shared by all of that user's connections; a frame costs
+one token (a batch, one per frame it carries). A frame over the rate is
+refused with the seconds to wait; each connection counts its refusals in a
+sliding window, and ``abuse_limit`` of them within ``window_s`` close it.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from netra_trio.core.limits import AbuseCounter, TokenBucket
+
+ABUSE_WINDOW_S = 10.0
+
+
+class RateVerdict(enum.Enum):
+    ALLOW = "allow"
+    REFUSE = "refuse"  # answer RATE_LIMITED, keep the connection
+    REFUSE_AND_CLOSE = "refuse_and_close"  # answer RATE_LIMITED, then close with 1008
+
+
+@attrs.frozen
+class RateDecision:
+    verdict: RateVerdict
+    retry_after_s: float = 0.0
+
+
+ALLOWED = RateDecision(RateVerdict.ALLOW)
+
+
+class MessageRate:
+    """One connection's view of its user's bucket, with its own abuse count."""
+
+    __slots__ = ("_abuse", "_bucket")
+
+    def __init__(self, bucket: TokenBucket, abuse_limit: int, window_s: float = ABUSE_WINDOW_S):
+        self._bucket = bucket
+        self._abuse = AbuseCounter(abuse_limit, window_s)
+
+    def check(self, now: float, cost: int = 1) -> RateDecision:
+        retry_after = self._bucket.take(now, cost)
+        if retry_after is None:
+            return ALLOWED
+        if self._abuse.refused(now):
+            return RateDecision(RateVerdict.REFUSE_AND_CLOSE, retry_after)
+        return RateDecision(RateVerdict.REFUSE, retry_after)

@@ -1,0 +1,169 @@
+"""What handlers see of the connection that received a frame (``handlers/context.py``).
+
+It replies to the client, tells the user's other connections, counts
+security violations and spends the user's message rate (the decisions are the
+core's: ``core/limits.py``, ``core/rate.py``; a violation past the limit or
+sustained abuse of the rate closes the connection, after the answer), replays,
+and reaches the user's threads, runs and session. The connection's reader makes
+one for itself when it starts and hands it to the router with every frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from netra_trio.core.limits import ViolationAction, ViolationCounter
+from netra_trio.core.priority import Priority
+from netra_trio.core.rate import ALLOWED, MessageRate, RateVerdict
+from netra_trio.errors import CloseCode, ErrorCode, ProtocolError
+from netra_trio.logs import log_event
+from netra_trio.protocol.codec import encode, encode_error, encode_payload
+from netra_trio.server.scheduler import OutboundFrame
+from netra_trio.storage.base import ThreadStore
+
+if TYPE_CHECKING:
+    from netra_trio.server.connection import Connection
+    from netra_trio.server.runs import RunManager
+    from netra_trio.server.sessions import SessionService
+    from netra_trio.server.stats import ServerStats
+
+
+class ConnectionContext:
+    __slots__ = ("_connection", "_rate", "_stats", "_user_id", "_violations")
+
+    def __init__(self, connection: Connection, stats: ServerStats) -> None:
+        config = connection.user_hub.services.config
+        self._connection = connection
+        self._user_id = connection.user_id
+        self._stats = stats
+        self._violations = ViolationCounter(config.max_violations)
+        self._rate = MessageRate(connection.user_hub.message_bucket, config.abuse_limit)
+
+    @property
+    def user_id(self) -> str:
+        return self._user_id
+
+    @property
+    def connection_id(self) -> str:
+        return self._connection.connection_id
+
+    @property
+    def session_id(self) -> str:
+        return self._connection.session_id
+
+    @property
+    def is_open(self) -> bool:
+        return self._connection.is_open
+
+    @property
+    def threads(self) -> ThreadStore:
+        return self._connection.user_hub.services.storage.threads
+
+    @property
+    def runs(self) -> RunManager:
+        return self._connection.user_hub.runs
+
+    @property
+    def sessions(self) -> SessionService:
+        return self._connection.user_hub.services.sessions
+
+    async def wait_low_value_turn(self) -> None:
+        """Low-value work (typing indicators) waits for agent events being
+        stored and sent, then for its share of the event loop's round."""
+        services = self._connection.user_hub.services
+        await services.event_log.yield_to_events()
+        await services.low_work.admit()
+
+    async def replay(self, last_seq: int) -> tuple[int, bool]:
+        return await self._connection.replay(last_seq)
+
+    def reply(
+        self, payload: object, *, correlation_id: str | None = None, thread_id: str | None = None
+    ) -> None:
+        text, priority = encode_payload(payload, correlation_id=correlation_id, thread_id=thread_id)
+        self._connection.enqueue(OutboundFrame(self._user_id, text, priority))
+
+    def reply_raw(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        priority: Priority,
+        *,
+        correlation_id: str | None = None,
+    ) -> None:
+        text = encode(kind, payload, correlation_id=correlation_id)
+        self._connection.enqueue(OutboundFrame(self._user_id, text, priority))
+
+    def send_error(self, error: ProtocolError) -> None:
+        text, priority = encode_error(error)
+        self._stats.errors_sent += 1
+        log_event(
+            "client_error",
+            logging.INFO,
+            user=self._user_id,
+            connection=self.connection_id,
+            code=str(error.code),
+            message=error.message,
+        )
+        self._connection.enqueue(OutboundFrame(self._user_id, text, priority))
+
+    def notify_others(self, payload: object, *, coalesce_key: Hashable | None = None) -> None:
+        text, priority = encode_payload(payload)
+        connection = self._connection
+        connection.user_hub.fan_out(
+            OutboundFrame(self._user_id, text, priority, coalesce_key), exclude=connection
+        )
+
+    def security_violation(self, reason: str, *, correlation_id: str | None = None) -> None:
+        action = self._violations.record()
+        self._stats.security_violations += 1
+        log_event(
+            "security_violation",
+            logging.WARNING,
+            user=self._user_id,
+            connection=self.connection_id,
+            reason=reason,
+            count=self._violations.count,
+        )
+        self.send_error(
+            ProtocolError(
+                ErrorCode.FORBIDDEN,
+                "a frame may only act for the connection's own user",
+                correlation_id=correlation_id,
+            )
+        )
+        if action is ViolationAction.REFUSE_AND_CLOSE:
+            self._connection.close(
+                CloseCode.POLICY_VIOLATION, "repeated security violations", drain=True
+            )
+
+    def rate_limit(self, cost: int, correlation_id: str | None = None) -> bool:
+        """Spend ``cost`` messages of the user's budget. When over it, answer
+        RATE_LIMITED (with the seconds to wait) and return True; sustained
+        refusals close the connection with 1008, after that answer."""
+        decision = self._rate.check(trio.current_time(), cost)
+        if decision is ALLOWED:
+            return False
+        self._stats.rate_limited += 1
+        self.send_error(
+            ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"too many messages; retry in {decision.retry_after_s:.2f} s",
+                correlation_id=correlation_id,
+                details={"retry_after_s": round(decision.retry_after_s, 3)},
+            )
+        )
+        if decision.verdict is RateVerdict.REFUSE_AND_CLOSE:
+            log_event(
+                "abuse",
+                logging.WARNING,
+                user=self._user_id,
+                connection=self.connection_id,
+                reason="message rate exceeded after repeated warnings",
+            )
+            self._connection.close(CloseCode.POLICY_VIOLATION, "message rate exceeded", drain=True)
+        return True

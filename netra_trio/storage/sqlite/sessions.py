@@ -1,0 +1,92 @@
+"""Sealed session rows in SQLite (the data is encrypted before it gets here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netra_trio.storage.records import SessionRecord
+from netra_trio.storage.sqlite.database import Database
+
+_SESSION_COLUMNS = "SELECT session_id, user_id, created_at, last_active, nonce, data FROM sessions"
+
+
+class SqliteSessionStore:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def put_session(self, session: SessionRecord) -> None:
+        def upsert() -> None:
+            with self._database.transaction() as db:
+                db.execute(
+                    "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (session_id) DO UPDATE SET"
+                    " last_active = excluded.last_active, nonce = excluded.nonce,"
+                    " data = excluded.data",
+                    (
+                        session.session_id,
+                        session.user_id,
+                        session.created_at,
+                        session.last_active,
+                        session.nonce,
+                        session.data,
+                    ),
+                )
+
+        await self._database.call(upsert)
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        def select() -> SessionRecord | None:
+            row = self._database.connection.execute(
+                _SESSION_COLUMNS + " WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            return SessionRecord(*row) if row else None
+
+        return await self._database.read(select)
+
+    async def user_sessions(self, user_id: str) -> list[SessionRecord]:
+        def select() -> list[SessionRecord]:
+            rows = self._database.connection.execute(
+                _SESSION_COLUMNS + " WHERE user_id = ? ORDER BY last_active, session_id", (user_id,)
+            ).fetchall()
+            return [SessionRecord(*row) for row in rows]
+
+        return await self._database.read(select)
+
+    async def touch_session(self, session_id: str, last_active: float) -> None:
+        def update() -> None:
+            with self._database.transaction() as db:
+                db.execute(
+                    "UPDATE sessions SET last_active = ? WHERE session_id = ?",
+                    (last_active, session_id),
+                )
+
+        await self._database.call(update)
+
+    async def delete_sessions(self, session_ids: Sequence[str]) -> None:
+        def delete() -> None:
+            with self._database.transaction() as db:
+                db.executemany(
+                    "DELETE FROM sessions WHERE session_id = ?", [(sid,) for sid in session_ids]
+                )
+
+        await self._database.call(delete)
+
+    async def sessions_idle_since(self, cutoff: float) -> list[SessionRecord]:
+        def select() -> list[SessionRecord]:
+            rows = self._database.connection.execute(
+                _SESSION_COLUMNS + " WHERE last_active <= ? ORDER BY last_active", (cutoff,)
+            ).fetchall()
+            return [SessionRecord(*row) for row in rows]
+
+        return await self._database.read(select)
+
+    async def oldest_session_activity(self, exclude: Sequence[str] = ()) -> float | None:
+        def select() -> float | None:
+            marks = ",".join("?" * len(exclude))
+            where = f" WHERE session_id NOT IN ({marks})" if exclude else ""
+            row = self._database.connection.execute(
+                f"SELECT min(last_active) FROM sessions{where}", tuple(exclude)
+            ).fetchone()
+            return float(row[0]) if row and row[0] is not None else None
+
+        return await self._database.read(select)

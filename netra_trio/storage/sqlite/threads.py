@@ -1,0 +1,99 @@
+"""Threads and their messages in SQLite."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from netra_trio.storage.records import MessageRecord, ThreadRecord
+from netra_trio.storage.sqlite.database import Database
+
+_THREAD_COLUMNS = "SELECT thread_id, user_id, title, created_at, updated_at FROM threads"
+
+
+class SqliteThreadStore:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def create_thread(
+        self, user_id: str, title: str, *, thread_id: str | None = None
+    ) -> ThreadRecord:
+        now = time.time()
+        record = ThreadRecord(thread_id or f"t-{uuid.uuid4().hex[:16]}", user_id, title, now, now)
+
+        def insert() -> None:
+            with self._database.transaction() as db:
+                db.execute(
+                    "INSERT INTO threads VALUES (?, ?, ?, ?, ?)",
+                    (record.thread_id, user_id, title, now, now),
+                )
+
+        await self._database.call(insert)
+        return record
+
+    async def get_thread(self, thread_id: str) -> ThreadRecord | None:
+        def select() -> ThreadRecord | None:
+            row = self._database.connection.execute(
+                _THREAD_COLUMNS + " WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
+            return ThreadRecord(*row) if row else None
+
+        return await self._database.read(select)
+
+    async def list_threads(self, user_id: str, *, limit: int = 100) -> list[ThreadRecord]:
+        def select() -> list[ThreadRecord]:
+            rows = self._database.connection.execute(
+                _THREAD_COLUMNS + " WHERE user_id = ? ORDER BY updated_at DESC, thread_id LIMIT ?",
+                (user_id, limit),
+            ).fetchall()
+            return [ThreadRecord(*row) for row in rows]
+
+        return await self._database.read(select)
+
+    async def append_message(
+        self,
+        thread_id: str,
+        role: str,
+        content: str,
+        *,
+        message_id: str | None = None,
+        run_id: str | None = None,
+    ) -> MessageRecord:
+        record = MessageRecord(
+            message_id or f"m-{uuid.uuid4().hex[:16]}",
+            thread_id,
+            role,
+            content,
+            time.time(),
+            run_id,
+        )
+
+        def insert() -> None:
+            with self._database.transaction() as db:
+                db.execute(
+                    "INSERT INTO messages"
+                    " (message_id, thread_id, role, content, run_id, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (record.message_id, thread_id, role, content, run_id, record.timestamp),
+                )
+                db.execute(
+                    "UPDATE threads SET updated_at = ? WHERE thread_id = ?",
+                    (record.timestamp, thread_id),
+                )
+
+        await self._database.call(insert)
+        return record
+
+    async def thread_messages(
+        self, thread_id: str, *, limit: int | None = None
+    ) -> list[MessageRecord]:
+        def select() -> list[MessageRecord]:
+            rows = self._database.connection.execute(
+                "SELECT message_id, thread_id, role, content, created_at, run_id FROM ("
+                "  SELECT * FROM messages WHERE thread_id = ? ORDER BY id DESC LIMIT ?"
+                ") ORDER BY id",
+                (thread_id, -1 if limit is None else limit),
+            ).fetchall()
+            return [MessageRecord(*row) for row in rows]
+
+        return await self._database.read(select)
