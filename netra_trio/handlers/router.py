@@ -41,9 +41,6 @@ class Router:
             raise ValueError(f"a handler for {message_type.TYPE!r} is already registered")
         self._handlers[message_type] = handler
 
-    def handles(self, message_type: type[ClientMessage]) -> bool:
-        return message_type in self._handlers
-
     async def handle_text(self, ctx: HandlerContext, text: str) -> None:
         try:
             frame = parse_frame(text)

@@ -144,14 +144,6 @@ class Connection:
     def is_open(self) -> bool:
         return self._lifecycle.state is _OPEN
 
-    @property
-    def state(self) -> ConnState:
-        return self._lifecycle.state
-
-    @property
-    def close_code(self) -> int | None:
-        return self._lifecycle.close_code
-
     async def replay(self, last_seq: int) -> tuple[int, bool]:
         return await self._replay.replay(last_seq, self)
 

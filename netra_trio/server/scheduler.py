@@ -1,5 +1,5 @@
 """A connection's outbound scheduler: the pure priority store behind a
-channel-like Trio API (``send_nowait`` / ``receive`` / ``statistics()``).
+channel-like Trio API (``send_nowait`` / ``receive_some``).
 
 Producers never wait: ``send_nowait`` returns the store's decision at once
 (queued, coalesced, shed, or overflow). The single consumer, the connection's
@@ -15,13 +15,7 @@ from collections.abc import Hashable
 import attrs
 import trio
 
-from netra_trio.core.priority import (
-    Priority,
-    PriorityStore,
-    PushResult,
-    QueueBounds,
-    StoreStatistics,
-)
+from netra_trio.core.priority import Priority, PriorityStore, PushResult, QueueBounds
 
 
 @attrs.define
@@ -43,13 +37,6 @@ _CRITICAL = Priority.CRITICAL  # per event: an enum member lookup costs ~100 ns
 def event_frame(user_id: str, text: str, seq: int) -> OutboundFrame:
     """The frame of a stored agent event: CRITICAL, with its seq."""
     return OutboundFrame(user_id, text, _CRITICAL, None, seq)
-
-
-@attrs.frozen
-class SchedulerStatistics:
-    store: StoreStatistics
-    closed: bool
-    waiting_receivers: int
 
 
 class FrameScheduler:
@@ -97,15 +84,6 @@ class FrameScheduler:
         """Wake the receiver if frames are queued (after sends with ``wake=False``)."""
         if self._store and self._lot:
             self._lot.unpark()
-
-    async def receive(self) -> OutboundFrame:
-        """The next frame in delivery order. After :meth:`close`, the rest
-        drains and then ``trio.EndOfChannel`` is raised."""
-        while not await self._wait_for_frames():
-            pass  # a wake-up with nothing queued is not a frame
-        frame = self._store.pop()
-        self._made_room()
-        return frame
 
     async def receive_some(self, max_bytes: int) -> list[OutboundFrame]:
         """The next frames in delivery order: at least one, more while they add
@@ -159,8 +137,3 @@ class FrameScheduler:
     def discard(self) -> int:
         """Drop everything queued (the connection is gone); returns how many."""
         return self._store.clear()
-
-    def statistics(self) -> SchedulerStatistics:
-        return SchedulerStatistics(
-            store=self._store.statistics(), closed=self._closed, waiting_receivers=len(self._lot)
-        )

@@ -76,10 +76,6 @@ class SerialWorker:
         self._direct: tuple[socket.socket, socket.socket] | None = None  # made on first use
         self._direct_busy = False
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     async def run(
         self,
         fn: Callable[[], T],

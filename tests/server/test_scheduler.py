@@ -1,4 +1,4 @@
-"""The Trio scheduler wrapper: waiting receive, drain-on-close, statistics."""
+"""The Trio scheduler wrapper: waiting receive, drain-on-close, wake-ups, push results."""
 
 from __future__ import annotations
 
@@ -14,18 +14,24 @@ def frame(text: str, priority: Priority, key: str | None = None) -> OutboundFram
     return OutboundFrame("alice", text, priority, key)
 
 
+async def _one(scheduler: FrameScheduler) -> OutboundFrame:
+    """The next frame (a budget of one byte takes exactly one)."""
+    (taken,) = await scheduler.receive_some(1)
+    return taken
+
+
 async def test_receive_waits_then_yields_in_priority_order() -> None:
     scheduler = FrameScheduler(QueueBounds(16, 4096))
     got: list[str] = []
 
     async def consume() -> None:
         for _ in range(4):
-            got.append((await scheduler.receive()).text)
+            got.append((await _one(scheduler)).text)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(consume)
         await trio.testing.wait_all_tasks_blocked()
-        assert scheduler.statistics().waiting_receivers == 1
+        assert scheduler.receiver_waiting
         # all four arrive while the consumer sleeps: it must take them by priority
         for text, priority in [
             ("low", Priority.LOW),
@@ -45,10 +51,10 @@ async def test_close_drains_then_ends() -> None:
     scheduler.close()
     with pytest.raises(trio.ClosedResourceError):
         scheduler.send_nowait(frame("c", Priority.HIGH))
-    assert (await scheduler.receive()).text == "a"
-    assert (await scheduler.receive()).text == "b"
+    assert (await _one(scheduler)).text == "a"
+    assert (await _one(scheduler)).text == "b"
     with pytest.raises(trio.EndOfChannel):
-        await scheduler.receive()
+        await _one(scheduler)
 
 
 async def test_close_wakes_a_waiting_receiver() -> None:
@@ -58,7 +64,7 @@ async def test_close_wakes_a_waiting_receiver() -> None:
 
             async def wait() -> None:
                 with pytest.raises(trio.EndOfChannel):
-                    await scheduler.receive()
+                    await _one(scheduler)
 
             nursery.start_soon(wait)
             await trio.testing.wait_all_tasks_blocked()
@@ -72,11 +78,7 @@ async def test_overflow_and_shedding_are_reported() -> None:
     assert scheduler.send_nowait(frame("c1", Priority.CRITICAL)) is PushResult.QUEUED
     assert scheduler.send_nowait(frame("c2", Priority.CRITICAL)) is PushResult.QUEUED  # sheds t2
     assert scheduler.send_nowait(frame("c3", Priority.CRITICAL)) is PushResult.OVERFLOW
-    stats = scheduler.statistics().store
-    assert stats.queued == (2, 0, 0, 0)
-    assert stats.shed[Priority.LOW] == 1
-    assert stats.coalesced == 1
-    assert stats.overflowed == 1
+    assert len(scheduler) == 2 and scheduler.queued_bytes == 4
     assert [f.text for f in await scheduler.receive_some(1 << 20)] == ["c1", "c2"]
 
 

@@ -4,6 +4,7 @@ in the order they were made, never abandoned half-done."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,13 +16,25 @@ import trio.testing
 
 from netra_trio.storage.worker_thread import SerialWorker, WorkerStopped
 
+_numbers = itertools.count()
+
 
 @pytest.fixture
-def worker() -> Iterator[SerialWorker]:
+def worker_name() -> str:
+    """A name of its own for each test's worker thread."""
+    return f"test worker {next(_numbers)}"
+
+
+@pytest.fixture
+def worker(worker_name: str) -> Iterator[SerialWorker]:
     """A worker, stopped when the test ends (stopping twice is harmless)."""
-    running = SerialWorker("test worker")
+    running = SerialWorker(worker_name)
     yield running
     running.stop()
+
+
+def _thread_alive(name: str) -> bool:
+    return any(t.name == name and t.is_alive() for t in threading.enumerate())
 
 
 async def test_runs_off_the_trio_thread_and_returns_or_raises(worker: SerialWorker) -> None:
@@ -64,10 +77,13 @@ async def test_queued_calls_run_back_to_back_while_the_loop_is_busy(worker: Seri
     # The thread does not wait for the event loop between calls: 50 calls queued
     # at once all run while the loop is blocked, before any caller resumes.
     ran = 0
+    all_ran = threading.Event()
 
     def call() -> None:
         nonlocal ran
         ran += 1
+        if ran == 50:
+            all_ran.set()
 
     async def caller() -> None:
         await worker.run(call)
@@ -76,37 +92,52 @@ async def test_queued_calls_run_back_to_back_while_the_loop_is_busy(worker: Seri
         for _ in range(50):
             nursery.start_soon(caller)
         await trio.testing.wait_all_tasks_blocked()
-        time.sleep(0.5)  # noqa: ASYNC251 (the loop is blocked on purpose)
-        assert ran == 50
+        # the loop is blocked on purpose (no caller can resume) until all have run
+        assert all_ran.wait(timeout=30)
 
 
 async def test_a_cancelled_caller_still_waits_for_the_call_to_finish(worker: SerialWorker) -> None:
-    finished = threading.Event()
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+    outcome: list[str] = []
 
     def slow() -> str:
-        time.sleep(0.2)
+        entered.set()
+        release.wait(timeout=30)
         finished.set()
         return "done"
 
-    started = trio.current_time()
-    with trio.move_on_after(0.05) as scope:
-        result = await worker.run(slow)
-        assert result == "done"
-        await trio.sleep(1)  # the pending cancellation lands here
-    assert finished.is_set() and scope.cancelled_caught
-    assert trio.current_time() - started >= 0.2
+    async def caller(scope: trio.CancelScope) -> None:
+        with scope:
+            outcome.append(await worker.run(slow))
+            await trio.sleep_forever()  # the pending cancellation lands here
+        outcome.append("cancelled" if scope.cancelled_caught else "not cancelled")
+
+    async with trio.open_nursery() as nursery:
+        scope = trio.CancelScope()
+        nursery.start_soon(caller, scope)
+        await trio.testing.wait_all_tasks_blocked()
+        assert entered.wait(timeout=30)
+        scope.cancel()  # while the call runs on the thread
+        await trio.testing.wait_all_tasks_blocked()
+        assert outcome == [] and not finished.is_set()  # the caller still waits for it
+        release.set()
+    assert outcome == ["done", "cancelled"] and finished.is_set()
 
 
-async def test_an_already_cancelled_caller_does_not_queue_the_call(worker: SerialWorker) -> None:
+async def test_an_already_cancelled_caller_does_not_queue_the_call(
+    worker: SerialWorker, worker_name: str
+) -> None:
     ran = threading.Event()
     with trio.CancelScope() as scope:
         scope.cancel()
         await worker.run(ran.set)
     assert scope.cancelled_caught and not ran.is_set()
-    assert not worker.running  # nothing was queued: no thread was started
+    assert not _thread_alive(worker_name)  # nothing was queued: no thread was started
 
 
-async def test_stop_lets_queued_calls_finish_then_refuses_new_ones(worker: SerialWorker) -> None:
+async def test_stop_lets_queued_calls_finish_then_refuses_new_ones(
+    worker: SerialWorker, worker_name: str
+) -> None:
     results: list[str] = []
 
     def slow(tag: str) -> str:
@@ -125,7 +156,7 @@ async def test_stop_lets_queued_calls_finish_then_refuses_new_ones(worker: Seria
     with pytest.raises(WorkerStopped):
         await worker.run(lambda: "late")
     with trio.fail_after(5):
-        while worker.running:  # noqa: ASYNC110 (a thread's end has no trio event)
+        while _thread_alive(worker_name):  # noqa: ASYNC110 (a thread's end has no trio event)
             await trio.sleep(0.01)
 
 
@@ -298,16 +329,22 @@ async def test_a_second_direct_call_at_once_goes_the_usual_way(worker: SerialWor
 async def test_stop_while_a_direct_call_waits_closes_its_socket_after(
     worker: SerialWorker,
 ) -> None:
+    entered, release = threading.Event(), threading.Event()
+
     def slow() -> str:
-        time.sleep(0.05)
+        entered.set()
+        release.wait(timeout=30)
         return "finished"
 
-    async def stop_soon() -> None:
-        await trio.sleep(0.01)
+    async def stop_while_it_runs() -> None:
+        await trio.testing.wait_all_tasks_blocked()
+        assert entered.wait(timeout=30)
         worker.stop()
+        assert worker._direct is not None  # still in use by the waiting call
+        release.set()
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(stop_soon)
+        nursery.start_soon(stop_while_it_runs)
         assert await worker.run(slow, direct=True) == "finished"
     assert worker._direct is None
     with pytest.raises(WorkerStopped):
