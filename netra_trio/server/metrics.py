@@ -23,6 +23,7 @@ class HubCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         hub, stats = self._hub, self._hub.stats
+        event_log = hub.services.event_log
         users = hub.users.values()
         yield GaugeMetricFamily("netra_users", "Users with a live hub", value=len(users))
         yield GaugeMetricFamily(
@@ -88,6 +89,17 @@ class HubCollector(Collector):
                 "netra_sessions_expired",
                 "Sessions expired and deleted",
                 hub.services.sessions.expired,
+            ),
+            ("netra_events_stored", "Agent events stored and published", event_log.events),
+            (
+                "netra_event_batches",
+                "Group commits of the event log (events stored per commit: the ratio)",
+                event_log.batches,
+            ),
+            (
+                "netra_low_value_rounds",
+                "Loop rounds in which low-value work (typing indicators) waited its turn",
+                hub.services.low_work.rounds,
             ),
         ]:
             yield CounterMetricFamily(name, help_text, value=value)

@@ -26,6 +26,8 @@ async def test_health_and_metrics_report_live_counts(nursery: trio.Nursery) -> N
     async with open_client(server.url, token_for("alice")) as client:
         await client.send("ping", user_id="mallory")
         await client.receive_type("error")
+        await client.send("start_agent", {"agent": "triage", "input": "cut cost"})
+        await client.receive_type("agent_completed")
         status, body = await http_get(server.metrics_port, "/healthz")
         assert status == 200
         assert body == b'{"status":"ok","users":1,"connections":1}'
@@ -37,6 +39,11 @@ async def test_health_and_metrics_report_live_counts(nursery: trio.Nursery) -> N
         assert "netra_sessions_attached 1.0" in text
         assert "netra_runs_active 0.0" in text
         assert "netra_rate_limited_total 0.0" in text
+        stored = server.hub.services.event_log.events
+        assert stored >= 4  # started, a tool call, completed
+        assert f"netra_events_stored_total {stored:.1f}" in text
+        assert f"netra_event_batches_total {server.hub.services.event_log.batches:.1f}" in text
+        assert "netra_low_value_rounds_total 0.0" in text
     assert (await http_get(server.metrics_port, "/nope"))[0] == 404
     server.hub.begin_shutdown()
     status, body = await http_get(server.metrics_port, "/healthz")
