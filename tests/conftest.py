@@ -1,4 +1,10 @@
-"""Fixtures: a running server on loopback, and the server's log records."""
+"""Fixtures: a running server on loopback, the server's log records, and the
+virtual clock.
+
+``autojump_clock`` here jumps only after 10 ms of real idleness: with the
+default threshold of 0, virtual time would leap forward whenever every task
+waits on a worker thread (a SQLite call), and timings would drift.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import trio
+import trio.testing
 
 from netra_trio.logs import LOGGER_NAME
 from netra_trio.server.app import Server
@@ -34,3 +41,8 @@ def netra_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFi
     finally:
         if attached:
             logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0.01)

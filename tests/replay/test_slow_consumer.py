@@ -10,7 +10,7 @@ import trio
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
-from netra_trio.agents.base import AgentResult, RunContext
+from netra_trio.agents.base import Agent, AgentResult, RunContext
 from netra_trio.agents.registry import default_agents
 from netra_trio.client import open_client
 from netra_trio.errors import CloseCode
@@ -19,15 +19,20 @@ from tests.helpers import make_config, token_for
 
 EVENTS_PER_RUN = 2500
 THOUGHT = "x" * 4000  # ~4 KiB per event: 3 runs stream ~30 MiB
+# The runs stay at most this many events ahead of the healthy client (whatever
+# the speed of the process): well within its queue's bounds (256 frames,
+# 512 KiB), so only the client that stops reading can fall behind.
+AHEAD = 64
 
 
-async def _chatty(ctx: RunContext) -> AgentResult:
-    # ~1,000 events/s per run: a pace a healthy client keeps up with, so only
-    # the client that stops reading falls behind
-    for _ in range(EVENTS_PER_RUN):
-        await ctx.emit.thinking("chatty", THOUGHT)
-        await trio.sleep(0.001)
-    return AgentResult(result={"events": EVENTS_PER_RUN}, report="done")
+def _chatty(ahead: trio.Semaphore) -> Agent:
+    async def agent(ctx: RunContext) -> AgentResult:
+        for _ in range(EVENTS_PER_RUN):
+            await ahead.acquire()  # given back as the healthy client reads
+            await ctx.emit.thinking("chatty", THOUGHT)
+        return AgentResult(result={"events": EVENTS_PER_RUN}, report="done")
+
+    return agent
 
 
 def _rss_kib() -> int:
@@ -70,8 +75,9 @@ async def _stalled_client(url_port: int, token: str) -> tuple[trio.SocketStream,
 
 
 async def test_a_client_that_stops_reading_loses_nothing(tmp_path: Path) -> None:
+    ahead = trio.Semaphore(AHEAD)
     agents = default_agents()
-    agents.register("chatty", _chatty)
+    agents.register("chatty", _chatty(ahead))
     config = make_config(
         database=str(tmp_path / "netra.db"),
         queue_max_frames=256,
@@ -89,6 +95,8 @@ async def test_a_client_that_stops_reading_loses_nothing(tmp_path: Path) -> None
                 ended = 0
                 while ended < 3:  # this client keeps reading, as a healthy one does
                     frame = await driver.receive()
+                    if frame["type"] == "agent_thinking":
+                        ahead.release()
                     ended += frame["type"] in ("agent_completed", "agent_error")
                 runs_done.set()
 

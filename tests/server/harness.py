@@ -8,6 +8,7 @@ or stop reading, which a full client library would not let it do.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -37,6 +38,7 @@ from netra_trio.server.transport import WebSocketTransport, read_handshake
 from tests.helpers import SECRET, make_config, token_for
 
 StreamPair = Callable[[], tuple[trio.abc.Stream, trio.abc.Stream]]
+_message_ids = itertools.count(1)
 
 
 @asynccontextmanager
@@ -63,6 +65,7 @@ class RawClient:
         self._events: deque[Event] = deque()
         self.pings_seen = 0
         self.eof = False
+        self.established: dict[str, Any] = {}  # the connection_established payload
         self._pumped: trio.MemoryReceiveChannel[Event] | None = None
         self._send_lock = trio.Lock()
 
@@ -142,6 +145,30 @@ class RawClient:
             if isinstance(event, CloseConnection):
                 return event
 
+    async def frames_until_close(self) -> tuple[CloseConnection, list[dict[str, Any]]]:
+        """The frames that arrive before the server's close, and the close."""
+        frames: list[dict[str, Any]] = []
+        while True:
+            event = await self.next_event()
+            if isinstance(event, CloseConnection):
+                return event, frames
+            assert isinstance(event, TextMessage), event
+            frames.append(orjson.loads(event.data))
+
+    async def close(self, code: int = 1000) -> CloseConnection:
+        """Start the closing handshake; the server's answer."""
+        await self._send(self.ws.send(CloseConnection(code=code)))
+        return await self.until_close()
+
+    async def request(self, kind: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send a frame with a message id; the frame that answers it (others are dropped)."""
+        message_id = f"{kind}-{next(_message_ids)}"
+        await self.send_json({"type": kind, "payload": payload or {}, "message_id": message_id})
+        while True:
+            frame = await self.next_frame()
+            if frame.get("correlation_id") == message_id:
+                return frame
+
 
 async def open_raw(
     hub: Hub,
@@ -163,6 +190,7 @@ async def open_raw(
     assert isinstance(event, AcceptConnection), event
     established = await client.next_frame()
     assert established["type"] == "connection_established"
+    client.established = established["payload"]
     if pump:
         client.start_pump(nursery)
     return client

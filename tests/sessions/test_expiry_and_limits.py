@@ -5,110 +5,97 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
+import trio.testing
 
+from netra_trio.errors import CloseCode
 from netra_trio.server.app import Server
-from tests.sessions.support import (
-    WAIT_S,
-    assert_alive,
-    connect,
-    eventually_true,
-    frames_until_closed,
-    query,
-    running_server,
-    session_ids,
-    session_state,
-)
+from netra_trio.server.hub import Hub
+from tests.server.harness import open_raw, running_hub, wait_until
+from tests.sessions.support import WAIT_S, connect, running_server, session_ids
 
-SHORT_IDLE = {
-    "idle_timeout_s": 1.0,
-    # Valid heartbeat settings for a short idle timeout: timeout <= 4 x interval.
-    "heartbeat_interval_s": 0.5,
-    "heartbeat_timeout_s": 2.0,
-}
+IDLE_S = 600.0
 
 
-async def _row_exists(db: Path, session_id: str) -> bool:
-    rows = await query(db, "SELECT 1 FROM sessions WHERE session_id = ?", (session_id,))
-    return bool(rows)
+async def _expires_on_time(hub: Hub, session_id: str, idle_from: float) -> None:
+    """The session's row is there a second before its idle time has passed
+    since ``idle_from``, and deleted (by the server's own expiry) a second after."""
+    store = hub.services.storage.sessions
+    await trio.sleep_until(idle_from + IDLE_S - 1)
+    assert await store.get_session(session_id) is not None
+    await trio.sleep_until(idle_from + IDLE_S + 1)
+    assert await store.get_session(session_id) is None
 
 
-async def test_idle_session_is_deleted_from_the_file_and_not_resumable(tmp_path: Path) -> None:
-    db = tmp_path / "sessions.db"
-    async with running_server(database=str(db), **SHORT_IDLE) as server:
-        async with connect(server.url, "alice") as client:
-            session_id = client.established["session_id"]
-            assert client.established["limits"]["idle_timeout_s"] == 1.0
-            await session_state(client, "session_update", {"data": {"draft": "x"}})
-        assert await _row_exists(db, session_id)
-        left_at = trio.current_time()
+async def test_idle_session_is_deleted_and_not_resumable(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_hub(idle_timeout_s=IDLE_S) as (hub, nursery):
+        client = await open_raw(hub, nursery, "alice", pump=True)
+        session_id = client.established["session_id"]
+        assert client.established["limits"]["idle_timeout_s"] == IDLE_S
+        await client.request("session_update", {"data": {"draft": "x"}})
+        await client.close()
+        await wait_until(lambda: session_id not in hub.services.sessions.attached, interval_s=0.01)
+        await _expires_on_time(hub, session_id, trio.current_time())
 
-        async def gone() -> bool:
-            return not await _row_exists(db, session_id)
-
-        # Deleted by the server's own expiry, before anyone asks for it again.
-        await eventually_true(gone, "the expired session's row was deleted", timeout_s=5.0)
-        assert trio.current_time() - left_at >= 0.9  # not before its idle time had passed
-
-        async with connect(server.url, "alice", session_id=session_id) as client:
-            assert client.established["resumed"] is False
-            new_id = client.established["session_id"]
-            assert new_id != session_id
-            state = await session_state(client, "session_get")
-            assert state == {"session_id": new_id, "data": {}}
-        assert not await _row_exists(db, session_id)
+        again = await open_raw(
+            hub, nursery, "alice", pump=True, target=f"/ws?session_id={session_id}"
+        )
+        assert again.established["resumed"] is False
+        new_id = again.established["session_id"]
+        assert new_id != session_id
+        state = await again.request("session_get")
+        assert state["payload"] == {"session_id": new_id, "data": {}}
 
 
-async def test_a_session_with_a_connection_does_not_expire(tmp_path: Path) -> None:
-    db = tmp_path / "sessions.db"
-    # 1.5 s rather than 1 s: see test_an_active_connection_outlives_a_short_idle_timeout.
-    config = {**SHORT_IDLE, "idle_timeout_s": 1.5}
-    async with (
-        running_server(database=str(db), **config) as server,
-        connect(server.url, "alice") as holder,
-    ):
+async def test_a_session_with_a_connection_does_not_expire(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_hub(idle_timeout_s=IDLE_S) as (hub, nursery):
+        holder = await open_raw(hub, nursery, "alice", pump=True)
         session_id = holder.established["session_id"]
-        await session_state(holder, "session_update", {"data": {"kept": True}})
-        # Two idle timeouts pass; the connection stays active with pings.
+        await holder.request("session_update", {"data": {"kept": True}})
+        # Three idle timeouts pass; the connection stays active with pings.
         for _ in range(9):
-            await trio.sleep(0.35)
-            await assert_alive(holder)
-        assert await _row_exists(db, session_id)
-        async with connect(server.url, "alice", session_id=session_id) as second:
-            assert second.established["resumed"] is True
-            state = await session_state(second, "session_get")
-            assert state["data"] == {"kept": True}
+            await trio.sleep(IDLE_S / 3)
+            assert (await holder.request("ping"))["type"] == "pong"
+        assert await hub.services.storage.sessions.get_session(session_id) is not None
+        second = await open_raw(
+            hub, nursery, "alice", pump=True, target=f"/ws?session_id={session_id}"
+        )
+        assert second.established["resumed"] is True
+        assert (await second.request("session_get"))["payload"]["data"] == {"kept": True}
 
 
-async def test_an_active_connection_outlives_a_short_idle_timeout(tmp_path: Path) -> None:
-    """With idle_timeout_s=1 a client that sends a frame every 0.3 s stays connected;
-    once it falls silent it is closed for idleness (4001), and its session then expires."""
-    db = tmp_path / "sessions.db"
-    async with running_server(database=str(db), **SHORT_IDLE) as server:
-        async with connect(server.url, "alice") as client:
-            session_id = client.established["session_id"]
-            for _ in range(8):
-                await trio.sleep(0.3)
-                await assert_alive(client)
-            code, frames = await frames_until_closed(client)
-        assert (code, frames) == (4001, [])
+async def test_an_active_connection_outlives_the_idle_timeout_then_expires_when_silent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A client that sends a frame every half idle timeout stays connected; once it
+    falls silent it is closed for idleness (4001), and its session then expires."""
+    async with running_hub(idle_timeout_s=IDLE_S) as (hub, nursery):
+        client = await open_raw(hub, nursery, "alice", pump=True)
+        session_id = client.established["session_id"]
+        for _ in range(8):
+            await trio.sleep(IDLE_S / 2)
+            assert (await client.request("ping"))["type"] == "pong"
+        silent_from = trio.current_time()
+        close, frames = await client.frames_until_close()
+        assert (close.code, frames) == (CloseCode.SESSION_EXPIRED, [])
+        assert IDLE_S <= trio.current_time() - silent_from < IDLE_S + 2
+        await _expires_on_time(hub, session_id, trio.current_time())
 
-        async def gone() -> bool:
-            return not await _row_exists(db, session_id)
 
-        await eventually_true(gone, "the session expired after its last connection", timeout_s=5.0)
-
-
-async def test_a_connection_silent_after_one_frame_is_closed_with_4001(tmp_path: Path) -> None:
+async def test_a_connection_silent_after_one_frame_is_closed_with_4001(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """Idle expiry closes with 4001 also when the client's last frame came shortly after
     connecting (so the idle deadline had not been moved for it)."""
-    async with (
-        running_server(database=str(tmp_path / "sessions.db"), **SHORT_IDLE) as server,
-        connect(server.url, "alice") as client,
-    ):
+    async with running_hub(idle_timeout_s=IDLE_S) as (hub, nursery):
+        client = await open_raw(hub, nursery, "alice", pump=True)
         await trio.sleep(0.4)
-        await assert_alive(client)
-        code, frames = await frames_until_closed(client)
-    assert (code, frames) == (4001, [])
+        assert (await client.request("ping"))["type"] == "pong"
+        close, frames = await client.frames_until_close()
+        assert (close.code, frames) == (CloseCode.SESSION_EXPIRED, [])
 
 
 async def test_sixth_session_expires_the_oldest_idle_one(tmp_path: Path) -> None:

@@ -1,50 +1,52 @@
-"""Rate limits over loopback: the per-user message bucket, sustained abuse, per-IP handshakes."""
+"""Rate limits on the virtual clock: the per-user message bucket, sustained abuse,
+handshakes per client address. Time moves only when every task waits, so each
+count below is exact: a flood sent at one instant gets exactly the burst."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 import pytest
 import trio
-from trio_websocket import ConnectionClosed
+import trio.testing
+from wsproto.connection import ConnectionState
+from wsproto.events import RejectConnection, RejectData
 
-from netra_trio.client import NetraClient
+from netra_trio.server.hub import Hub
+from tests.e2e.support import events as log_events
 from tests.helpers import token_for
-from tests.sessions.support import (
-    WAIT_S,
-    Frame,
-    assert_alive,
-    connect,
-    error_body,
-    frames_until_closed,
-    log_events,
-    next_id,
-    rejection,
-    request,
-    running_server,
-)
+from tests.server.harness import RawClient, open_raw, running_hub
 
-GENEROUS_HANDSHAKES = {"handshake_rate_per_ip_s": 1000.0, "handshake_burst": 1000}
-MESSAGE_LIMITS = {
+MESSAGE_LIMITS: dict[str, Any] = {
     "message_rate_per_s": 5.0,
     "message_burst": 50,
     "abuse_limit": 1000,  # warnings only: these tests do not reach sustained abuse
-    **GENEROUS_HANDSHAKES,
+    "handshake_rate_per_ip_s": 1000.0,
+    "handshake_burst": 1000,
 }
 
 
-async def _send_pings(client: NetraClient, count: int, prefix: str) -> list[str]:
-    ids = [next_id(prefix) for _ in range(count)]
+async def _flood(client: RawClient, count: int, prefix: str) -> list[str]:
+    """``count`` pings sent back to back, at one instant of the virtual clock
+    (fewer when the server closes the connection first)."""
+    ids = [f"{prefix}-{n}" for n in range(count)]
     for message_id in ids:
-        await client.send("ping", {"n": message_id}, message_id=message_id)
+        if client.ws.state is not ConnectionState.OPEN:
+            break
+        await client.send_json(
+            {"type": "ping", "payload": {"n": message_id}, "message_id": message_id}
+        )
     return ids
 
 
-async def _replies(client: NetraClient, ids: list[str]) -> dict[str, Frame]:
+async def _replies(client: RawClient, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Exactly one reply per sent frame, by correlation_id."""
     wanted = set(ids)
-    replies: dict[str, Frame] = {}
-    with trio.fail_after(WAIT_S):
+    replies: dict[str, dict[str, Any]] = {}
+    with trio.fail_after(10):
         while len(replies) < len(ids):
-            frame = await client.receive()
+            frame = await client.next_frame()
             correlation_id = frame.get("correlation_id")
             if correlation_id in wanted:
                 assert correlation_id not in replies, frame
@@ -52,108 +54,99 @@ async def _replies(client: NetraClient, ids: list[str]) -> dict[str, Frame]:
     return replies
 
 
-def _check_rate_limited(frame: Frame, rate_per_s: float) -> float:
+def _retry_after(frame: dict[str, Any]) -> float:
     assert frame["type"] == "error", frame
     assert frame["payload"]["code"] == "RATE_LIMITED", frame
     retry_after = frame["payload"]["details"]["retry_after_s"]
     assert isinstance(retry_after, float | int)
-    assert 0 < retry_after <= 1 / rate_per_s + 0.001, frame
     return float(retry_after)
 
 
-async def test_a_flood_is_refused_past_the_burst_and_served_after_the_retry_time() -> None:
-    async with (
-        running_server(**MESSAGE_LIMITS) as server,
-        connect(server.url, "alice") as client,
-    ):
-        ids = await _send_pings(client, 60, "flood")
+async def test_a_flood_is_refused_past_the_burst_and_served_after_the_retry_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_hub(**MESSAGE_LIMITS) as (hub, nursery):
+        client = await open_raw(hub, nursery, "alice", pump=True)
+        ids = await _flood(client, 60, "flood")
         replies = await _replies(client, ids)
-        # The burst (50) is served in full; the refill during the flood may add one or two.
-        assert all(replies[i]["type"] == "pong" for i in ids[:50])
-        refused = [i for i in ids if replies[i]["type"] == "error"]
-        served = [i for i in ids if replies[i]["type"] == "pong"]
-        assert len(refused) >= 8 and len(served) + len(refused) == 60
-        assert all(replies[i]["payload"]["n"] == i for i in served)
-        waits = [_check_rate_limited(replies[i], 5.0) for i in refused]
-        for message_id in refused:
-            assert replies[message_id]["correlation_id"] == message_id
-
-        await trio.sleep(max(waits) + 0.05)
-        reply = await request(client, "ping", {"after": "waiting"})
-        assert reply["type"] == "pong", reply
-        assert reply["payload"]["after"] == "waiting"
+        assert [replies[i]["type"] for i in ids] == ["pong"] * 50 + ["error"] * 10
+        assert all(replies[i]["payload"]["n"] == i for i in ids[:50])
+        # the bucket is empty: one token comes back in 1 / rate seconds
+        assert {_retry_after(replies[i]) for i in ids[50:]} == {0.2}
+        await trio.sleep(0.19)
+        assert (await client.request("ping"))["type"] == "error"
+        await trio.sleep(0.01 + 0.2)  # the refusal took nothing from the bucket
+        reply = await client.request("ping", {"after": "waiting"})
+        assert reply["type"] == "pong" and reply["payload"]["after"] == "waiting"
+        assert hub.stats.rate_limited == 11
 
 
-async def test_the_message_bucket_is_per_user() -> None:
-    limits = {**MESSAGE_LIMITS, "message_rate_per_s": 0.5}  # no refill to speak of meanwhile
-    async with (
-        running_server(**limits) as server,
-        connect(server.url, "alice") as first,
-        connect(server.url, "alice") as second,
-        connect(server.url, "bob") as other,
-    ):
-        ids = await _send_pings(first, 60, "alice-flood")
-        replies = await _replies(first, ids)
-        assert sum(1 for f in replies.values() if f["type"] == "error") >= 9
-
-        # The same user's other connection shares the spent bucket ...
-        reply = await request(second, "ping", {"from": "second"})
-        _check_rate_limited(reply, 0.5)
-        # ... another user has a full one of their own.
-        ids = await _send_pings(other, 50, "bob")
+async def test_the_message_bucket_is_per_user_and_shared_by_its_connections(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_hub(**MESSAGE_LIMITS) as (hub, nursery):
+        first = await open_raw(hub, nursery, "alice", pump=True)
+        second = await open_raw(hub, nursery, "alice", pump=True)
+        other = await open_raw(hub, nursery, "bob", pump=True)
+        replies = await _replies(first, await _flood(first, 55, "alice"))
+        assert sum(f["type"] == "error" for f in replies.values()) == 5
+        # the same user's other connection shares the spent bucket ...
+        assert _retry_after(await second.request("ping")) == 0.2
+        # ... another user has a full one of their own
+        ids = await _flood(other, 50, "bob")
         replies = await _replies(other, ids)
         assert [replies[i]["type"] for i in ids] == ["pong"] * 50
 
 
 async def test_sustained_flooding_closes_with_1008_after_the_errors(
-    netra_logs: pytest.LogCaptureFixture,
+    autojump_clock: trio.testing.MockClock, netra_logs: pytest.LogCaptureFixture
 ) -> None:
-    limits = {**MESSAGE_LIMITS, "abuse_limit": 5}
-    async with (
-        running_server(**limits) as server,
-        connect(server.url, "mallory") as client,
-        connect(server.url, "bob") as bystander,
-    ):
-        sent: list[str] = []
-        try:
-            for _ in range(60):
-                message_id = next_id("abuse")
-                await client.send("ping", {}, message_id=message_id)
-                sent.append(message_id)
-        except ConnectionClosed:
-            pass  # the server may close before the last frames are written
-        code, frames = await frames_until_closed(client)
-        assert code == 1008
-        errors = [f for f in frames if f["type"] == "error"]
-        pongs = [f for f in frames if f["type"] == "pong"]
-        assert 50 <= len(pongs) <= 52
-        assert {f["correlation_id"] for f in pongs} <= set(sent)
-        for frame in errors:
-            _check_rate_limited(frame, 5.0)
-        assert errors, frames
-        await assert_alive(bystander)  # another user is unaffected
+    async with running_hub(**{**MESSAGE_LIMITS, "abuse_limit": 5}) as (hub, nursery):
+        client = await open_raw(hub, nursery, "mallory", pump=True)
+        bystander = await open_raw(hub, nursery, "bob", pump=True)
+        await _flood(client, 60, "abuse")
+        close, frames = await client.frames_until_close()
+        assert close.code == 1008
+        # the burst, then abuse_limit refusals, each answered, then the close
+        assert [f["type"] for f in frames] == ["pong"] * 50 + ["error"] * 5
+        assert all(_retry_after(f) == 0.2 for f in frames[50:])
+        assert (await bystander.request("ping"))["type"] == "pong"  # another user is unaffected
     abuse = log_events(netra_logs.records, "abuse")
     assert [a["user"] for a in abuse] == ["mallory"]
-    # Every refused frame is answered, the one that ended the connection too:
-    # abuse_limit refusals, abuse_limit error frames, then the close.
-    assert len(errors) == 5, [f["correlation_id"] for f in errors]
 
 
-async def test_the_fourth_rapid_handshake_from_one_address_gets_429() -> None:
-    limits = {
-        "handshake_rate_per_ip_s": 1.0,
-        "handshake_burst": 3,
-        "message_rate_per_s": 1000.0,
-        "message_burst": 1000,
-        "abuse_limit": 1000,
-    }
-    async with running_server(**limits) as server:
+async def _refused(
+    hub: Hub, nursery: trio.Nursery, user: str
+) -> tuple[int, dict[bytes, bytes], dict[str, Any]]:
+    """A handshake that the server refuses: its status, headers and JSON body."""
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    nursery.start_soon(hub.handle_stream, server_stream)
+    client = RawClient(client_stream)
+    event = await client.handshake(token_for(user))
+    assert isinstance(event, RejectConnection), event
+    body = b""
+    while True:
+        data = await client.next_event()
+        assert isinstance(data, RejectData)
+        body += data.data
+        if data.body_finished:
+            break
+    return event.status_code, dict(event.headers), orjson.loads(body)
+
+
+async def test_the_fourth_rapid_handshake_from_one_address_gets_429_with_retry_after(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limits = {**MESSAGE_LIMITS, "handshake_rate_per_ip_s": 1.0, "handshake_burst": 3}
+    async with running_hub(**limits) as (hub, nursery):
         for user in ("u1", "u2", "u3"):
-            async with connect(server.url, user) as client:
-                assert client.established["user_id"] == user
-        rejected = await rejection(server.url, token_for("u4"))
-        error = error_body(rejected, 429, "RATE_LIMITED")
-        assert "retry" in error["message"]
-        await trio.sleep(1.1)  # one handshake's worth of tokens at 1/s
-        async with connect(server.url, "u4") as client:
-            await assert_alive(client)
+            client = await open_raw(hub, nursery, user)
+            assert client.established["user_id"] == user
+        status, headers, body = await _refused(hub, nursery, "u4")
+        assert status == 429
+        assert body["error"]["code"] == "RATE_LIMITED"
+        assert body["error"]["message"].endswith("retry in 1 s")
+        assert headers[b"retry-after"] == b"1"
+        await trio.sleep(1.0)  # one handshake's worth of tokens at 1/s
+        client = await open_raw(hub, nursery, "u4", pump=True)
+        assert (await client.request("ping"))["type"] == "pong"
