@@ -20,29 +20,47 @@ import math
 import os
 import time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
 from netra_trio.core.expiry import ExpiryPolicy
 from netra_trio.core.heartbeat import HeartbeatPolicy
 from netra_trio.core.limits import utf8_length_exceeds
+from netra_trio.core.priority import QueueBounds
 from netra_trio.core.states import ConnectionLifecycle, ConnEvent, ConnState
 from netra_trio.errors import CloseCode, ErrorCode, ProtocolError
+from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.protocol.codec import encode_payload
 from netra_trio.protocol.server_messages import ConnectionEstablished, Limits
-from netra_trio.server.handler_context import ConnectionContext
+from netra_trio.server.handler_context import ConnectionContext, UserHubView
 from netra_trio.server.outbound import Outbound, WriterStalled
 from netra_trio.server.replay import INITIAL_HOLD_S, Replay
 from netra_trio.server.scheduler import OutboundFrame
+from netra_trio.server.stats import ServerStats
 from netra_trio.server.transport import TransportClosed, WebSocketTransport
 from netra_trio.storage.base import StorageError
 
-if TYPE_CHECKING:
-    from netra_trio.handlers.router import Router
-    from netra_trio.server.stats import ServerStats
-    from netra_trio.server.user_hub import UserHub
+
+class UserHubLink(UserHubView, Protocol):
+    """What a connection needs of its user's hub."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def queue_bounds(self) -> QueueBounds: ...
+
+    @property
+    def backlog_check_bytes(self) -> int: ...
+
+    def check_backlog(self) -> None:
+        """Evict the user when its connections' queues together pass their bound."""
+        ...
+
+    def connection_ended(self, connection: Connection) -> None: ...
+
 
 _OPEN = ConnState.OPEN  # compared per frame: an enum member lookup costs ~100 ns
 _DRAINING = ConnState.DRAINING
@@ -80,7 +98,7 @@ class Connection:
         connection_id: str,
         session_id: str,
         resumed: bool,
-        user_hub: UserHub,
+        user_hub: UserHubLink,
         ws: WebSocketTransport,
         token_expires_at: float,
         batch_mode: bool,

@@ -12,30 +12,70 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio
 
-from netra_trio.core.limits import ViolationAction, ViolationCounter
+from netra_trio.core.limits import TokenBucket, ViolationAction, ViolationCounter
 from netra_trio.core.priority import Priority
 from netra_trio.core.rate import ALLOWED, MessageRate, RateVerdict
 from netra_trio.errors import CloseCode, ErrorCode, ProtocolError
+from netra_trio.handlers.context import RunControl
 from netra_trio.logs import log_event
 from netra_trio.protocol.codec import encode, encode_error, encode_payload
 from netra_trio.server.scheduler import OutboundFrame
+from netra_trio.server.services import Services
+from netra_trio.server.sessions import SessionService
+from netra_trio.server.stats import ServerStats
 from netra_trio.storage.base import ThreadStore
 
-if TYPE_CHECKING:
-    from netra_trio.server.connection import Connection
-    from netra_trio.server.runs import RunManager
-    from netra_trio.server.sessions import SessionService
-    from netra_trio.server.stats import ServerStats
+
+class UserHubView(Protocol):
+    """What handlers reach through the user's hub."""
+
+    @property
+    def services(self) -> Services: ...
+
+    @property
+    def runs(self) -> RunControl: ...
+
+    @property
+    def message_bucket(self) -> TokenBucket: ...
+
+    def fan_out(self, frame: OutboundFrame, *, exclude: object | None = None) -> None: ...
+
+
+class ServedConnection(Protocol):
+    """The connection a context speaks for."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def connection_id(self) -> str: ...
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def is_open(self) -> bool: ...
+
+    @property
+    def user_hub(self) -> UserHubView: ...
+
+    def enqueue(self, frame: OutboundFrame) -> None: ...
+
+    def close(
+        self, code: int, reason: str, *, drain: bool = False, by_peer: bool = False
+    ) -> None: ...
+
+    async def replay(self, last_seq: int) -> tuple[int, bool]: ...
 
 
 class ConnectionContext:
     __slots__ = ("_connection", "_rate", "_stats", "_user_id", "_violations")
 
-    def __init__(self, connection: Connection, stats: ServerStats) -> None:
+    def __init__(self, connection: ServedConnection, stats: ServerStats) -> None:
         config = connection.user_hub.services.config
         self._connection = connection
         self._user_id = connection.user_id
@@ -64,7 +104,7 @@ class ConnectionContext:
         return self._connection.user_hub.services.storage.threads
 
     @property
-    def runs(self) -> RunManager:
+    def runs(self) -> RunControl:
         return self._connection.user_hub.runs
 
     @property

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING
 
 import attrs
 import trio
@@ -38,14 +37,12 @@ from netra_trio.errors import AuthError, CloseCode
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.server.connection import Connection
+from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionForbidden
 from netra_trio.server.stats import ServerStats
 from netra_trio.server.transport import describe_remote, read_handshake
 from netra_trio.server.user_hub import HubClosed, UserHub
 from netra_trio.storage.base import StorageError
-
-if TYPE_CHECKING:
-    from netra_trio.server.services import Services
 
 
 @attrs.frozen

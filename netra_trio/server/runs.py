@@ -20,7 +20,8 @@ import contextlib
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import attrs
 import trio
@@ -33,12 +34,9 @@ from netra_trio.pipeline.event_log import EventSource
 from netra_trio.protocol.converter import CONVERTER
 from netra_trio.protocol.server_messages import AgentCompleted, AgentError, AgentStarted
 from netra_trio.server.emitter import RunEmitter
+from netra_trio.server.services import Services
 from netra_trio.storage.base import StorageError
 from netra_trio.storage.records import RunRecord
-
-if TYPE_CHECKING:
-    from netra_trio.server.services import Services
-    from netra_trio.server.user_hub import UserHub
 
 _TERMINAL_GRACE_S = 5.0
 
@@ -94,8 +92,19 @@ class RunSlot:
         self.release()
 
 
+class RunHost(Protocol):
+    """Where a user's runs run: the user's hub."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    def start_task(self, fn: Callable[[ActiveRun], Awaitable[None]], arg: ActiveRun) -> None:
+        """Run ``fn(arg)`` in the hub's nursery, holding the hub open meanwhile."""
+        ...
+
+
 class RunManager:
-    def __init__(self, user_hub: UserHub, services: Services) -> None:
+    def __init__(self, user_hub: RunHost, services: Services) -> None:
         self._user_hub = user_hub
         self._services = services
         self._admission = RunAdmission(services.config.max_runs_per_user)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 import trio
 
@@ -24,15 +24,12 @@ from netra_trio.core.limits import Admission, TokenBucket, admit_connection
 from netra_trio.core.priority import QueueBounds
 from netra_trio.errors import CloseCode
 from netra_trio.logs import log_event
+from netra_trio.server.connection import Connection
 from netra_trio.server.runs import RunManager
-from netra_trio.server.scheduler import event_frame
+from netra_trio.server.scheduler import OutboundFrame, event_frame
+from netra_trio.server.services import Services
+from netra_trio.server.stats import ServerStats
 from netra_trio.storage.records import StoredEvent
-
-if TYPE_CHECKING:
-    from netra_trio.server.connection import Connection
-    from netra_trio.server.hub import Hub
-    from netra_trio.server.scheduler import OutboundFrame
-    from netra_trio.server.services import Services
 
 T = TypeVar("T")
 
@@ -41,8 +38,22 @@ class HubClosed(Exception):
     pass
 
 
+class HubLink(Protocol):
+    """What a user's hub needs of the Hub that made it."""
+
+    @property
+    def accepting(self) -> bool: ...
+
+    @property
+    def stats(self) -> ServerStats: ...
+
+    def forget(self, user_hub: UserHub) -> None:
+        """Remove ``user_hub`` from the map (if it is still the one there)."""
+        ...
+
+
 class UserHub:
-    def __init__(self, user_id: str, hub: Hub, services: Services) -> None:
+    def __init__(self, user_id: str, hub: HubLink, services: Services) -> None:
         self.user_id = user_id
         self._hub = hub
         self.services = services
@@ -139,7 +150,7 @@ class UserHub:
         if self._connections.pop(connection.connection_id, None) is not None:
             self.release()
 
-    def fan_out(self, frame: OutboundFrame, *, exclude: Connection | None = None) -> None:
+    def fan_out(self, frame: OutboundFrame, *, exclude: object | None = None) -> None:
         for connection in tuple(self._connections.values()):
             if connection is not exclude:
                 connection.enqueue(frame)

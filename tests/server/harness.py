@@ -33,7 +33,7 @@ from netra_trio.agents.registry import default_agents
 from netra_trio.auth import Authenticator
 from netra_trio.handlers import default_router
 from netra_trio.server.hub import Hub
-from netra_trio.server.services import running_services
+from netra_trio.server.startup import running_services
 from netra_trio.server.transport import WebSocketTransport, read_handshake
 from tests.helpers import SECRET, make_config, token_for
 

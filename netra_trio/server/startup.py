@@ -1,0 +1,150 @@
+"""The server's services, built and started in one place, and torn down in order.
+
+:func:`running_services` is what both the server (``app.py``) and the tests'
+harness start: it opens storage, records the runs a crash cut off, then starts
+
+- the event log (``pipeline/event_log.py``): its write and publish stages,
+- the backplane's receiving side, which hands committed events to the
+  deliverer (``pipeline/deliverer.py``), which hands them to the user hubs,
+- session expiry and the budget of low-value work per loop round,
+- the hub (``hub.py``) in a nursery of its own,
+
+and yields a :class:`Runtime`. On the way out the hub's nursery ends first
+(runs record their interruption through the event log), then the services,
+then the backplane, then storage closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import attrs
+import trio
+
+from netra_trio.agents.base import AgentRegistry
+from netra_trio.agents.llm import LLMClient
+from netra_trio.auth import Authenticator
+from netra_trio.backplane.memory import MemoryBackplane
+from netra_trio.config import Config
+from netra_trio.core.sessions import SessionPolicy
+from netra_trio.handlers.router import Router
+from netra_trio.logs import log_event
+from netra_trio.pipeline.deliverer import Deliverer
+from netra_trio.pipeline.event_log import EventLog, EventSource
+from netra_trio.server.hub import Hub
+from netra_trio.server.round_budget import RoundBudget
+from netra_trio.server.services import Services
+from netra_trio.server.sessions import SessionCipher, SessionService
+from netra_trio.storage.base import Storage
+from netra_trio.storage.records import Retention
+from netra_trio.storage.sqlite import SqliteStorage
+
+
+@attrs.frozen
+class Runtime:
+    services: Services
+    hub: Hub
+    hub_nursery: trio.Nursery
+
+
+@asynccontextmanager
+async def running_services(
+    config: Config,
+    *,
+    agents: AgentRegistry,
+    router: Router,
+    authenticator: Authenticator,
+    clock: Callable[[], float] = time.time,
+) -> AsyncIterator[Runtime]:
+    """Start everything but the listeners; ``clock`` is the sessions' wall clock."""
+    storage = await SqliteStorage.open(
+        config.database,
+        busy_timeout_s=config.database_busy_timeout_s,
+        retention=Retention(config.event_retention_count, config.event_retention_s),
+    )
+    backplane = MemoryBackplane()
+    try:
+        async with trio.open_nursery() as outer:
+            async with trio.open_nursery() as nursery:
+                event_log = EventLog(storage.events, backplane)
+                await nursery.start(event_log.run)
+                await _record_interrupted_runs(storage, event_log)
+                sessions = SessionService(
+                    storage.sessions,
+                    SessionCipher(_session_key(config)),
+                    SessionPolicy(config.idle_timeout_s, config.max_sessions_per_user),
+                    clock=clock,
+                )
+                await nursery.start(sessions.run)
+                low_work = RoundBudget()
+                await nursery.start(low_work.run)
+                services = Services(
+                    config=config,
+                    storage=storage,
+                    event_log=event_log,
+                    agents=agents,
+                    sessions=sessions,
+                    low_work=low_work,
+                    llm=_llm_client(config),
+                )
+                hub = Hub(services, authenticator, router, backplane)
+                # it outlives the event log, which publishes every batch it committed
+                await outer.start(backplane.run, Deliverer(hub))
+                # The hub lives in a nursery of its own: it must have finished
+                # tearing down (runs record their interruption through the event
+                # log) before the event log and storage stop.
+                async with trio.open_nursery() as hub_holder:
+                    hub_nursery: trio.Nursery = await hub_holder.start(hub.run)
+                    yield Runtime(services, hub, hub_nursery)
+                    hub_nursery.cancel_scope.cancel()
+                nursery.cancel_scope.cancel()
+            outer.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            await storage.close()
+
+
+async def _record_interrupted_runs(storage: Storage, event_log: EventLog) -> None:
+    """Runs that were still running when the process died (no terminal event was
+    stored) get their ``agent_error {code: INTERRUPTED}`` now, so a resuming
+    client learns how they ended."""
+    interrupted = await storage.runs.interrupt_running_runs()
+    for run in interrupted:
+        producer = event_log.producer(EventSource(run.user_id, run.run_id, run.thread_id))
+        await producer.put_and_wait(
+            "agent_error",
+            {
+                "agent_name": run.agent,
+                "code": "INTERRUPTED",
+                "message": "the server stopped during the run",
+            },
+        )
+    if interrupted:
+        log_event("runs_interrupted", count=len(interrupted))
+
+
+def _session_key(config: Config) -> bytes:
+    key = config.session_key_bytes
+    if key is None:
+        log_event(
+            "session_key_ephemeral",
+            logging.WARNING,
+            hint="no session key configured: session data will not survive a restart",
+        )
+        return secrets.token_bytes(32)
+    return key
+
+
+def _llm_client(config: Config) -> LLMClient | None:
+    if config.llm_base_url is None:
+        return None
+    return LLMClient(
+        config.llm_base_url,
+        config.llm_model,
+        api_key=config.llm_api_key,
+        timeout_s=config.llm_timeout_s,
+    )
