@@ -67,6 +67,7 @@ class _Queued:
     emitted_at: float
     done: trio.Event | None = None  # only for put_and_wait
     seq: int = 0  # set once stored, for put_and_wait
+    error: StorageError | None = None  # set if its batch failed, for put_and_wait
 
 
 _Outcome = tuple[list[_Queued], list[StoredEvent], StorageError | None]
@@ -110,9 +111,9 @@ class Producer:
     async def put_and_wait(self, kind: str, body: dict[str, Any]) -> int:
         """Queue an event after every one put before it and wait until it is
         stored and published; returns its seq. Raises StorageError when it
-        could not be stored (then it was not published)."""
-        if self._failure is not None:
-            raise self._failure
+        could not be stored (then it was not published). Tried even after an
+        earlier write of this producer failed: a run's last event reaches its
+        client once the store is back."""
         done = trio.Event()
         self._in_flight += 1
         try:
@@ -121,8 +122,8 @@ class Producer:
             self._in_flight -= 1
             raise
         await done.wait()
-        if not queued.seq:
-            raise self._failure or StorageError("the event was not stored")
+        if queued.error is not None:
+            raise queued.error
         return queued.seq
 
     def _landed(self, count: int, failure: StorageError | None) -> None:
@@ -309,6 +310,8 @@ class EventLog:
                 if queued.done is not None:
                     if error is None:
                         queued.seq = stored[j].seq
+                    else:
+                        queued.error = error
                     queued.done.set()
                 j += 1
             producer._landed(j - i, error)

@@ -207,10 +207,12 @@ async def test_a_failed_batch_fails_its_producers_and_takes_no_seq(tmp_path: Pat
             with pytest.raises(StorageError):  # and every later put of that producer
                 await failing.put("agent_thinking", BODY)
             blocker.execute("ROLLBACK")
+            with trio.fail_after(5):  # a last event is tried again, and lands once it can
+                assert await failing.put_and_wait("agent_error", BODY) == 3
             fresh = log.producer(EventSource("alice", "r-2"))
             with trio.fail_after(5):
-                assert await fresh.put_and_wait("agent_thinking", BODY) == 3
-        assert sink.seqs("alice") == [1, 2, 3]
+                assert await fresh.put_and_wait("agent_thinking", BODY) == 4
+        assert sink.seqs("alice") == [1, 2, 3, 4]
     finally:
         blocker.close()
         await storage.close()
