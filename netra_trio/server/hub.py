@@ -40,7 +40,7 @@ from netra_trio.server.connection import Connection
 from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionForbidden
 from netra_trio.server.stats import ServerStats
-from netra_trio.server.transport import describe_remote, read_handshake
+from netra_trio.server.upgrade import describe_remote, read_handshake
 from netra_trio.server.user_hub import HubClosed, UserHub
 from netra_trio.storage.base import StorageError
 

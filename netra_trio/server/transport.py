@@ -1,7 +1,7 @@
 """The server's WebSocket transport: wsproto driven directly on a trio stream.
 
-wsproto (the sans-IO protocol engine under trio-websocket) parses the upgrade
-request and every inbound frame. Using it directly, without trio-websocket's
+wsproto (the sans-IO protocol engine under trio-websocket) parses every
+inbound frame (and the upgrade request before it: ``upgrade.py``). Using it directly, without trio-websocket's
 per-connection reader task, memory channel and send lock, lets the
 connection's own reader task parse frames as it reads them and lets its writer,
 the only task that writes, send everything queued in one ``send_all``: one
@@ -28,18 +28,13 @@ import struct
 from collections.abc import Callable, Iterable
 
 import trio
-from wsproto import ConnectionType, WSConnection
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
-    AcceptConnection,
     CloseConnection,
     Event,
     Message,
     Ping,
     Pong,
-    RejectConnection,
-    RejectData,
-    Request,
     TextMessage,
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
@@ -60,20 +55,6 @@ class TransportClosed(Exception):
         self.by_peer = by_peer
 
 
-def describe_remote(stream: trio.abc.Stream) -> str:
-    """``host:port`` of a socket stream's peer; the stream's type otherwise."""
-    sock = getattr(stream, "socket", None)
-    if sock is not None:
-        try:
-            peer = sock.getpeername()
-        except OSError:
-            return "unknown"
-        if isinstance(peer, tuple) and len(peer) >= 2:
-            return f"{peer[0]}:{peer[1]}"
-        return str(peer)
-    return type(stream).__name__
-
-
 def text_frames(texts: Iterable[str]) -> bytes:
     """Server-to-client text frames (FIN set, unmasked) for ``texts``, joined."""
     parts: list[bytes] = []
@@ -91,7 +72,8 @@ def text_frames(texts: Iterable[str]) -> bytes:
     return b"".join(parts)
 
 
-async def _receive(stream: trio.abc.Stream) -> bytes:
+async def receive_quietly(stream: trio.abc.Stream) -> bytes:
+    """What the stream gives next; empty once it is closed or broken."""
     try:
         data = await stream.receive_some(RECEIVE_BYTES)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -99,64 +81,8 @@ async def _receive(stream: trio.abc.Stream) -> bytes:
     return data if isinstance(data, bytes) else bytes(data)
 
 
-class Handshake:
-    """An upgrade request read from a stream and not yet answered."""
-
-    def __init__(self, stream: trio.abc.Stream, conn: WSConnection, request: Request) -> None:
-        self._stream = stream
-        self._conn = conn
-        self.path = request.target
-        self.headers: list[tuple[bytes, bytes]] = [
-            (bytes(name), bytes(value)) for name, value in request.extra_headers
-        ]
-        self.subprotocols = tuple(request.subprotocols)
-
-    async def reject(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        data = self._conn.send(
-            RejectConnection(status_code=status, headers=headers, has_body=True)
-        ) + self._conn.send(RejectData(data=body, body_finished=True))
-        await _send_quietly(self._stream, data)
-
-    async def accept(
-        self, subprotocol: str | None, *, max_message_bytes: int
-    ) -> WebSocketTransport | None:
-        """Send the 101 response; None when the peer is already gone."""
-        data = self._conn.send(AcceptConnection(subprotocol=subprotocol))
-        connection = self._conn.connection  # the open WebSocket, without the HTTP state
-        if connection is None or not await _send_quietly(self._stream, data):
-            return None
-        return WebSocketTransport(self._stream, connection, max_message_bytes)
-
-
-async def read_handshake(stream: trio.abc.Stream) -> Handshake | None:
-    """Read an upgrade request. A request that is not a valid WebSocket upgrade
-    is answered with 400 and gives None, as does a peer that hangs up."""
-    conn = WSConnection(ConnectionType.SERVER)
-    while True:
-        data = await _receive(stream)
-        if not data:
-            return None
-        try:
-            conn.receive_data(data)
-        except RemoteProtocolError as exc:
-            hint = exc.event_hint
-            if isinstance(hint, RejectConnection):
-                reply = conn.send(
-                    RejectConnection(
-                        status_code=hint.status_code,
-                        headers=[(b"Content-Type", b"text/plain"), (b"Connection", b"close")],
-                        has_body=True,
-                    )
-                )
-                reply += conn.send(RejectData(data=f"{exc}\n".encode(), body_finished=True))
-                await _send_quietly(stream, reply)
-            return None
-        for event in conn.events():
-            if isinstance(event, Request):
-                return Handshake(stream, conn, event)
-
-
-async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> bool:
+async def send_quietly(stream: trio.abc.Stream, data: bytes) -> bool:
+    """Send ``data``; False when the stream is closed or broken."""
     try:
         await stream.send_all(data)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -284,7 +210,7 @@ class WebSocketTransport:
     async def _read(self) -> bytes:
         fd = self._fd
         if fd is None:
-            return await _receive(self._stream)
+            return await receive_quietly(self._stream)
         try:
             if self._read_all:
                 await trio.lowlevel.wait_readable(fd)
@@ -342,15 +268,15 @@ class WebSocketTransport:
         timeout; it never raises for a broken stream."""
         state = self._conn.state
         if state is ConnectionState.REMOTE_CLOSING:
-            await _send_quietly(self._stream, self._conn.send(CloseConnection(code=code)))
+            await send_quietly(self._stream, self._conn.send(CloseConnection(code=code)))
             return
         if state is not ConnectionState.OPEN:
             return
         data = self.take_control() + self._conn.send(CloseConnection(code=code, reason=reason))
-        if not await _send_quietly(self._stream, data) or self._failed:
+        if not await send_quietly(self._stream, data) or self._failed:
             return
         while self._conn.state is not ConnectionState.CLOSED:
-            received = await _receive(self._stream)
+            received = await receive_quietly(self._stream)
             if not received:
                 return
             try:

@@ -34,7 +34,8 @@ from netra_trio.auth import Authenticator
 from netra_trio.handlers import default_router
 from netra_trio.server.hub import Hub
 from netra_trio.server.startup import running_services
-from netra_trio.server.transport import WebSocketTransport, read_handshake
+from netra_trio.server.transport import WebSocketTransport
+from netra_trio.server.upgrade import read_handshake
 from tests.helpers import SECRET, make_config, token_for
 
 StreamPair = Callable[[], tuple[trio.abc.Stream, trio.abc.Stream]]

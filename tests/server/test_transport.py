@@ -19,7 +19,8 @@ from wsproto.events import (
 )
 from wsproto.frame_protocol import Opcode
 
-from netra_trio.server.transport import TransportClosed, read_handshake, text_frames
+from netra_trio.server.transport import TransportClosed, text_frames
+from netra_trio.server.upgrade import read_handshake
 from tests.server.harness import RawPeer, connected, raw_frame
 
 
