@@ -620,7 +620,7 @@ def _area(stack: str) -> str:
 
 
 _AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("SQLite (storage thread)", ("storage/sqlite.py", "sqlite3")),
+    ("SQLite (storage thread)", ("storage/sqlite/", "sqlite3")),
     (
         "socket send/recv syscalls",
         (

@@ -26,6 +26,8 @@ output tokens per request and a latency target. Anything it cannot find is
   "gemini-2.0-flash-001"), longest alias first so "gpt-4o-mini" is not read as
   "gpt-4o". An alias without a version number ("claude sonnet") is skipped when a
   version follows it ("Claude Sonnet 4" is another model).
+
+(Long, as the list above is: one pattern or helper per form of a figure.)
 """
 
 from __future__ import annotations

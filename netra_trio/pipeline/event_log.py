@@ -22,6 +22,9 @@ to them one at a time) and while their own window of events in flight is
 full. An event is timestamped when it enters the queue, so the time it then
 spends here is part of its measured latency; the queue is kept short (one
 batch) for that reason.
+
+(A little over 300 lines: the producer and the two stages share the queue and
+its accounting, which stay private to this module.)
 """
 
 from __future__ import annotations

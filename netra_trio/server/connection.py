@@ -11,6 +11,9 @@ client frames arrive) and the token's expiry; a lost heartbeat, a slow
 consumer, an eviction or a shutdown cancel that scope with a close code. A
 draining close (shutdown, violations, oversized frames) stops the reader and
 lets the writer flush what is queued, within ``close_timeout_s``.
+
+(Longer than most modules: the reader, the heartbeat and the closing share
+the connection's scope and lifecycle, and read best side by side.)
 """
 
 from __future__ import annotations
