@@ -25,10 +25,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from netra_trio.core.sessions import SessionPolicy, SessionView
 from netra_trio.logs import log_event
-from netra_trio.storage.base import SessionStore
+from netra_trio.storage.base import SessionStore, StorageError
 from netra_trio.storage.records import SessionRecord
 
 MAX_SESSION_DATA_BYTES = 64 * 1024
+RETRY_S = 1.0  # after a storage failure, the expiry task tries again this much later
 
 
 class SessionForbidden(Exception):
@@ -134,8 +135,10 @@ class SessionService:
             self._attached[session_id] = count
             return
         self._attached.pop(session_id, None)
-        await self._storage.touch_session(session_id, self._clock())
-        self._lot.unpark_all()
+        try:
+            await self._storage.touch_session(session_id, self._clock())
+        finally:
+            self._lot.unpark_all()  # its idle clock runs from now on, stored or not
 
     async def get(self, session_id: str, user_id: str) -> dict[str, Any]:
         record = await self._storage.get_session(session_id)
@@ -162,8 +165,19 @@ class SessionService:
         return data
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Delete sessions as their idle deadlines pass."""
+        """Delete sessions as their idle deadlines pass. A storage failure is
+        logged and the work is tried again ``RETRY_S`` later: it never ends the
+        task (nor the server with it)."""
         task_status.started()
+        while True:
+            try:
+                await self._expire_due()
+            except StorageError as exc:
+                log_event("session_expiry_error", logging.ERROR, error=str(exc))
+                await trio.sleep(RETRY_S)
+
+    async def _expire_due(self) -> None:
+        """Wait for the next idle deadline (or a detach), then delete what is due."""
         while True:
             oldest = await self._storage.oldest_session_activity(exclude=tuple(self._attached))
             if oldest is None:
