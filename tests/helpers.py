@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -164,3 +165,41 @@ async def serve_subprocess(
                 await process.wait()
             if process.stdout is not None:
                 await process.stdout.aclose()
+
+
+class DatabaseWriteLock:
+    """Another connection holding a SQLite file's write lock (``BEGIN
+    EXCLUSIVE``) while the ``with`` block runs: every write of a server on
+    that file fails once its busy timeout passes (make it short with
+    ``database_busy_timeout_s``). Reads go on (the file is in WAL mode)."""
+
+    def __init__(self, path: Path) -> None:
+        self._blocker = sqlite3.connect(path, timeout=0)
+
+    def __enter__(self) -> DatabaseWriteLock:
+        self._blocker.execute("BEGIN EXCLUSIVE")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._blocker.in_transaction:
+            self._blocker.execute("ROLLBACK")
+        self._blocker.close()
+
+
+def logged_fields(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]]:
+    """The fields of each record of ``event`` the server logged (``netra_logs``)."""
+    return [
+        getattr(record, "netra_fields", {})
+        for record in caplog.records
+        if getattr(record, "netra_event", None) == event
+    ]
+
+
+async def wait_logged(
+    caplog: pytest.LogCaptureFixture, event: str, count: int = 1, timeout_s: float = 10.0
+) -> list[dict[str, Any]]:
+    """Wait until the server has logged ``event`` ``count`` times; their fields."""
+    with trio.fail_after(timeout_s):
+        while len(found := logged_fields(caplog, event)) < count:  # noqa: ASYNC110 - the log
+            await trio.sleep(0.01)
+    return found

@@ -1,0 +1,53 @@
+"""Configuration checks not covered in ``test_config.py``: the session key, the
+message burst against a full batch, and the LLM endpoint's URL."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from netra_trio.config import Config
+from netra_trio.core.limits import MAX_BATCH_MESSAGES
+from netra_trio.errors import ConfigError
+
+KEY = base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
+
+
+def test_a_session_key_is_32_bytes_base64url_with_or_without_padding() -> None:
+    assert Config(session_key=KEY).session_key_bytes == bytes(range(32))
+    assert Config(session_key=KEY + "=").session_key_bytes == bytes(range(32))
+    assert Config().session_key_bytes is None  # none configured: the server makes one up
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        base64.urlsafe_b64encode(bytes(16)).decode(),  # decodes, but to 16 bytes
+        "abcde",  # not base64: one character past a whole group
+        "é" * 43,  # not ASCII
+    ],
+)
+def test_a_session_key_that_is_not_32_bytes_is_refused_without_echoing_it(key: str) -> None:
+    for flags, environ in (({"session_key": key}, {}), ({}, {"NETRA_SESSION_KEY": key})):
+        with pytest.raises(ConfigError, match="session-key must be 32 bytes") as refused:
+            Config.from_sources(flags, environ)
+        assert key not in str(refused.value)
+
+
+def test_the_message_burst_holds_a_full_batch() -> None:
+    assert Config(message_burst=MAX_BATCH_MESSAGES).message_burst == MAX_BATCH_MESSAGES
+    with pytest.raises(ConfigError, match=f"message-burst must be at least {MAX_BATCH_MESSAGES}"):
+        Config.from_sources({}, {"NETRA_MESSAGE_BURST": str(MAX_BATCH_MESSAGES - 1)})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/v1", "https://api.example.com/v1"])
+def test_the_llm_endpoint_is_an_http_url(url: str) -> None:
+    assert Config.from_sources({"llm_base_url": url}, {}).llm_base_url == url
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/v1", "127.0.0.1:8000", "ws://x/v1"])
+def test_an_llm_endpoint_that_is_not_http_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="llm-base-url must be an http") as refused:
+        Config.from_sources({}, {"NETRA_LLM_BASE_URL": url})
+    assert url in str(refused.value)
