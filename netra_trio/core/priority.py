@@ -148,26 +148,10 @@ class PriorityStore(Generic[T]):
             existing.item, existing.size = item, size
             self._coalesced += 1
             return PushResult.COALESCED
-        if priority.sheddable:
-            self._remove_keyed(priority, existing)
-            return None
+        # Only a CRITICAL or HIGH frame gets here: for a LOW or NORMAL one the
+        # shedding above makes room, or sheds the queued frame itself.
         self._overflowed += 1  # the queued frame stays; the newer one cannot be held
         return PushResult.OVERFLOW
-
-    def pop(self) -> T:
-        """The oldest frame of the most important non-empty class."""
-        for priority, queue in enumerate(self._queues):
-            if queue:
-                return self._take(priority, queue.popleft())
-        raise IndexError("pop from an empty PriorityStore")
-
-    def pop_all(self) -> list[T]:
-        """Everything queued, in delivery order."""
-        out: list[T] = []
-        for priority, queue in enumerate(self._queues):
-            while queue:
-                out.append(self._take(priority, queue.popleft()))
-        return out
 
     def pop_some(self, max_bytes: int) -> list[T]:
         """Frames in delivery order: at least one (when any is queued), then more
@@ -212,18 +196,15 @@ class PriorityStore(Generic[T]):
     def _fits_after_shedding(self, incoming: Priority, size: int) -> bool:
         """Whether shedding every eligible frame would make room for ``size``."""
         frames, nbytes = self._frames + 1, self._bytes + size
-        for victim in (Priority.LOW, Priority.NORMAL):
-            if victim >= incoming:
-                frames -= len(self._queues[victim] or ())
-                nbytes -= self._class_bytes[victim]
+        for victim in _VICTIMS[incoming]:
+            frames -= len(self._queues[victim] or ())
+            nbytes -= self._class_bytes[victim]
         return frames <= self.bounds.max_frames and nbytes <= self.bounds.max_bytes
 
     def _shed_one(self, incoming: Priority) -> bool:
         """Drop the oldest frame of the least important sheddable class that is
         no more important than ``incoming``. False when there is none."""
-        for victim in (Priority.LOW, Priority.NORMAL):
-            if victim < incoming:
-                break
+        for victim in _VICTIMS[incoming]:
             queue = self._queues[victim]
             if queue:
                 self._take(victim, queue.popleft())
@@ -231,9 +212,9 @@ class PriorityStore(Generic[T]):
                 return True
         return False
 
-    def _remove_keyed(self, priority: Priority, entry: _Entry[T]) -> None:
-        queue = self._queues[priority]
-        assert queue is not None
-        queue.remove(entry)
-        self._take(priority, entry)
-        self._shed[priority] += 1
+
+# The classes a new frame may shed for room, least important first.
+_VICTIMS: dict[Priority, tuple[Priority, ...]] = {
+    incoming: tuple(v for v in (Priority.LOW, Priority.NORMAL) if v >= incoming)
+    for incoming in Priority
+}

@@ -47,6 +47,17 @@ class Pusher:
         return frame
 
 
+def pop_one(store: PriorityStore[Frame]) -> Frame | None:
+    """The next frame in delivery order (a budget of one byte takes one)."""
+    taken = store.pop_some(1)
+    assert len(taken) <= 1
+    return taken[0] if taken else None
+
+
+def pop_everything(store: PriorityStore[Frame]) -> list[Frame]:
+    return store.pop_some(sys.maxsize)
+
+
 def make(max_frames: int = 100, max_bytes: int = 10_000) -> tuple[PriorityStore[Frame], Pusher]:
     store: PriorityStore[Frame] = PriorityStore(QueueBounds(max_frames, max_bytes))
     return store, Pusher(store)
@@ -229,11 +240,10 @@ class PriorityStoreMachine(RuleBasedStateMachine):
         assert self.store is not None and self.model is not None
         expected = self.model.next_out()
         if expected is None:
-            with pytest.raises(IndexError):
-                self.store.pop()
+            assert pop_one(self.store) is None
             return
         queued = [f for q in self.model.queues for f in q]
-        got = self.store.pop()
+        got = pop_one(self.store)
         assert got == expected
         # Priority order stated directly: nothing still queued is more important.
         assert all(got.priority <= f.priority for f in queued)
@@ -244,7 +254,7 @@ class PriorityStoreMachine(RuleBasedStateMachine):
     def pop_all(self) -> None:
         assert self.store is not None and self.model is not None
         expected = [f for q in self.model.queues for f in q]
-        got = self.store.pop_all()
+        got = pop_everything(self.store)
         assert got == expected
         assert [f.priority for f in got] == sorted(f.priority for f in got)
         self.model.queues = [[] for _ in Priority]
@@ -285,7 +295,7 @@ class PriorityStoreMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         if self.store is None or self.model is None or sys.exc_info()[1] is not None:
             return  # a step already failed: report that failure, not a consequence
-        rest = self.store.pop_all()
+        rest = pop_everything(self.store)
         assert rest == [f for q in self.model.queues for f in q]
         for frame in rest:
             self._popped(frame)
@@ -315,16 +325,14 @@ def test_pops_by_priority_then_fifo() -> None:
     store, push = make()
     low1, normal1, high1, crit1 = push(LOW), push(NORMAL), push(HIGH), push(CRITICAL)
     low2, high2, crit2, normal2 = push(LOW), push(HIGH), push(CRITICAL), push(NORMAL)
-    assert store.pop() == crit1
-    assert store.pop_all() == [crit2, high1, high2, normal1, normal2, low1, low2]
+    assert pop_one(store) == crit1
+    assert pop_everything(store) == [crit2, high1, high2, normal1, normal2, low1, low2]
     assert len(store) == 0 and store.queued_bytes == 0
 
 
-def test_pop_empty_raises() -> None:
+def test_an_empty_store_gives_nothing() -> None:
     store, _ = make()
-    with pytest.raises(IndexError):
-        store.pop()
-    assert store.pop_all() == []
+    assert store.pop_some(1 << 20) == []
 
 
 def test_frame_bound_sheds_low_before_normal() -> None:
@@ -340,7 +348,7 @@ def test_frame_bound_sheds_low_before_normal() -> None:
     h2 = push(HIGH)  # no LOW left: sheds the oldest NORMAL
     assert push.last_result is PushResult.QUEUED
     assert store.statistics().shed == (0, 0, 1, 2)
-    assert store.pop_all() == [h1, h2, n2, n3]
+    assert pop_everything(store) == [h1, h2, n2, n3]
 
 
 def test_shedding_takes_the_oldest_of_a_class_first() -> None:
@@ -349,7 +357,7 @@ def test_shedding_takes_the_oldest_of_a_class_first() -> None:
     low2 = push(LOW)
     low3 = push(LOW)
     assert push.last_result is PushResult.QUEUED
-    assert store.pop_all() == [low2, low3]
+    assert pop_everything(store) == [low2, low3]
 
 
 def test_incoming_frame_never_sheds_a_more_important_one() -> None:
@@ -358,7 +366,7 @@ def test_incoming_frame_never_sheds_a_more_important_one() -> None:
     push(LOW)
     assert push.last_result is PushResult.SHED
     assert store.statistics().shed == (0, 0, 0, 1)
-    assert store.pop_all() == [n1, n2]
+    assert pop_everything(store) == [n1, n2]
 
 
 def test_normal_sheds_an_older_normal_when_no_low_is_queued() -> None:
@@ -367,7 +375,7 @@ def test_normal_sheds_an_older_normal_when_no_low_is_queued() -> None:
     n2 = push(NORMAL)
     n3 = push(NORMAL)
     assert push.last_result is PushResult.QUEUED
-    assert store.pop_all() == [n2, n3]
+    assert pop_everything(store) == [n2, n3]
     assert store.statistics().shed == (0, 0, 1, 0)
 
 
@@ -379,7 +387,7 @@ def test_critical_and_high_overflow_instead_of_being_dropped(priority: Priority)
     assert push.last_result is PushResult.OVERFLOW
     stats = store.statistics()
     assert stats.overflowed == 1 and stats.shed == (0, 0, 0, 0)
-    assert store.pop_all() == [a, b]
+    assert pop_everything(store) == [a, b]
 
 
 def test_byte_bound_sheds_until_the_frame_fits() -> None:
@@ -391,7 +399,7 @@ def test_byte_bound_sheds_until_the_frame_fits() -> None:
     assert push.last_result is PushResult.QUEUED
     assert store.queued_bytes == 9
     assert store.statistics().shed == (0, 0, 0, 2)
-    assert store.pop_all() == [c, n1]
+    assert pop_everything(store) == [c, n1]
 
 
 @pytest.mark.parametrize(
@@ -423,7 +431,7 @@ def test_coalescing_keeps_only_the_latest_in_the_original_position() -> None:
     assert push.last_result is PushResult.COALESCED
     stats = store.statistics()
     assert stats.queued == (0, 0, 0, 3) and stats.queued_bytes == 17 and stats.coalesced == 1
-    assert store.pop_all() == [latest, other, plain]
+    assert pop_everything(store) == [latest, other, plain]
 
 
 def test_coalescing_is_per_class_and_ends_when_the_frame_is_sent() -> None:
@@ -431,10 +439,10 @@ def test_coalescing_is_per_class_and_ends_when_the_frame_is_sent() -> None:
     low = push(LOW, key="k")
     normal = push(NORMAL, key="k")
     assert push.last_result is PushResult.QUEUED  # same key, other class: no coalescing
-    assert store.pop() == normal
+    assert pop_one(store) == normal
     again = push(NORMAL, key="k")
     assert push.last_result is PushResult.QUEUED  # the earlier one already left
-    assert store.pop_all() == [again, low]
+    assert pop_everything(store) == [again, low]
     assert store.statistics().coalesced == 0
 
 
@@ -445,7 +453,7 @@ def test_keyed_low_replacement_that_needs_room_is_queued_afresh() -> None:
     n1 = push(NORMAL, 4)
     new = push(LOW, 5, key="k")  # 9 - 2 + 5 > 10: the old one goes, then the other LOW
     assert push.last_result is PushResult.QUEUED
-    assert store.pop_all() == [n1, new]
+    assert pop_everything(store) == [n1, new]
     assert store.statistics().shed == (0, 0, 0, 2)
 
 
@@ -455,7 +463,7 @@ def test_keyed_low_replacement_that_cannot_fit_is_shed() -> None:
     n1 = push(NORMAL, 6)
     push(LOW, 5, key="k")  # 6 + 5 > 10 even without the old one
     assert push.last_result is PushResult.SHED
-    assert store.pop_all() == [n1]
+    assert pop_everything(store) == [n1]
     assert store.statistics().shed == (0, 0, 0, 2)
 
 
@@ -472,7 +480,7 @@ def test_keyed_critical_or_high_frame_is_not_lost_when_its_replacement_overflows
     push(priority, 8, key="state")
     assert push.last_result is PushResult.OVERFLOW
     assert store.statistics().shed == (0, 0, 0, 0)
-    assert sorted(store.pop_all(), key=lambda f: f.ident) == [held, c]
+    assert sorted(pop_everything(store), key=lambda f: f.ident) == [held, c]
 
 
 @pytest.mark.parametrize("priority", [CRITICAL, HIGH])
@@ -488,7 +496,7 @@ def test_keyed_critical_or_high_replacement_sheds_for_room_and_stays_in_place(
     stats = store.statistics()
     assert stats.shed == (0, 0, 0, 1)
     assert stats.coalesced == 1
-    assert store.pop_all() == [newer, later]
+    assert pop_everything(store) == [newer, later]
 
 
 def test_keyed_low_replacement_sheds_an_older_frame_and_stays_in_place() -> None:
@@ -500,7 +508,7 @@ def test_keyed_low_replacement_sheds_an_older_frame_and_stays_in_place() -> None
     newer = push(LOW, 4, key="k")  # 9 - 2 + 4 > 10: the oldest LOW is shed for room
     assert push.last_result is PushResult.COALESCED
     assert store.statistics().shed == (0, 0, 0, 1)
-    assert store.pop_all() == [n1, newer, after]
+    assert pop_everything(store) == [n1, newer, after]
 
 
 def test_clear_drops_everything_and_forgets_keys() -> None:
@@ -511,7 +519,7 @@ def test_clear_drops_everything_and_forgets_keys() -> None:
     assert len(store) == 0 and store.queued_bytes == 0
     fresh = push(LOW, 2, key="k")
     assert push.last_result is PushResult.QUEUED
-    assert store.pop_all() == [fresh]
+    assert pop_everything(store) == [fresh]
 
 
 def test_statistics_total_and_counters() -> None:
@@ -546,4 +554,74 @@ def test_nothing_is_shed_when_shedding_cannot_make_room() -> None:
     assert store.statistics().shed == (0, 0, 1, 0)
     push(HIGH, 4)
     assert push.last_result is PushResult.OVERFLOW
-    assert store.pop_all() == [c, low]
+    assert pop_everything(store) == [c, low]
+
+
+@pytest.mark.parametrize("priority", [CRITICAL, HIGH, NORMAL])
+def test_coalescing_sheds_as_many_frames_as_the_replacement_needs(priority: Priority) -> None:
+    store, push = make(max_bytes=10)
+    push(LOW, 3)
+    push(LOW, 3)
+    push(priority, 2, key="k")
+    newer = push(priority, 8, key="k")  # 8 - 2 + 8 > 10 and 5 - 2 + 8 > 10: both LOW go
+    assert push.last_result is PushResult.COALESCED
+    assert store.statistics().shed == (0, 0, 0, 2)
+    assert store.queued_bytes == 8
+    assert pop_everything(store) == [newer]
+
+
+def test_clear_forgets_the_bytes_of_each_class() -> None:
+    # After a clear, whether shedding can make room counts only what is queued since.
+    store, push = make(max_bytes=10)
+    push(NORMAL, 5)
+    push(LOW, 5)
+    assert store.clear() == 2
+    c = push(HIGH, 5)
+    n = push(NORMAL, 5)
+    push(NORMAL, 6)  # shedding the NORMAL would leave 11 bytes: refused at once
+    assert push.last_result is PushResult.SHED
+    push(LOW, 1)  # no LOW to shed: refused at once
+    assert push.last_result is PushResult.SHED
+    assert store.statistics().shed == (0, 0, 1, 1)
+    assert pop_everything(store) == [c, n]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "max_bytes", "taken"),
+    [
+        ([3, 3, 3], 4, 2),  # 3 is below 4: one more, then 6 is not
+        ([2, 2, 2], 4, 2),  # exactly 4 is not below 4: stop
+        ([1, 1, 1, 1], 3, 3),  # the sizes add up
+        ([50, 1], 10, 1),  # at least one, however large
+        ([1], 0, 1),
+    ],
+)
+def test_pop_some_takes_frames_while_their_total_is_below_max_bytes(
+    sizes: list[int], max_bytes: int, taken: int
+) -> None:
+    store, push = make()
+    frames = [push(NORMAL, size) for size in sizes]
+    assert store.pop_some(max_bytes) == frames[:taken]
+    assert pop_everything(store) == frames[taken:]
+
+
+def test_pop_some_counts_across_classes_in_delivery_order() -> None:
+    store, push = make()
+    low = push(LOW, 2)
+    crit = push(CRITICAL, 2)
+    normal = push(NORMAL, 2)
+    assert store.pop_some(4) == [crit, normal]
+    assert store.pop_some(4) == [low]
+    assert store.pop_some(4) == []
+
+
+def test_a_replacement_that_fits_exactly_sheds_nothing() -> None:
+    store, push = make(max_bytes=10)
+    low = push(LOW, 3)
+    push(HIGH, 3, key="k")
+    normal = push(NORMAL, 2)
+    newer = push(HIGH, 5, key="k")  # 8 - 3 + 5 is exactly the bound: it fits as it is
+    assert push.last_result is PushResult.COALESCED
+    assert store.statistics().shed == (0, 0, 0, 0)
+    assert store.queued_bytes == 10
+    assert pop_everything(store) == [newer, normal, low]
