@@ -98,8 +98,15 @@ def check_request(target: Target, accepting: bool) -> Rejection | None:
 
 
 class HandshakeLimiter:
-    """A token bucket per client address, for at most ``max_addresses``
-    addresses: past that, the buckets that are full again are forgotten."""
+    """A token bucket per client address.
+
+    It tracks ``max_addresses`` addresses, plus those whose buckets have not
+    refilled yet: forgetting a bucket that is not full would hand its address
+    a fresh burst, while a full one holds nothing worth keeping. When a new
+    address finds the table at its bound, every full bucket is forgotten; if
+    that frees little, the next sweep waits until the table has doubled, so
+    sweeps cost O(1) per new address on average (a flood from many addresses
+    cannot make each handshake scan the table)."""
 
     def __init__(
         self, rate_per_s: float, burst: int, *, max_addresses: int = MAX_TRACKED_ADDRESSES
@@ -107,6 +114,7 @@ class HandshakeLimiter:
         self._rate = rate_per_s
         self._burst = burst
         self._max = max_addresses
+        self._sweep_at = max_addresses
         self._buckets: dict[str, TokenBucket] = {}
 
     def __len__(self) -> int:
@@ -115,10 +123,14 @@ class HandshakeLimiter:
     def take(self, address: str, now: float) -> Rejection | None:
         bucket = self._buckets.get(address)
         if bucket is None:
-            if len(self._buckets) >= self._max:
-                for known, old in list(self._buckets.items()):
-                    if old.full(now):
-                        del self._buckets[known]
+            if len(self._buckets) >= self._sweep_at:
+                self._sweep(now)
             bucket = self._buckets[address] = TokenBucket(self._rate, self._burst, updated=now)
         retry_after = bucket.take(now)
         return None if retry_after is None else handshake_rate(retry_after)
+
+    def _sweep(self, now: float) -> None:
+        for known, old in list(self._buckets.items()):
+            if old.full(now):
+                del self._buckets[known]
+        self._sweep_at = max(self._max, 2 * len(self._buckets))

@@ -1,4 +1,5 @@
-"""Admission, violation counting, protocol size constants and UTF-8 length checks."""
+"""Admission, violation counting, protocol size constants, UTF-8 length checks, token
+buckets and the abuse window."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from hypothesis import strategies as st
 from netra_trio.core.limits import (
     MAX_BATCH_MESSAGES,
     MAX_CONTENT_CHARS,
+    AbuseCounter,
     Admission,
+    TokenBucket,
     ViolationAction,
     ViolationCounter,
     admit_connection,
@@ -90,3 +93,106 @@ def test_utf8_length_of_empty_text() -> None:
 @given(text=st.text(max_size=40), max_bytes=st.integers(0, 200))
 def test_utf8_length_agrees_with_encoding(text: str, max_bytes: int) -> None:
     assert utf8_length_exceeds(text, max_bytes) == (len(text.encode("utf-8")) > max_bytes)
+
+
+# -- TokenBucket and AbuseCounter (the user's message rate and the handshake rate use them) -------
+
+
+def test_a_token_bucket_starts_full() -> None:
+    bucket = TokenBucket(rate=2.0, burst=5)
+    assert bucket.tokens == 5
+    assert bucket.updated == 0.0
+    assert bucket.full(0.0)
+
+
+def test_a_token_bucket_may_start_with_fewer_tokens() -> None:
+    empty = TokenBucket(rate=2.0, burst=5, tokens=0.0, updated=10.0)
+    assert empty.tokens == 0.0  # zero is a count, not "unset"
+    assert empty.take(10.0) == 0.5
+    assert TokenBucket(rate=1.0, burst=5, tokens=2.5).tokens == 2.5
+
+
+def test_take_spends_tokens_and_says_how_long_to_wait() -> None:
+    bucket = TokenBucket(rate=4.0, burst=2, updated=0.0)
+    assert bucket.take(0.0) is None
+    assert bucket.tokens == 1.0
+    assert bucket.take(0.0, 1.0) is None
+    assert bucket.take(0.0) == 0.25
+    assert bucket.take(0.0, 2.0) == 0.5
+    assert bucket.tokens == 0.0  # a refusal spends nothing
+
+
+def test_take_refills_by_the_time_since_the_last_take() -> None:
+    bucket = TokenBucket(rate=4.0, burst=8, tokens=0.0, updated=100.0)
+    assert bucket.take(100.5, 3.0) == 0.25  # two tokens came back, three are needed
+    assert bucket.tokens == 2.0
+    assert bucket.updated == 100.5
+    assert bucket.take(100.75, 3.0) is None  # exactly three
+    assert bucket.tokens == 0.0
+    assert bucket.take(1000.0, 8.0) is None  # refilled to the burst, no further
+    assert bucket.take(1000.0, 0.5) == 0.125
+
+
+def test_take_of_more_than_is_there_waits_for_the_difference() -> None:
+    bucket = TokenBucket(rate=0.5, burst=4, tokens=1.0, updated=0.0)
+    assert bucket.take(0.0, 4.0) == 6.0  # three missing tokens at half a token a second
+
+
+def test_full_is_exact_at_the_burst() -> None:
+    bucket = TokenBucket(rate=2.0, burst=3, updated=0.0)
+    assert bucket.take(0.0, 3.0) is None
+    assert not bucket.full(1.0)
+    assert not bucket.full(1.49)
+    assert bucket.full(1.5)
+    assert bucket.full(100.0)
+    assert bucket.tokens == 0.0  # full() looks, it does not refill
+    assert bucket.updated == 0.0
+
+
+def test_a_partly_spent_bucket_is_full_once_the_rest_came_back() -> None:
+    bucket = TokenBucket(rate=1.0, burst=3, updated=5.0)
+    assert bucket.take(5.0) is None
+    assert not bucket.full(5.5)
+    assert bucket.full(6.0)
+
+
+def test_abuse_is_sustained_at_the_limit_within_the_window() -> None:
+    counter = AbuseCounter(limit=3, window_s=10.0)
+    assert counter.refused(0.0) is False
+    assert counter.refused(1.0) is False
+    assert counter.refused(2.0) is True
+    assert counter.refused(3.0) is True
+
+
+def test_abuse_refusals_leave_the_window_after_window_s() -> None:
+    counter = AbuseCounter(limit=2, window_s=5.0)
+    assert counter.refused(0.0) is False
+    assert counter.refused(5.0) is False  # the first is exactly window_s old: gone
+    assert counter.refused(9.9) is True
+    assert counter.refused(100.0) is False  # all the others are gone
+    assert counter.refused(100.0) is True  # two at the same moment
+
+
+def test_abuse_counters_are_independent() -> None:
+    a, b = AbuseCounter(limit=2, window_s=10.0), AbuseCounter(limit=2, window_s=10.0)
+    assert a.refused(0.0) is False
+    assert b.refused(0.0) is False
+    assert a.refused(1.0) is True
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    limit=st.integers(1, 6),
+    window=st.floats(0.5, 20.0),
+    gaps=st.lists(st.floats(0.0, 5.0), min_size=1, max_size=40),
+)
+def test_abuse_agrees_with_counting_the_window(
+    limit: int, window: float, gaps: list[float]
+) -> None:
+    counter = AbuseCounter(limit, window)
+    now, times = 0.0, []
+    for gap in gaps:
+        now += gap
+        times.append(now)
+        in_window = [t for t in times if t > now - window]
+        assert counter.refused(now) is (len(in_window) >= limit)

@@ -35,6 +35,8 @@ def test_violation_reason_does_not_echo_the_named_user() -> None:
     reason = identity_violation({"user_id": "bob-secret-id"}, "alice")
     assert reason is not None
     assert "bob-secret-id" not in reason
+    # the reason logged with the security_violation event, the same for any name
+    assert reason == "frame names another user_id"
 
 
 def test_frame_allowed_only_for_its_own_user() -> None:

@@ -114,3 +114,17 @@ def test_a_failure_is_an_internal_error_unless_a_code_was_set() -> None:
     other.close(CloseCode.GOING_AWAY, "shutdown", drain=True)
     other.fail()
     assert other.close_code == CloseCode.GOING_AWAY
+
+
+def test_a_close_is_by_the_server_unless_said_otherwise() -> None:
+    life = ConnectionLifecycle()
+    assert life.close(CloseCode.EVICTED, "evicted")
+    assert life.by_peer is False
+
+
+def test_a_close_after_the_end_records_nothing() -> None:
+    life = ConnectionLifecycle()
+    assert life.process(ENDED)  # the transport went away before anyone asked to close
+    assert not life.close(CloseCode.NORMAL, "too late", by_peer=True)
+    assert (life.close_code, life.close_reason, life.by_peer) == (None, "", False)
+    assert life.ended_by(None) == CloseCode.INTERNAL_ERROR
