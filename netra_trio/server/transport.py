@@ -1,12 +1,12 @@
 """The server's WebSocket transport: wsproto driven directly on a trio stream.
 
 wsproto (the sans-IO protocol engine under trio-websocket) parses every
-inbound frame (and the upgrade request before it: ``upgrade.py``). Using it directly, without trio-websocket's
-per-connection reader task, memory channel and send lock, lets the
-connection's own reader task parse frames as it reads them and lets its writer,
-the only task that writes, send everything queued in one ``send_all``: one
-task switch and one lock fewer per inbound message, one syscall for many
-outbound ones, and one task fewer per idle connection (see
+inbound frame (and the upgrade request before it: ``upgrade.py``). Using it
+directly, without trio-websocket's per-connection reader task, memory channel
+and send lock, lets the connection's own reader task parse frames as it reads
+them and lets its writer, the only task that writes, send everything queued in
+one ``send_all``: one task switch and one lock fewer per inbound message, one
+syscall for many outbound ones, and one task fewer per idle connection (see
 ``benchmarks/RESULTS.md``). The Python client keeps using trio-websocket.
 
 Control frames that the reader must answer (a pong for the client's ping) and
