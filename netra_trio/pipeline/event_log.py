@@ -100,16 +100,13 @@ class Producer:
             raise self._failure
         while self._in_flight >= self._window:
             await self._lot.park()
+        await self._log._wait_for_room()
         self._in_flight += 1
-        try:
-            if self._log._put_nowait(self, kind, body, None) is None:
-                await self._log._put(self, kind, body, None)
-            else:
-                # the CPU is given up only to wait: one scheduler round per burst
-                await trio.lowlevel.checkpoint_if_cancelled()
-        except BaseException:
-            self._in_flight -= 1  # never queued
-            raise
+        self._log._append(self, kind, body, None)
+        # Queued: it lands even if the caller is cancelled here. The CPU is
+        # given up only to wait, so a producer takes one scheduler round per
+        # burst of events, not one per event.
+        await trio.lowlevel.checkpoint_if_cancelled()
 
     async def put_and_wait(self, kind: str, body: dict[str, Any]) -> int:
         """Queue an event after every one put before it and wait until it is
@@ -118,12 +115,9 @@ class Producer:
         earlier write of this producer failed: a run's last event reaches its
         client once the store is back."""
         done = trio.Event()
+        await self._log._wait_for_room()
         self._in_flight += 1
-        try:
-            queued = await self._log._put(self, kind, body, done)
-        except BaseException:
-            self._in_flight -= 1
-            raise
+        queued = self._log._append(self, kind, body, done)
         await done.wait()
         if queued.error is not None:
             raise queued.error
@@ -166,34 +160,30 @@ class EventLog:
 
     # -- producers' side --------------------------------------------------------------
 
-    def _put_nowait(
+    def _append(
         self, producer: Producer, kind: str, body: dict[str, Any], done: trio.Event | None
-    ) -> _Queued | None:
-        """Queue the event if the log has room (no checkpoint); None if full."""
-        if len(self._queue) >= self._max_pending:
-            return None
+    ) -> _Queued:
+        """Queue the event (the caller made sure there is room): it is
+        timestamped now, as it enters the log."""
         queued = _Queued(producer, kind, body, time.time(), done)
         self._queue.append(queued)
         if self._lot:
             self._lot.unpark()
         return queued
 
-    async def _put(
-        self, producer: Producer, kind: str, body: dict[str, Any], done: trio.Event | None
-    ) -> _Queued:
-        if len(self._queue) >= self._max_pending:
-            while len(self._queue) >= self._max_pending:
-                await self._space.park()
-            # Room is handed on one producer at a time: each one woken for room
-            # wakes the next while room is left (a producer usually queues a
-            # burst before it parks), instead of all of them waking at once to
-            # find the queue full again.
-            if len(self._queue) + 1 < self._max_pending and self._space:
-                self._space.unpark()
-        queued = self._put_nowait(producer, kind, body, done)
-        assert queued is not None
-        await trio.lowlevel.checkpoint_if_cancelled()
-        return queued
+    async def _wait_for_room(self) -> None:
+        """Return once the queue has room (at once, without a checkpoint, when
+        it has); the caller then appends without a checkpoint in between."""
+        if len(self._queue) < self._max_pending:
+            return
+        while len(self._queue) >= self._max_pending:
+            await self._space.park()
+        # Room is handed on one producer at a time: each one woken for room
+        # wakes the next while room is left (a producer usually queues a
+        # burst before it parks), instead of all of them waking at once to
+        # find the queue full again.
+        if len(self._queue) + 1 < self._max_pending and self._space:
+            self._space.unpark()
 
     async def yield_to_events(self) -> None:
         """Low-value work (typing indicators) calls this first: while events are
@@ -219,7 +209,7 @@ class EventLog:
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
                 if self._space:
-                    self._space.unpark()  # who it wakes wakes the next (see _put)
+                    self._space.unpark()  # who it wakes wakes the next (see _wait_for_room)
                 self._in_flight += 1
                 with trio.CancelScope(shield=True):  # a batch is written whole or fails whole
                     outcome = await self._write(batch)

@@ -347,3 +347,39 @@ async def test_a_cancelled_put_takes_no_place_in_the_window(storage: SqliteStora
             await producer.put("x", {})  # a place is left: one was queued, none leaked
             assert await producer.put_and_wait("x", {}) == 3
         nursery.cancel_scope.cancel()
+
+
+async def test_an_event_queued_as_its_producer_is_cancelled_lands_and_keeps_the_window(
+    storage: SqliteStorage,
+) -> None:
+    """Cancelled right after queuing (at put's checkpoint), the event stays
+    queued and lands; the window counts it exactly once, so the producer can
+    afterwards have exactly its window in flight again, not one more."""
+    backplane = MemoryBackplane()
+    await backplane.subscribe("alice")
+    sink = Collected()
+    async with trio.open_nursery() as outer:
+        await outer.start(backplane.run, sink)
+        log = EventLog(storage.events, backplane)
+        producer = log.producer(EventSource("alice"), window=2)
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await producer.put("x", {})
+        assert scope.cancelled_caught
+        async with trio.open_nursery() as running:
+            await running.start(log.run)
+            assert await producer.put_and_wait("x", {}) == 2
+            running.cancel_scope.cancel()
+        assert sink.seqs("alice") == [1, 2]  # the cancelled put's event landed first
+        put = 0
+
+        async def produce() -> None:
+            nonlocal put
+            for _ in range(3):
+                await producer.put("x", {})
+                put += 1
+
+        outer.start_soon(produce)
+        await trio.testing.wait_all_tasks_blocked()
+        assert put == 2  # nothing writes now: the window of 2 is full
+        outer.cancel_scope.cancel()
