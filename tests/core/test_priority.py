@@ -625,3 +625,21 @@ def test_a_replacement_that_fits_exactly_sheds_nothing() -> None:
     assert store.statistics().shed == (0, 0, 0, 0)
     assert store.queued_bytes == 10
     assert pop_everything(store) == [newer, normal, low]
+
+
+@pytest.mark.parametrize(("old", "new"), [(10, 30), (30, 10)])
+def test_a_coalesced_low_frame_counts_its_new_size_when_shedding_is_weighed(
+    old: int, new: int
+) -> None:
+    """After a LOW frame is replaced by one of another size, whether shedding
+    LOW frames makes room for a CRITICAL one is weighed with the new size."""
+    store, push = make(max_bytes=40)
+    push(LOW, old, key="typing")
+    push(LOW, new, key="typing")
+    assert push.last_result is PushResult.COALESCED
+    critical = push(CRITICAL, 40)  # fits once the LOW frame's every byte is shed
+    assert push.last_result is PushResult.QUEUED
+    assert store.statistics().shed == (0, 0, 0, 1)
+    assert pop_everything(store) == [critical]
+    push(CRITICAL, 41)  # more than the bound: nothing left to shed can make room
+    assert push.last_result is PushResult.OVERFLOW
