@@ -36,16 +36,20 @@ ALLOWED = RateDecision(RateVerdict.ALLOW)
 class MessageRate:
     """One connection's view of its user's bucket, with its own abuse count."""
 
-    __slots__ = ("_abuse", "_bucket")
+    __slots__ = ("_abuse", "_bucket", "_limit", "_window_s")
 
     def __init__(self, bucket: TokenBucket, abuse_limit: int, window_s: float = ABUSE_WINDOW_S):
         self._bucket = bucket
-        self._abuse = AbuseCounter(abuse_limit, window_s)
+        self._limit = abuse_limit
+        self._window_s = window_s
+        self._abuse: AbuseCounter | None = None  # made on the first refusal
 
     def check(self, now: float, cost: int = 1) -> RateDecision:
         retry_after = self._bucket.take(now, cost)
         if retry_after is None:
             return ALLOWED
+        if self._abuse is None:
+            self._abuse = AbuseCounter(self._limit, self._window_s)
         if self._abuse.refused(now):
             return RateDecision(RateVerdict.REFUSE_AND_CLOSE, retry_after)
         return RateDecision(RateVerdict.REFUSE, retry_after)

@@ -27,10 +27,7 @@ from typing import Protocol
 
 import trio
 
-from netra_trio.core.expiry import ExpiryPolicy
-from netra_trio.core.heartbeat import HeartbeatPolicy
 from netra_trio.core.limits import utf8_length_exceeds
-from netra_trio.core.priority import QueueBounds
 from netra_trio.core.states import ConnectionLifecycle, ConnEvent, ConnState
 from netra_trio.errors import CloseCode, ErrorCode, ProtocolError
 from netra_trio.handlers.router import Router
@@ -38,7 +35,7 @@ from netra_trio.logs import log_event
 from netra_trio.protocol.codec import encode_payload
 from netra_trio.protocol.server_messages import ConnectionEstablished, Limits
 from netra_trio.server.handler_context import ConnectionContext, UserHubView
-from netra_trio.server.outbound import Outbound, WriterStalled
+from netra_trio.server.outbound import WRITE_BYTES, Outbound, WriterStalled
 from netra_trio.server.replay import INITIAL_HOLD_S, Replay
 from netra_trio.server.scheduler import OutboundFrame
 from netra_trio.server.stats import ServerStats
@@ -51,12 +48,6 @@ class UserHubLink(UserHubView, Protocol):
 
     @property
     def user_id(self) -> str: ...
-
-    @property
-    def queue_bounds(self) -> QueueBounds: ...
-
-    @property
-    def backlog_check_bytes(self) -> int: ...
 
     def check_backlog(self) -> None:
         """Evict the user when its connections' queues together pass their bound."""
@@ -71,9 +62,6 @@ _DRAINING = ConnState.DRAINING
 
 class Connection:
     __slots__ = (
-        "_config",
-        "_expiry",
-        "_heartbeat_policy",
         "_id",
         "_last_activity",
         "_lifecycle",
@@ -82,8 +70,8 @@ class Connection:
         "_reader_scope",
         "_remote",
         "_replay",
-        "_resumed",
         "_router",
+        "_services",
         "_stats",
         "_tasks_scope",
         "_token_deadline",
@@ -111,35 +99,29 @@ class Connection:
     ) -> None:
         self._id = connection_id
         self.session_id = session_id
-        self._resumed = resumed
         self.user_hub = user_hub
         self._user_id = user_hub.user_id
         self._ws = ws
         self._token_expires_at = token_expires_at
-        self._config = config = user_hub.services.config
+        self._services = services = user_hub.services
+        config = services.config
         self._router = router
         self._stats = stats
         self._remote = remote
         self._lifecycle = ConnectionLifecycle()
         self.outbound = Outbound(
             ws,
-            user_hub.queue_bounds,
+            services.queue_bounds,
             user_id=self._user_id,
             connection_id=connection_id,
             batch_mode=batch_mode,
             stall_timeout_s=config.writer_stall_timeout_s,
-            close_timeout_s=config.close_timeout_s,
             stats=stats,
         )
         self._replay = Replay(
             user_hub.services.storage.events,
             self._user_id,
-            queue_max_frames=config.queue_max_frames,
-            queue_max_bytes=config.queue_max_bytes,
-        )
-        self._expiry = ExpiryPolicy(config.idle_timeout_s)
-        self._heartbeat_policy = HeartbeatPolicy(
-            config.heartbeat_interval_s, config.heartbeat_timeout_s
+            hold=services.hold_bounds,
         )
         self._tasks_scope = trio.CancelScope()
         self._reader_scope = trio.CancelScope()
@@ -148,7 +130,7 @@ class Connection:
         self._token_deadline = math.inf
         self._last_activity = 0.0
         # First in the queue before the connection can receive anything else.
-        text, priority = encode_payload(self._established())
+        text, priority = encode_payload(self._established(resumed))
         self.enqueue(OutboundFrame(self._user_id, text, priority))
 
     # -- identity and state ------------------------------------------------------
@@ -198,7 +180,7 @@ class Connection:
         if not self.outbound.push(frames, wake=wake):
             self.close(CloseCode.SLOW_CONSUMER, "outbound backlog over its bound")
             return
-        if self.outbound.queued_bytes > self.user_hub.backlog_check_bytes:
+        if self.outbound.queued_bytes > self._services.backlog_check_bytes:
             self.user_hub.check_backlog()
 
     def flush(self) -> None:
@@ -219,7 +201,7 @@ class Connection:
         immediate close may cut a drain short."""
         if not self._lifecycle.close(code, reason, drain=drain, by_peer=by_peer):
             return
-        deadline = trio.current_time() + self._config.close_timeout_s
+        deadline = trio.current_time() + self._services.config.close_timeout_s
         self.outbound.closing(deadline)
         if self._lifecycle.state is _DRAINING:
             self.outbound.scheduler.close()
@@ -240,7 +222,7 @@ class Connection:
         now = trio.current_time()
         self._last_activity = now
         self._token_deadline = now + (self._token_expires_at - time.time())
-        self._tasks_scope.deadline = self._expiry.deadline(now, self._token_deadline)
+        self._tasks_scope.deadline = self._services.expiry.deadline(now, self._token_deadline)
         task_status.started()
         self._stats.connections_opened += 1
         log_event(
@@ -273,11 +255,12 @@ class Connection:
     async def _end(self) -> None:
         self._ws.reset_callbacks()
         lifecycle = self._lifecycle
+        expiry = self._services.expiry
         code = lifecycle.ended_by(
-            self._expiry.reason(trio.current_time(), self._last_activity, self._token_deadline)
+            expiry.reason(trio.current_time(), self._last_activity, self._token_deadline)
         )
         with trio.CancelScope(shield=True):
-            with trio.move_on_after(self._config.close_timeout_s):
+            with trio.move_on_after(self._services.config.close_timeout_s):
                 if await self.outbound.finish():
                     await self._ws.close(code, lifecycle.close_reason[:120])
             await trio.aclose_forcefully(self._ws.stream)
@@ -293,20 +276,23 @@ class Connection:
             by="client" if lifecycle.by_peer else "server",
             undelivered=dropped,
         )
-        with trio.CancelScope(shield=True), trio.move_on_after(self._config.close_timeout_s):
+        with (
+            trio.CancelScope(shield=True),
+            trio.move_on_after(self._services.config.close_timeout_s),
+        ):
             try:
                 await self.user_hub.services.sessions.detach(self.session_id)
             except StorageError as exc:
                 log_event("storage_error", logging.ERROR, user=self._user_id, error=str(exc))
         self.user_hub.connection_ended(self)
 
-    def _established(self) -> ConnectionEstablished:
-        config = self._config
+    def _established(self, resumed: bool) -> ConnectionEstablished:
+        config = self._services.config
         return ConnectionEstablished(
             connection_id=self._id,
             session_id=self.session_id,
             user_id=self._user_id,
-            resumed=self._resumed,
+            resumed=resumed,
             server_time=time.time(),
             heartbeat_interval_s=config.heartbeat_interval_s,
             limits=Limits(
@@ -323,7 +309,7 @@ class Connection:
         self.push(self._replay.end_initial_hold())
 
     async def _reader(self) -> None:
-        max_bytes = self._config.max_message_bytes
+        max_bytes = self._services.config.max_message_bytes
         replay = self._replay
         context = ConnectionContext(self, self._stats)
         with self._reader_scope:
@@ -357,13 +343,20 @@ class Connection:
         now = trio.current_time()
         self._last_activity = now
         if self._lifecycle.state is _OPEN:
-            moved = self._expiry.extended(self._tasks_scope.deadline, now, self._token_deadline)
+            expiry = self._services.expiry
+            moved = expiry.extended(self._tasks_scope.deadline, now, self._token_deadline)
             if moved is not None:
                 self._tasks_scope.deadline = moved
 
     async def _writer(self) -> None:
+        outbound = self.outbound
         try:
-            await self.outbound.write_queued()
+            while True:
+                try:
+                    # no local keeps the last write alive while the writer waits
+                    await outbound.write(await outbound.scheduler.receive_some(WRITE_BYTES))
+                except trio.EndOfChannel:
+                    return
         except TransportClosed as exc:
             self._on_transport_closed(exc)
         except WriterStalled:
@@ -388,7 +381,7 @@ class Connection:
     async def _heartbeat(self) -> None:
         # No cancel scope of its own: a draining connection's heartbeat stops at
         # its next wake-up, or when the writer's end cancels the connection.
-        policy = self._heartbeat_policy
+        policy = self._services.heartbeat
         last = trio.current_time()
         while True:
             await trio.sleep_until(policy.next_ping_at(last))

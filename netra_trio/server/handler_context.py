@@ -80,7 +80,7 @@ class ConnectionContext:
         self._connection = connection
         self._user_id = connection.user_id
         self._stats = stats
-        self._violations = ViolationCounter(config.max_violations)
+        self._violations: ViolationCounter | None = None  # made on the first violation
         self._rate = MessageRate(connection.user_hub.message_bucket, config.abuse_limit)
 
     @property
@@ -159,6 +159,9 @@ class ConnectionContext:
         )
 
     def security_violation(self, reason: str, *, correlation_id: str | None = None) -> None:
+        if self._violations is None:
+            limit = self._connection.user_hub.services.config.max_violations
+            self._violations = ViolationCounter(limit)
         action = self._violations.record()
         self._stats.security_violations += 1
         log_event(

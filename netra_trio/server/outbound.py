@@ -3,9 +3,9 @@
 Frames are pushed into the connection's :class:`FrameScheduler` (the priority
 store). They leave the process in one of three ways, never two at once:
 
-- the **writer** (:meth:`Outbound.write_queued`, the connection's writer task)
-  takes what is queued (control frames first, then data frames in priority
-  order, up to ``WRITE_BYTES``) and sends it in one write;
+- the **writer** (the connection's writer task, one :meth:`Outbound.write` a
+  step) takes what is queued (control frames first, then data frames in
+  priority order, up to ``WRITE_BYTES``) and sends it in one write;
 - a **flush** (:meth:`Outbound.flush`), at the end of a delivery, writes what is
   queued from the delivering task, but only while the writer is parked waiting
   for frames (so no write of its own is in progress) and the socket takes the
@@ -14,7 +14,7 @@ store). They leave the process in one of three ways, never two at once:
   sends what a write left over before the close frame.
 
 Each write the writer has to wait for runs shielded under its own deadline
-(``writer_stall_timeout_s``, or ``close_timeout_s`` once the connection is
+(``writer_stall_timeout_s``, or the close's own deadline once the connection is
 closing), so cancellation never cuts a frame in half; a write that cannot
 finish by then raises :class:`WriterStalled` and the socket is given up.
 Every frame passes the user fence first: a frame addressed to another user is
@@ -46,8 +46,7 @@ class WriterStalled(Exception):
 
 class Outbound:
     __slots__ = (
-        "_close_timeout_s",
-        "_closing",
+        "_close_by",
         "_connection_id",
         "_send_scope",
         "_stall_timeout_s",
@@ -70,20 +69,19 @@ class Outbound:
         connection_id: str,
         batch_mode: bool,
         stall_timeout_s: float,
-        close_timeout_s: float,
         stats: ServerStats,
     ) -> None:
         self._ws = ws
         self.scheduler = FrameScheduler(bounds)
+        ws.on_control = self.scheduler.wake  # a pong or a ping to send: the writer goes
         self._user_id = user_id
         self._connection_id = connection_id
         self.batch_mode = batch_mode
         self._stall_timeout_s = stall_timeout_s
-        self._close_timeout_s = close_timeout_s
         self._stats = stats
         self._unsent: bytes | memoryview | None = None  # what a flush's write left over
         self._send_scope: trio.CancelScope | None = None
-        self._closing = False
+        self._close_by: float | None = None  # set once the connection is closing
         self.broken = False  # the stream failed or stalled: no close frame can follow
         self.fence_refused = 0
 
@@ -113,26 +111,19 @@ class Outbound:
     def closing(self, deadline: float) -> None:
         """The connection is closing: writes from now on, and the one waiting
         now, get at most until ``deadline``."""
-        self._closing = True
+        self._close_by = deadline
         if self._send_scope is not None:
             self._send_scope.deadline = min(self._send_scope.deadline, deadline)
 
     # -- the writer task ----------------------------------------------------------------
 
-    async def write_queued(self) -> None:
-        """The writer: send what is queued until the scheduler is closed and
-        drained. Raises TransportClosed or WriterStalled when the socket fails."""
-        scheduler = self.scheduler
-        self._ws.on_control = scheduler.wake
-        while True:
-            try:
-                frames = await scheduler.receive_some(WRITE_BYTES)
-            except trio.EndOfChannel:
-                return
-            data = self._outgoing(frames)
-            del frames  # no local keeps the last write alive while the writer waits
-            if data:
-                await self._send(data)
+    async def write(self, frames: list[OutboundFrame]) -> None:
+        """The writer's step: send what a flush left unsent, pending control
+        frames and ``frames`` (taken from the scheduler) in one write. Raises
+        TransportClosed or WriterStalled when the socket fails."""
+        data = self._outgoing(frames)
+        if data:
+            await self._send(data)
 
     def _outgoing(self, frames: list[OutboundFrame]) -> bytes | memoryview:
         """What a flush left unsent, pending control frames and ``frames``, as
@@ -151,10 +142,10 @@ class Outbound:
             rest = self._ws.send_now(data)  # most writes end here, without waiting
             if not rest:
                 return
-            timeout = self._stall_timeout_s
-            if self._closing:
-                timeout = min(timeout, self._close_timeout_s)
-            scope = trio.CancelScope(deadline=trio.current_time() + timeout, shield=True)
+            deadline = trio.current_time() + self._stall_timeout_s
+            if self._close_by is not None:
+                deadline = min(deadline, self._close_by)
+            scope = trio.CancelScope(deadline=deadline, shield=True)
             self._send_scope = scope
             with scope:
                 await self._ws.send(rest)
@@ -178,7 +169,7 @@ class Outbound:
         if not scheduler:
             return
         if (
-            self._closing
+            self._close_by is not None
             or self._unsent is not None
             or not scheduler.receiver_waiting
             or not self._ws.writes_directly

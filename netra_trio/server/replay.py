@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from netra_trio.core.priority import QueueBounds
 from netra_trio.server.scheduler import OutboundFrame, event_frame
 from netra_trio.storage.base import EventStore
 
@@ -40,13 +41,12 @@ class ReplayTarget(Protocol):
 
 class Replay:
     __slots__ = (
+        "_bounds",
         "_dropped",
         "_events",
         "_held",
         "_held_bytes",
         "_initial",
-        "_max_bytes",
-        "_max_frames",
         "_user_id",
     )
 
@@ -55,13 +55,12 @@ class Replay:
         events: EventStore,
         user_id: str,
         *,
-        queue_max_frames: int,
-        queue_max_bytes: int,
+        hold: QueueBounds,
     ) -> None:
+        """``hold``: how much may be held (half of the connection's queue)."""
         self._events = events
         self._user_id = user_id
-        self._max_frames = max(1, queue_max_frames // 2)
-        self._max_bytes = max(1, queue_max_bytes // 2)
+        self._bounds = hold
         self._held: list[OutboundFrame] | None = []
         self._held_bytes = 0
         self._initial = True
@@ -78,7 +77,8 @@ class Replay:
         (the held events, then this one)."""
         held = self._held
         assert held is not None
-        if len(held) < self._max_frames and self._held_bytes + len(frame.text) <= self._max_bytes:
+        bounds = self._bounds
+        if len(held) < bounds.max_frames and self._held_bytes + len(frame.text) <= bounds.max_bytes:
             held.append(frame)
             self._held_bytes += len(frame.text)
             return None
@@ -126,7 +126,7 @@ class Replay:
                         continue  # held events were dropped during the read: read again
                     break
                 for event in page:
-                    await target.wait_for_room(self._max_frames, self._max_bytes)
+                    await target.wait_for_room(self._bounds.max_frames, self._bounds.max_bytes)
                     if not target.is_open:
                         break
                     target.push((event_frame(self._user_id, event.frame, event.seq),))

@@ -55,7 +55,7 @@ class RunSlot:
     def release(self) -> None:
         if self._open:
             self._open = False
-            self._manager._slots.remove(self)
+            self._manager._released(self)
 
     def __enter__(self) -> RunSlot:
         return self
@@ -79,9 +79,8 @@ class RunManager:
     def __init__(self, user_hub: RunHost, services: Services) -> None:
         self._user_hub = user_hub
         self._services = services
-        self._admission = RunAdmission(services.config.max_runs_per_user)
         self._runs: dict[str, ActiveRun] = {}
-        self._slots: list[RunSlot] = []
+        self._slots: list[RunSlot] | None = None  # made on the first request
 
     @property
     def active(self) -> tuple[ActiveRun, ...]:
@@ -101,8 +100,9 @@ class RunManager:
                 details={"agents": list(agents.names)},
             )
         busy: list[str | None] = [run.thread_id for run in self._runs.values()]
-        busy += [slot.thread_id for slot in self._slots]
-        refusal = self._admission.check(busy, thread_id)
+        busy += [slot.thread_id for slot in self._slots or ()]
+        admission = RunAdmission(self._services.config.max_runs_per_user)
+        refusal = admission.check(busy, thread_id)
         if refusal is RunRefusal.THREAD_BUSY:
             raise ProtocolError(
                 ErrorCode.AGENT_BUSY,
@@ -112,12 +112,18 @@ class RunManager:
         if refusal is RunRefusal.USER_AT_LIMIT:
             raise ProtocolError(
                 ErrorCode.AGENT_BUSY,
-                f"at most {self._admission.max_runs_per_user} runs may be active at once",
+                f"at most {admission.max_runs_per_user} runs may be active at once",
                 correlation_id=correlation_id,
             )
         slot = RunSlot(self, agent_name, thread_id, correlation_id)
+        if self._slots is None:
+            self._slots = []
         self._slots.append(slot)
         return slot
+
+    def _released(self, slot: RunSlot) -> None:
+        assert self._slots is not None
+        self._slots.remove(slot)
 
     def stop(self, run_id: str) -> bool:
         run = self._runs.get(run_id)

@@ -9,6 +9,9 @@ import attrs
 
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.config import Config
+from netra_trio.core.expiry import ExpiryPolicy
+from netra_trio.core.heartbeat import HeartbeatPolicy
+from netra_trio.core.priority import QueueBounds
 from netra_trio.pipeline.event_log import EventLog
 from netra_trio.server.round_budget import RoundBudget
 from netra_trio.server.sessions import SessionService
@@ -17,7 +20,8 @@ from netra_trio.storage.base import Storage
 
 @attrs.frozen
 class Services:
-    """What runs and connections use beyond themselves."""
+    """What runs and connections use beyond themselves; the policies that
+    follow from the configuration are made once here, not per connection."""
 
     config: Config
     storage: Storage
@@ -26,3 +30,26 @@ class Services:
     sessions: SessionService
     low_work: RoundBudget  # its run() must be running
     llm: Any = None
+    expiry: ExpiryPolicy = attrs.field(init=False)
+    heartbeat: HeartbeatPolicy = attrs.field(init=False)
+    queue_bounds: QueueBounds = attrs.field(init=False)
+    # live events a connection holds around a replay: within half of its queue,
+    # so that releasing them can never overflow it by itself
+    hold_bounds: QueueBounds = attrs.field(init=False)
+    # a connection past this share of its user's backlog bound makes the user hub
+    # add up its connections' queues
+    backlog_check_bytes: int = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        config = self.config
+        derived = {
+            "expiry": ExpiryPolicy(config.idle_timeout_s),
+            "heartbeat": HeartbeatPolicy(config.heartbeat_interval_s, config.heartbeat_timeout_s),
+            "queue_bounds": QueueBounds(config.queue_max_frames, config.queue_max_bytes),
+            "hold_bounds": QueueBounds(
+                max(1, config.queue_max_frames // 2), max(1, config.queue_max_bytes // 2)
+            ),
+            "backlog_check_bytes": config.user_backlog_max_bytes // config.max_connections_per_user,
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)

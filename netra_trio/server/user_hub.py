@@ -21,7 +21,6 @@ from typing import Protocol, TypeVar
 import trio
 
 from netra_trio.core.limits import Admission, TokenBucket, admit_connection
-from netra_trio.core.priority import QueueBounds
 from netra_trio.errors import CloseCode
 from netra_trio.logs import log_event
 from netra_trio.server.connection import Connection
@@ -58,8 +57,6 @@ class UserHub:
         self._hub = hub
         self.services = services
         self._config = config = services.config
-        self.queue_bounds = QueueBounds(config.queue_max_frames, config.queue_max_bytes)
-        self.backlog_check_bytes = config.user_backlog_max_bytes // config.max_connections_per_user
         self._connections: dict[str, Connection] = {}
         self._leases = 0
         self._nursery: trio.Nursery | None = None

@@ -21,6 +21,7 @@ import pytest
 import trio
 import trio.testing
 
+from netra_trio.core.priority import QueueBounds
 from netra_trio.pipeline.event_log import EventSource
 from netra_trio.server.replay import Replay
 from netra_trio.server.scheduler import OutboundFrame, event_frame
@@ -162,8 +163,7 @@ async def test_events_dropped_while_the_last_read_was_in_flight_are_read_again(
     replay = Replay(
         LandsDuringReads(storage.events, landing),
         "alice",
-        queue_max_frames=4,  # at most 2 held
-        queue_max_bytes=1 << 20,
+        hold=QueueBounds(2, 1 << 19),
     )
     target = Target()
     with trio.fail_after(5):
@@ -191,8 +191,7 @@ async def test_held_events_the_replay_also_read_are_sent_once(storage: SqliteSto
     replay = Replay(
         LandsDuringReads(storage.events, landing),
         "alice",
-        queue_max_frames=8,
-        queue_max_bytes=1 << 20,
+        hold=QueueBounds(4, 1 << 19),
     )
     target = Target()
     with trio.fail_after(5):
@@ -209,8 +208,7 @@ async def test_a_replay_stops_when_its_connection_closes(storage: SqliteStorage)
     replay = Replay(
         LandsDuringReads(storage.events, landing),
         "alice",
-        queue_max_frames=8,
-        queue_max_bytes=1 << 20,
+        hold=QueueBounds(4, 1 << 19),
     )
     target = Target(open_for=2)
     with trio.fail_after(5):
