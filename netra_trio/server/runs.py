@@ -18,6 +18,7 @@ import trio
 
 from netra_trio.core.runs import RunAdmission, RunRefusal
 from netra_trio.errors import ErrorCode, ProtocolError
+from netra_trio.logs import log_event
 from netra_trio.server.agent_run import ActiveRun, run_agent
 from netra_trio.server.services import Services
 from netra_trio.storage.records import RunRecord
@@ -70,8 +71,9 @@ class RunHost(Protocol):
     @property
     def user_id(self) -> str: ...
 
-    def start_task(self, fn: Callable[[ActiveRun], Awaitable[None]], arg: ActiveRun) -> None:
-        """Run ``fn(arg)`` in the hub's nursery, holding the hub open meanwhile."""
+    def start_task(self, fn: Callable[[ActiveRun], Awaitable[None]], arg: ActiveRun) -> bool:
+        """Run ``fn(arg)`` in the hub's nursery, holding the hub open meanwhile;
+        False when the hub is closing (evicted, shut down): nothing runs."""
         ...
 
 
@@ -153,7 +155,10 @@ class RunManager:
             correlation_id=correlation_id,
             scope=trio.CancelScope(deadline=trio.current_time() + self._services.config.max_run_s),
         )
-        self._user_hub.start_task(self._execute, run)
+        if not self._user_hub.start_task(self._execute, run):
+            # the user's connections are being closed: no run outlives its hub
+            log_event("run_not_started", user=self._user_hub.user_id, reason="user hub closing")
+            return run
         self._runs[run.run_id] = run
         return run
 

@@ -129,10 +129,11 @@ class UserHub:
         self._connections[connection.connection_id] = connection
         self._nursery.start_soon(connection.run)
 
-    def start_task(self, fn: Callable[[T], Awaitable[None]], arg: T) -> None:
-        """Run ``fn(arg)`` in this hub's nursery under a lease of its own."""
+    def start_task(self, fn: Callable[[T], Awaitable[None]], arg: T) -> bool:
+        """Run ``fn(arg)`` in this hub's nursery under a lease of its own;
+        False (nothing started) when the hub is closing."""
         if self._nursery is None or not self.alive:
-            raise HubClosed(self.user_id)
+            return False
         self._leases += 1
 
         async def leased() -> None:
@@ -142,6 +143,7 @@ class UserHub:
                 self.release()
 
         self._nursery.start_soon(leased)
+        return True
 
     def connection_ended(self, connection: Connection) -> None:
         if self._connections.pop(connection.connection_id, None) is not None:

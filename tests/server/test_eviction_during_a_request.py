@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 
-from tests.helpers import DatabaseWriteLock
+from tests.helpers import DatabaseWriteLock, logged_fields
 from tests.server.harness import open_raw, running_hub, wait_until
 
 ISSUE = "we send 2M requests/day to gpt-4o with 1.5k input and 300 output tokens"
 
 
-async def test_a_run_requested_as_the_hub_is_evicted_is_not_started(tmp_path: Path) -> None:
+async def test_a_run_requested_as_the_hub_is_evicted_is_not_started(
+    tmp_path: Path, netra_logs: pytest.LogCaptureFixture
+) -> None:
     database = tmp_path / "netra.db"
     async with running_hub(database=str(database), database_busy_timeout_s=5) as (hub, nursery):
         client = await open_raw(hub, nursery, "alice", pump=True)  # it answers the close
@@ -45,6 +48,8 @@ async def test_a_run_requested_as_the_hub_is_evicted_is_not_started(tmp_path: Pa
         messages = await hub.services.storage.threads.thread_messages(thread_id)
         assert [m.content for m in messages][-1] == "and again"  # stored, not answered
         assert await hub.services.storage.events.events_after("alice", 0) == stored_before
+        assert [f["user"] for f in logged_fields(netra_logs, "run_not_started")] == ["alice"]
+        assert not logged_fields(netra_logs, "handler_error")  # not an error of ours
         # the user connects again to a new hub, and runs work there
         again = await open_raw(hub, nursery, "alice")
         await again.send_json(
