@@ -24,6 +24,7 @@ from wsproto.events import (
     Event,
     Ping,
     RejectConnection,
+    RejectData,
     Request,
     TextMessage,
 )
@@ -155,6 +156,20 @@ class RawClient:
                 return event, frames
             assert isinstance(event, TextMessage), event
             frames.append(orjson.loads(event.data))
+
+    async def rejection(self) -> tuple[RejectConnection, dict[str, Any]]:
+        """The refusal of the handshake, and its JSON body."""
+        with trio.fail_after(10):
+            refused = await self.next_event()
+            assert isinstance(refused, RejectConnection), refused
+            body = b""
+            while True:
+                data = await self.next_event()
+                assert isinstance(data, RejectData), data
+                body += data.data
+                if data.body_finished:
+                    break
+        return refused, orjson.loads(body)
 
     async def close(self, code: int = 1000) -> CloseConnection:
         """Start the closing handshake; the server's answer."""

@@ -9,30 +9,13 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-import orjson
 import pytest
 import trio
 import trio.testing
-from wsproto.events import RejectConnection, RejectData
 
 from netra_trio.server.hub import Hub
 from tests.helpers import DatabaseWriteLock, logged_fields, token_for
 from tests.server.harness import RawClient, open_raw, running_hub
-
-
-async def read_rejection(client: RawClient) -> tuple[RejectConnection, dict[str, object]]:
-    """The refusal of a handshake and its JSON body."""
-    with trio.fail_after(10):
-        rejection = await client.next_event()
-        assert isinstance(rejection, RejectConnection), rejection
-        body = b""
-        while True:
-            data = await client.next_event()
-            assert isinstance(data, RejectData)
-            body += data.data
-            if data.body_finished:
-                break
-    return rejection, orjson.loads(body)
 
 
 async def handshake_with_stream_gone(hub: Hub, user: str) -> None:
@@ -59,7 +42,7 @@ async def test_the_session_store_failing_at_the_handshake_is_503_and_holds_nothi
             nursery.start_soon(hub.handle_stream, server_stream)
             client = RawClient(client_stream)
             await client.send_request(token_for("alice"))
-            rejection, body = await read_rejection(client)
+            rejection, body = await client.rejection()
         assert rejection.status_code == 503
         headers = dict(rejection.headers)
         assert headers[b"retry-after"] == b"1"  # try again in a second

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import pytest
 import trio
 import trio.testing
 from wsproto.connection import ConnectionState
-from wsproto.events import RejectConnection, RejectData
 
 from netra_trio.server.hub import Hub
 from tests.e2e.support import events as log_events
@@ -122,16 +120,9 @@ async def _refused(
     client_stream, server_stream = trio.testing.memory_stream_pair()
     nursery.start_soon(hub.handle_stream, server_stream)
     client = RawClient(client_stream)
-    event = await client.handshake(token_for(user))
-    assert isinstance(event, RejectConnection), event
-    body = b""
-    while True:
-        data = await client.next_event()
-        assert isinstance(data, RejectData)
-        body += data.data
-        if data.body_finished:
-            break
-    return event.status_code, dict(event.headers), orjson.loads(body)
+    await client.send_request(token_for(user))
+    refused, body = await client.rejection()
+    return refused.status_code, dict(refused.headers), body
 
 
 async def test_the_fourth_rapid_handshake_from_one_address_gets_429_with_retry_after(
