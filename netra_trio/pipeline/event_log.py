@@ -100,9 +100,11 @@ class Producer:
             raise self._failure
         while self._in_flight >= self._window:
             await self._lot.park()
-        await self._log._wait_for_room()
+        log = self._log
+        if log._full:
+            await log._wait_for_room()
         self._in_flight += 1
-        self._log._append(self, kind, body, None)
+        log._append(self, kind, body, None)
         # Queued: it lands even if the caller is cancelled here. The CPU is
         # given up only to wait, so a producer takes one scheduler round per
         # burst of events, not one per event.
@@ -115,7 +117,8 @@ class Producer:
         earlier write of this producer failed: a run's last event reaches its
         client once the store is back."""
         done = trio.Event()
-        await self._log._wait_for_room()
+        if self._log._full:
+            await self._log._wait_for_room()
         self._in_flight += 1
         queued = self._log._append(self, kind, body, done)
         await done.wait()
@@ -171,11 +174,13 @@ class EventLog:
             self._lot.unpark()
         return queued
 
+    @property
+    def _full(self) -> bool:
+        return len(self._queue) >= self._max_pending
+
     async def _wait_for_room(self) -> None:
-        """Return once the queue has room (at once, without a checkpoint, when
-        it has); the caller then appends without a checkpoint in between."""
-        if len(self._queue) < self._max_pending:
-            return
+        """Return once the queue has room; the caller then appends without a
+        checkpoint in between."""
         while len(self._queue) >= self._max_pending:
             await self._space.park()
         # Room is handed on one producer at a time: each one woken for room
