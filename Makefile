@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: serve test lint typecheck pytest clean bench bench-quick mutation
+.PHONY: serve test lint typecheck pytest clean bench bench-quick mutation services
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -32,10 +32,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# What the tests start for themselves (each test session runs its own, on a free
+# loopback port): installed from Debian's packages when missing.
+services:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (the tests start their own)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q redis-server; }
+
 # The whole suite under coverage (servers started as subprocesses included), then
 # the gates: 95 % of the package's branches, all of the sans-IO core's and the
 # protocol's.
-pytest: $(STAMP)
+pytest: $(STAMP) services
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m coverage run -m pytest
 	$(BIN)/python -m coverage combine -q

@@ -18,6 +18,7 @@ import trio.testing
 from netra_trio.logs import LOGGER_NAME
 from netra_trio.server.app import Server
 from tests.helpers import start_server
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -46,3 +47,21 @@ def netra_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFi
 @pytest.fixture
 def autojump_clock() -> trio.testing.MockClock:
     return trio.testing.MockClock(autojump_threshold=0.01)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """This test session's own redis-server (started on first use)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of this session's redis-server, running and emptied for the test."""
+    if not redis_server.running:
+        redis_server.start()
+    assert redis_server.command("FLUSHALL") == b"+OK"
+    return redis_server.url

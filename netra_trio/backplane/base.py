@@ -4,9 +4,10 @@ process that holds the events' users.
 The event log publishes each committed batch, in commit order. Each process
 runs its backplane's receiving side, which hands the events of the users this
 process subscribed to (those with a hub here) to its :class:`EventSink` (the
-deliverer), in the order they were published, each exactly once, and never
-the events of a user this process did not subscribe to. Events of one user
-keep their ``seq`` order. ``tests/backplane/conformance.py`` checks an
+deliverer), each exactly once, each user's in ``seq`` order (also when
+processes publish their batches out of order), and never the events of a user
+this process did not subscribe to. The order between different users' events
+is not kept. ``tests/backplane/conformance.py`` checks an
 implementation against this contract.
 """
 

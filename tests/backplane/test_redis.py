@@ -1,0 +1,103 @@
+"""The Redis backplane against a real redis-server: the backplane conformance
+check, and a user's events kept in seq order when batches arrive out of order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import coredis
+import pytest
+import trio
+
+from netra_trio.backplane.base import Backplane
+from netra_trio.backplane.redis import RedisBackplane, decode_events, encode_events
+from netra_trio.storage.sqlite import SqliteStorage
+from tests.backplane.conformance import Sink, check_backplane, event
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
+    opened = await SqliteStorage.open(tmp_path / "netra.db")
+    yield opened
+    await opened.close()
+
+
+def node_factory(redis_url: str, storage: SqliteStorage, **options: float):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def new_node() -> AsyncIterator[Backplane]:
+        async with coredis.Redis.from_url(redis_url) as client:
+            yield RedisBackplane(client, storage.events, **options)
+
+    return new_node
+
+
+async def test_the_redis_backplane_conforms(redis_url: str, storage: SqliteStorage) -> None:
+    with trio.fail_after(30):
+        await check_backplane(node_factory(redis_url, storage))
+
+
+def test_events_travel_as_they_are() -> None:
+    events = [event("alice", 1), event("alice", 2)]
+    events[1].frame = '{"text":"tab\\t, newline\\n and \\u2028 stay escaped","é":"ü"}'
+    assert decode_events("alice", encode_events(events)) == events
+
+
+@asynccontextmanager
+async def one_node(
+    redis_url: str, storage: SqliteStorage, users: list[str], gap_wait_s: float = 0.2
+) -> AsyncIterator[tuple[RedisBackplane, Sink]]:
+    sink = Sink()
+    async with coredis.Redis.from_url(redis_url) as client, trio.open_nursery() as nursery:
+        node = RedisBackplane(client, storage.events, gap_wait_s=gap_wait_s)
+        await nursery.start(node.run, sink)
+        for user in users:
+            await node.subscribe(user)
+        yield node, sink
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_batch_published_before_an_earlier_one_waits_for_it(
+    redis_url: str, storage: SqliteStorage
+) -> None:
+    async with one_node(redis_url, storage, ["alice"], gap_wait_s=30) as (node, sink):
+        await node.publish([event("alice", 3), event("alice", 4)])
+        await node.publish([event("bob", 1)])  # an unsubscribed user's, as a marker
+        await node.publish([event("alice", 1), event("alice", 2)])
+        assert [e.seq for e in await sink.until(4)] == [1, 2, 3, 4]
+        await node.publish([event("alice", 2), event("alice", 5)])  # 2 again: dropped
+        await sink.until(5)
+        assert sink.of("alice") == [1, 2, 3, 4, 5]
+
+
+async def test_a_seq_that_stays_missing_is_read_from_the_store(
+    redis_url: str, storage: SqliteStorage
+) -> None:
+    stored = [event("alice", 1), event("alice", 2)]
+    async with one_node(redis_url, storage, ["alice"]) as (node, sink):
+        await storage.events.append(stored)  # stored, but its publisher never published 1
+        await node.publish([event("alice", 2), event("alice", 3)])
+        with trio.fail_after(10):
+            assert [e.seq for e in await sink.until(3)] == [1, 2, 3]
+        assert sink.events[0].frame == stored[0].frame
+
+
+async def test_a_seq_gone_from_the_store_too_is_skipped(
+    redis_url: str, storage: SqliteStorage
+) -> None:
+    async with one_node(redis_url, storage, ["alice"]) as (node, sink):
+        await node.publish([event("alice", 4), event("alice", 5)])  # 1-3 nowhere
+        with trio.fail_after(10):
+            assert [e.seq for e in await sink.until(2)] == [4, 5]
+        await node.publish([event("alice", 6)])
+        assert [e.seq for e in await sink.until(3)] == [4, 5, 6]
+
+
+async def test_what_was_stored_before_subscribing_is_left_to_resume(
+    redis_url: str, storage: SqliteStorage
+) -> None:
+    await storage.events.append([event("alice", seq) for seq in (1, 2, 3)])
+    async with one_node(redis_url, storage, ["alice"]) as (node, sink):
+        await node.publish([event("alice", 3), event("alice", 4)])
+        assert [e.seq for e in await sink.until(1)] == [4]
