@@ -7,7 +7,9 @@ stages, each a task, with a bounded channel between them:
    each event the next ``seq`` of its user (from each user's last seq, kept in
    memory, bounded, read from the event store on first use and again after a
    failed append), render its frame (the bytes that are stored and sent), and
-   append the batch to the event store in one transaction.
+   append the batch to the event store in one transaction. When another process
+   of a cluster stored one of those seqs first, the store refuses the batch
+   whole (:class:`SeqConflict`) and the batch is numbered again.
 2. **publish**: publish each committed batch on the backplane, in commit
    order, then tell the producers that their events landed (or failed).
 
@@ -40,11 +42,13 @@ import trio
 from netra_trio.backplane.base import Backplane
 from netra_trio.logs import log_event
 from netra_trio.protocol.codec import encode
-from netra_trio.storage.base import EventStore, StorageError
+from netra_trio.storage.base import EventStore, SeqConflict, StorageError
 from netra_trio.storage.records import StoredEvent
 
 # Users whose last seq is kept in memory; past this the cache starts over.
 SEQ_CACHE_MAX = 65_536
+# How often a batch is numbered again when another process stored a seq of it first.
+RENUMBER_ATTEMPTS = 8
 # Events a producer may have queued but not yet published: enough for group
 # commits to batch, small enough that one run cannot fill the log.
 PRODUCER_WINDOW = 32
@@ -157,6 +161,7 @@ class EventLog:
         self._quiet = trio.lowlevel.ParkingLot()  # low-value work, see yield_to_events
         self.batches = 0
         self.events = 0
+        self.renumbered = 0  # batches numbered again after another process's commit
 
     def producer(self, source: EventSource, *, window: int = PRODUCER_WINDOW) -> Producer:
         return Producer(self, source, window)
@@ -224,14 +229,23 @@ class EventLog:
                         await send.send(outcome)
 
     async def _write(self, batch: list[_Queued]) -> _Outcome:
-        try:
-            stored = await self._number(batch)
-            await self._store.append(stored)
-        except StorageError as exc:
-            log_event("event_log_error", logging.ERROR, events=len(batch), error=str(exc))
-            for queued in batch:  # another writer may have moved on: read again next time
-                self._last_seqs.pop(queued.producer.source.user_id, None)
-            return batch, [], exc
+        attempt = 1
+        while True:
+            try:
+                stored = await self._number(batch)
+                await self._store.append(stored)
+                break
+            except StorageError as exc:
+                for queued in batch:  # another process may have moved on: read again
+                    self._last_seqs.pop(queued.producer.source.user_id, None)
+                if isinstance(exc, SeqConflict) and attempt < RENUMBER_ATTEMPTS:
+                    # another process of the cluster stored these users' next seqs
+                    # first: number the batch again from what is stored now
+                    self.renumbered += 1
+                    attempt += 1
+                    continue
+                log_event("event_log_error", logging.ERROR, events=len(batch), error=str(exc))
+                return batch, [], exc
         self.batches += 1
         self.events += len(batch)
         return batch, stored, None

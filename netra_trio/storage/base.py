@@ -31,6 +31,11 @@ class StorageError(Exception):
     """The database could not do what was asked (locked, full, corrupt...)."""
 
 
+class SeqConflict(StorageError):
+    """An event's ``(user_id, seq)`` is stored already: another process of the
+    cluster numbered that user's events from the same last seq first."""
+
+
 class ThreadStore(Protocol):
     async def create_thread(
         self, user_id: str, title: str, *, thread_id: str | None = None
@@ -70,8 +75,8 @@ class EventStore(Protocol):
 
     async def append(self, events: Sequence[StoredEvent]) -> None:
         """Store ``events`` in one transaction, whole or not at all. An event
-        whose ``(user_id, seq)`` is already stored fails the whole batch. The
-        store applies its retention as it appends."""
+        whose ``(user_id, seq)`` is already stored fails the whole batch with
+        :class:`SeqConflict`. The store applies its retention as it appends."""
         ...
 
     async def events_after(

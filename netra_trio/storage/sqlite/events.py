@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import orjson
 
+from netra_trio.storage.base import SeqConflict, StorageError
 from netra_trio.storage.records import ReplayWindow, Retention, StoredEvent
 from netra_trio.storage.sqlite.database import Database
 
@@ -112,12 +113,17 @@ class SqliteEventStore:
         if now >= self._next_age_prune:
             self._next_age_prune = now + _AGE_PRUNE_INTERVAL_S
             age_cutoff = now - self._retention.max_age_s
-        more_expired = await self._database.call(
-            self._insert,
-            rows,
-            age_cutoff,
-            direct=True,  # the log's writer: woken a round sooner
-        )
+        try:
+            more_expired = await self._database.call(
+                self._insert,
+                rows,
+                age_cutoff,
+                direct=True,  # the log's writer: woken a round sooner
+            )
+        except StorageError as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):  # the unique (uid, seq)
+                raise SeqConflict(str(exc)) from exc.__cause__
+            raise
         if more_expired:  # the next batch goes on with the rest
             self._next_age_prune = now
 
