@@ -15,7 +15,7 @@ import trio
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.auth import Authenticator
 from netra_trio.config import OPTIONS, Config
-from netra_trio.errors import ConfigError
+from netra_trio.errors import ConfigError, StartupError
 from netra_trio.logs import configure_logging, log_event
 from netra_trio.secrets_store import load_or_create_secret, new_session_key
 from netra_trio.server.app import Server
@@ -85,7 +85,11 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
             created=created,
             hint="get a token with: netra-trio token --user alice",
         )
-    return trio.run(_serve, config, agents)
+    try:
+        return trio.run(_serve, config, agents)
+    except StartupError as exc:
+        print(f"netra-trio: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _serve(config: Config, agents: AgentRegistry | None) -> int:

@@ -12,6 +12,7 @@ import binascii
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
@@ -42,6 +43,7 @@ class Config:
     handshake_rate_per_ip_s: float = 10.0
     handshake_burst: int = 20
     database: str = "netra.db"
+    redis_url: str | None = attrs.field(default=None, repr=False)
     database_busy_timeout_s: float = 5.0
     metrics_port: int | None = None
     max_connections_per_user: int = 5
@@ -116,6 +118,13 @@ class Config:
             raise ConfigError(
                 f"user-backlog-max-bytes must be at least queue-max-bytes ({self.queue_max_bytes}),"
                 f" got {self.user_backlog_max_bytes}"
+            )
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError(
+                "redis-url must be a redis://, rediss:// or unix:// URL,"
+                f" got {redacted_url(self.redis_url)!r}"
             )
         if self.llm_base_url is not None and not self.llm_base_url.startswith(
             ("http://", "https://")
@@ -203,6 +212,7 @@ OPTIONS: dict[str, _Option] = {
     "handshake_rate_per_ip_s": _Option("NETRA_HANDSHAKE_RATE_PER_IP_S", _seconds),
     "handshake_burst": _Option("NETRA_HANDSHAKE_BURST", _int(1)),
     "database": _Option("NETRA_DATABASE", _text),
+    "redis_url": _Option("NETRA_REDIS_URL", _text),
     "database_busy_timeout_s": _Option("NETRA_DATABASE_BUSY_TIMEOUT_S", _seconds),
     "metrics_port": _Option("NETRA_METRICS_PORT", _int(0)),
     "max_connections_per_user": _Option("NETRA_MAX_CONNECTIONS_PER_USER", _int(1)),
@@ -227,3 +237,12 @@ OPTIONS: dict[str, _Option] = {
     "log_format": _Option("NETRA_LOG_FORMAT", _lower),
     "log_level": _Option("NETRA_LOG_LEVEL", _lower),
 }
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password (if any) replaced, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -56,3 +56,8 @@ class ConfigError(ValueError):
 
 class AuthError(Exception):
     """A handshake that cannot be authenticated. The message never holds the token."""
+
+
+class StartupError(Exception):
+    """A service the server needs (its database, Redis) cannot be used at
+    start; the message names it (never a password)."""

@@ -28,18 +28,19 @@ import trio
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.agents.llm import LLMClient
 from netra_trio.auth import Authenticator
-from netra_trio.backplane.memory import MemoryBackplane
 from netra_trio.config import Config
 from netra_trio.core.sessions import SessionPolicy
+from netra_trio.errors import StartupError
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.pipeline.deliverer import Deliverer
 from netra_trio.pipeline.event_log import EventLog, EventSource
+from netra_trio.server.backplanes import open_backplane
 from netra_trio.server.hub import Hub
 from netra_trio.server.round_budget import RoundBudget
 from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionCipher, SessionService
-from netra_trio.storage.base import Storage
+from netra_trio.storage.base import Storage, StorageError
 from netra_trio.storage.records import Retention
 from netra_trio.storage.sqlite import SqliteStorage
 
@@ -61,14 +62,19 @@ async def running_services(
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Runtime]:
     """Start everything but the listeners; ``clock`` is the sessions' wall clock."""
-    storage = await SqliteStorage.open(
-        config.database,
-        busy_timeout_s=config.database_busy_timeout_s,
-        retention=Retention(config.event_retention_count, config.event_retention_s),
-    )
-    backplane = MemoryBackplane()
     try:
-        async with trio.open_nursery() as outer:
+        storage = await SqliteStorage.open(
+            config.database,
+            busy_timeout_s=config.database_busy_timeout_s,
+            retention=Retention(config.event_retention_count, config.event_retention_s),
+        )
+    except StorageError as exc:
+        raise StartupError(str(exc)) from exc
+    try:
+        async with (
+            open_backplane(config, storage.events) as backplane,
+            trio.open_nursery() as outer,
+        ):
             async with trio.open_nursery() as nursery:
                 event_log = EventLog(storage.events, backplane)
                 await nursery.start(event_log.run)

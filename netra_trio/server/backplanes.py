@@ -1,0 +1,40 @@
+"""The backplane a configuration asks for: in-process by default; over Redis
+with ``--redis-url`` (connected and checked at start: a Redis that does not
+answer stops the server with a message that names it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import coredis
+import coredis.exceptions
+
+from netra_trio.backplane.base import Backplane
+from netra_trio.backplane.memory import MemoryBackplane
+from netra_trio.backplane.redis import RedisBackplane
+from netra_trio.config import Config, redacted_url
+from netra_trio.errors import StartupError
+from netra_trio.logs import log_event
+from netra_trio.storage.base import EventStore
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+@asynccontextmanager
+async def open_backplane(config: Config, events: EventStore) -> AsyncIterator[Backplane]:
+    if config.redis_url is None:
+        yield MemoryBackplane()
+        return
+    where = redacted_url(config.redis_url)
+    client = coredis.Redis.from_url(
+        config.redis_url, connect_timeout=CONNECT_TIMEOUT_S, stream_timeout=CONNECT_TIMEOUT_S
+    )
+    async with AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(client)
+            await client.ping()
+        except (coredis.exceptions.RedisError, OSError, TimeoutError) as exc:
+            raise StartupError(f"cannot use Redis at {where}: {exc}") from exc
+        log_event("redis_connected", url=where)
+        yield RedisBackplane(client, events)

@@ -1,0 +1,54 @@
+"""Two (or more) server nodes of one cluster, in this process: each its own
+server on a free loopback port, all on one SQLite file and one redis-server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from netra_trio.agents.base import AgentRegistry
+from netra_trio.client import NetraClient
+from netra_trio.server.app import Server
+from tests.helpers import start_server
+
+TERMINAL = ("agent_completed", "agent_error")
+
+
+@asynccontextmanager
+async def cluster(
+    redis_url: str,
+    database: Path,
+    *,
+    nodes: int = 2,
+    agents: AgentRegistry | None = None,
+    **overrides: Any,
+) -> AsyncIterator[list[Server]]:
+    async with trio.open_nursery() as nursery:
+        servers = [
+            await start_server(
+                nursery, agents=agents, database=str(database), redis_url=redis_url, **overrides
+            )
+            for _ in range(nodes)
+        ]
+        yield servers
+        for server in servers:
+            server.request_shutdown()
+
+
+async def agent_events(
+    client: NetraClient, *, runs: int = 1, timeout_s: float = 20.0
+) -> list[dict[str, Any]]:
+    """Every agent event (a frame with a seq) until ``runs`` runs have ended."""
+    events: list[dict[str, Any]] = []
+    ended = 0
+    with trio.fail_after(timeout_s):
+        while ended < runs:
+            frame = await client.receive()
+            if "seq" in frame:
+                events.append(frame)
+                ended += frame["type"] in TERMINAL
+    return events
