@@ -57,6 +57,7 @@ class _Seat:
 
     admitted: Admitted
     user_hub: UserHub
+    lease_id: str
     session_id: str
     resumed: bool
 
@@ -194,13 +195,13 @@ class Hub:
                 )
         finally:
             if ws is None:
-                user_hub.release()
+                self._give_back(user_hub, seat.lease_id)
                 with trio.CancelScope(shield=True):
                     await self.services.sessions.detach(seat.session_id)
         if ws is None:
             return False
         connection = Connection(
-            connection_id=f"c-{uuid.uuid4().hex[:16]}",
+            connection_id=seat.lease_id,
             session_id=seat.session_id,
             resumed=seat.resumed,
             user_hub=user_hub,
@@ -213,7 +214,8 @@ class Hub:
         )
         try:
             await user_hub.serve(connection)
-        except HubClosed:
+        except HubClosed:  # (the hub gave its own slot back)
+            self.services.coordinator.release_connection(user_hub.user_id, seat.lease_id)
             with trio.CancelScope(shield=True):
                 await self.services.sessions.detach(seat.session_id)
             code, reason = (
@@ -227,18 +229,30 @@ class Hub:
         return True
 
     async def _admit(self, admitted: Admitted, remote: str) -> _Seat | Rejection:
-        """Reserve a connection slot (synchronously: atomic per user), then open
-        or resume the session. A refusal gives the slot back."""
+        """Reserve a connection slot (synchronously: atomic per user on this
+        node; then across the cluster), then open or resume the session. A
+        refusal gives the slot back."""
         user_id = admitted.principal.user_id
         user_hub = await self._user_hub_for(user_id)
         if user_hub.try_admit() is Admission.TOO_MANY_CONNECTIONS:
             return too_many_connections(self.config.max_connections_per_user)
+        lease_id = f"c-{uuid.uuid4().hex[:16]}"  # the connection's id, if it opens
+        coordinator = self.services.coordinator
+        try:
+            if not await coordinator.admit_connection(
+                user_id, lease_id, self.config.max_connections_per_user
+            ):
+                user_hub.release()
+                return too_many_connections(self.config.max_connections_per_user)
+        except BaseException:
+            user_hub.release()
+            raise
         try:
             session_id, resumed = await self.services.sessions.open(
                 user_id, admitted.target.session_id
             )
         except SessionForbidden:
-            user_hub.release()
+            self._give_back(user_hub, lease_id)
             self.stats.security_violations += 1
             log_event(
                 "security_violation",
@@ -249,13 +263,18 @@ class Hub:
             )
             return SESSION_FORBIDDEN
         except StorageError as exc:
-            user_hub.release()
+            self._give_back(user_hub, lease_id)
             log_event("storage_error", logging.ERROR, user=user_id, error=str(exc))
             return STORAGE_UNAVAILABLE
         except BaseException:
-            user_hub.release()
+            self._give_back(user_hub, lease_id)
             raise
-        return _Seat(admitted, user_hub, session_id, resumed)
+        return _Seat(admitted, user_hub, lease_id, session_id, resumed)
+
+    def _give_back(self, user_hub: UserHub, lease_id: str) -> None:
+        """A slot that no connection took: on this node and in the cluster."""
+        self.services.coordinator.release_connection(user_hub.user_id, lease_id)
+        user_hub.release()
 
     def _decide(
         self,

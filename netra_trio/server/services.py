@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from netra_trio.agents.base import AgentRegistry
+from netra_trio.cluster.base import Coordinator, LocalCoordinator
 from netra_trio.config import Config
 from netra_trio.core.expiry import ExpiryPolicy
 from netra_trio.core.heartbeat import HeartbeatPolicy
@@ -29,6 +30,7 @@ class Services:
     agents: AgentRegistry
     sessions: SessionService
     low_work: RoundBudget  # its run() must be running
+    coordinator: Coordinator = attrs.field(factory=LocalCoordinator)
     llm: Any = None
     expiry: ExpiryPolicy = attrs.field(init=False)
     heartbeat: HeartbeatPolicy = attrs.field(init=False)

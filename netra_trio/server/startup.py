@@ -6,6 +6,7 @@ harness start: it opens storage, records the runs a crash cut off, then starts
 - the event log (``pipeline/event_log.py``): its write and publish stages,
 - the backplane's receiving side, which hands committed events to the
   deliverer (``pipeline/deliverer.py``), which hands them to the user hubs,
+  and the coordinator (``cluster/``: what the nodes of a cluster agree on),
 - session expiry and the budget of low-value work per loop round,
 - the hub (``hub.py``) in a nursery of its own,
 
@@ -35,7 +36,7 @@ from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.pipeline.deliverer import Deliverer
 from netra_trio.pipeline.event_log import EventLog, EventSource
-from netra_trio.server.backplanes import open_backplane
+from netra_trio.server.cluster import open_cluster
 from netra_trio.server.hub import Hub
 from netra_trio.server.round_budget import RoundBudget
 from netra_trio.server.services import Services
@@ -72,9 +73,11 @@ async def running_services(
         raise StartupError(str(exc)) from exc
     try:
         async with (
-            open_backplane(config, storage.events) as backplane,
+            open_cluster(config, storage.events) as cluster,
             trio.open_nursery() as outer,
         ):
+            backplane = cluster.backplane
+            await outer.start(cluster.coordinator.run)
             async with trio.open_nursery() as nursery:
                 event_log = EventLog(storage.events, backplane)
                 await nursery.start(event_log.run)
@@ -95,6 +98,7 @@ async def running_services(
                     agents=agents,
                     sessions=sessions,
                     low_work=low_work,
+                    coordinator=cluster.coordinator,
                     llm=_llm_client(config),
                 )
                 hub = Hub(services, authenticator, router, backplane)

@@ -147,6 +147,7 @@ class UserHub:
 
     def connection_ended(self, connection: Connection) -> None:
         if self._connections.pop(connection.connection_id, None) is not None:
+            self.services.coordinator.release_connection(self.user_id, connection.connection_id)
             self.release()
 
     def fan_out(self, frame: OutboundFrame, *, exclude: object | None = None) -> None:
