@@ -14,6 +14,7 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     AGENT_BUSY = "AGENT_BUSY"
     INTERNAL = "INTERNAL"
+    UNAVAILABLE = "UNAVAILABLE"  # a service the frame needs (Redis, the database) is unreachable
     # handshake-only codes (HTTP bodies)
     UNAUTHORIZED = "UNAUTHORIZED"
     TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"

@@ -3,7 +3,8 @@
 One process needs nothing else: :meth:`MemoryBackplane.publish` calls the
 deliverer synchronously with the events of the users subscribed here. Several
 backplanes may share one :class:`MemoryBus` (several nodes in one process, as
-the conformance check uses them); each receives only its own users' events.
+the conformance check uses them); each receives only its own users' events,
+and the notices of its users that the others send.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 import trio
 
 from netra_trio.backplane.base import EventSink
+from netra_trio.backplane.notices import Notice
 from netra_trio.storage.records import StoredEvent
 
 
@@ -41,6 +43,14 @@ class MemoryBackplane:
         mine = [event for event in events if event.user_id in users]
         if mine:
             sink.deliver(mine)
+
+    async def notify(self, notice: Notice) -> int:
+        reached = 0
+        for node in self._bus.nodes:
+            if node is not self and notice.user_id in node._users and node._sink is not None:
+                node._sink.notice(notice)
+                reached += 1
+        return reached
 
     async def subscribe(self, user_id: str) -> None:
         self._users.add(user_id)

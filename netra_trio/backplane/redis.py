@@ -17,21 +17,26 @@ On subscribing, it reads the user's last stored ``seq`` and hands on only what
 comes after it: what was stored before is for ``resume``.
 
 A message is one line per event: ``[seq, type, run_id, thread_id, created_at]``
-as JSON, a tab, and the frame (JSON frames hold no raw tab or newline).
+as JSON, a tab, and the frame (JSON frames hold no raw tab or newline); or
+``!`` and a notice (``notices.py``), which names the process that sent it, so
+that this process skips its own.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
 import coredis
+import coredis.exceptions
 import orjson
 import trio
 
-from netra_trio.backplane.base import EventSink
+from netra_trio.backplane.base import BackplaneUnavailable, EventSink
+from netra_trio.backplane.notices import Notice, decode_notice, encode_notice
 from netra_trio.core.ordering import InOrder
 from netra_trio.logs import log_event
 from netra_trio.storage.base import EventStore, StorageError
@@ -39,6 +44,7 @@ from netra_trio.storage.records import StoredEvent
 
 GAP_WAIT_S = 0.5  # how long a missing seq may stay missing before the store is read
 _FILL_PAGE = 1000
+_NOTICE = b"!"
 
 
 def encode_events(events: Sequence[StoredEvent]) -> bytes:
@@ -69,7 +75,9 @@ class RedisBackplane:
         *,
         prefix: str = "netra:",
         gap_wait_s: float = GAP_WAIT_S,
+        node_id: str | None = None,
     ) -> None:
+        self.node_id = node_id or secrets.token_hex(8)
         self._client = client
         self._events = events
         self._prefix = prefix
@@ -92,6 +100,14 @@ class RedisBackplane:
         async with self._client.pipeline(transaction=False) as pipe:
             for user_id, mine in by_user.items():
                 pipe.publish(self._channel(user_id), encode_events(mine))
+
+    async def notify(self, notice: Notice) -> int:
+        data = _NOTICE + encode_notice(self.node_id, notice)
+        try:
+            receivers = await self._client.publish(self._channel(notice.user_id), data)
+        except (coredis.exceptions.RedisError, OSError, TimeoutError) as exc:
+            raise BackplaneUnavailable(f"Redis: {exc}") from exc
+        return max(0, receivers - (notice.user_id in self._users))
 
     async def subscribe(self, user_id: str) -> None:
         if user_id in self._users:
@@ -141,12 +157,25 @@ class RedisBackplane:
         if order is None or self._sink is None:
             return  # unsubscribed meanwhile
         data = message["data"]
-        events = decode_events(user_id, data if isinstance(data, bytes) else data.encode())
+        data = data if isinstance(data, bytes) else data.encode()
+        if data.startswith(_NOTICE):
+            self._notice(user_id, data[1:])
+            return
+        events = decode_events(user_id, data)
         ready = order.offer(events, trio.current_time())
         if ready:
             self._sink.deliver(ready)
         if order.missing_since is not None:
             self._gaps.unpark()
+
+    def _notice(self, user_id: str, data: bytes) -> None:
+        try:
+            origin, notice = decode_notice(user_id, data)
+        except ValueError as exc:
+            log_event("backplane_bad_notice", logging.WARNING, user=user_id, error=str(exc))
+            return
+        if origin != self.node_id and self._sink is not None:
+            self._sink.notice(notice)
 
     async def _fill_gaps(self) -> None:
         """Read from the store the events that stayed missing ``gap_wait_s``."""

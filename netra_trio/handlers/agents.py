@@ -79,6 +79,9 @@ async def handle_stop_agent(ctx: HandlerContext, message: StopAgent) -> None:
     if run is not None and run.user_id != ctx.user_id:
         ctx.security_violation("run of another user", correlation_id=message.message_id)
         return
+    running = run is not None and run.status == "running"
+    if running and await ctx.runs.stop_elsewhere(run_id, correlation_id=message.message_id):
+        return  # the process that runs it answers, as above
     state = "is no longer active" if run is not None else "does not exist"
     raise ProtocolError(
         ErrorCode.NOT_FOUND,

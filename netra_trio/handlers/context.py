@@ -8,7 +8,7 @@ address another user from here.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from netra_trio.core.priority import Priority
@@ -42,7 +42,13 @@ class RunControl(Protocol):
         ...
 
     def stop(self, run_id: str) -> bool:
-        """Cancel an active run of this user; False when there is none."""
+        """Cancel an active run of this user on this process; False when there is none."""
+        ...
+
+    async def stop_elsewhere(self, run_id: str, *, correlation_id: str | None = None) -> bool:
+        """Ask the other processes of the cluster to stop the run; False when
+        no other process holds this user. Raises ProtocolError (UNAVAILABLE)
+        when they cannot be reached."""
         ...
 
     async def find(self, run_id: str) -> RunRecord | None:
@@ -95,7 +101,11 @@ class HandlerContext(Protocol):
 
     def send_error(self, error: ProtocolError) -> None: ...
 
-    def notify_others(self, payload: object, *, coalesce_key: Hashable | None = None) -> None: ...
+    async def notify_others(
+        self, payload: object, *, coalesce_key: tuple[str, ...] | None = None
+    ) -> None:
+        """Send ``payload`` to the user's other connections, on every process."""
+        ...
 
     def security_violation(self, reason: str, *, correlation_id: str | None = None) -> None: ...
 

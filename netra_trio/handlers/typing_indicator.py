@@ -14,7 +14,7 @@ async def handle_typing(ctx: HandlerContext, message: TypingStarted | TypingStop
     await ctx.wait_low_value_turn()  # agent events go first; a flood keeps rounds short
     typing = isinstance(message, TypingStarted)
     ctx.reply(TypingAck(typing=typing), correlation_id=message.message_id)
-    ctx.notify_others(
+    await ctx.notify_others(
         UserTyping(typing=typing, connection_id=ctx.connection_id),
         coalesce_key=("user_typing", ctx.connection_id),
     )

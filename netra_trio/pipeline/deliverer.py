@@ -6,6 +6,7 @@ one call, which queues them on every connection of the user without waking
 their writers; once the whole batch is handed out, each hub that was given
 events flushes its connections once (each writes what it has queued, in one
 write when its writer is idle). A hub that fails does not stop the others.
+Notices from other processes go to their user's hub the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from netra_trio.backplane.notices import Notice
 from netra_trio.logs import log_event
 from netra_trio.storage.records import StoredEvent
 
@@ -27,6 +29,10 @@ class Recipient(Protocol):
 
     def flush(self) -> None:
         """Have each connection write what it has queued."""
+        ...
+
+    def notice(self, notice: Notice) -> None:
+        """Act on a notice from another process (a frame for the connections, a stop)."""
         ...
 
 
@@ -67,3 +73,12 @@ class Deliverer:
                 recipient.flush()
             except Exception:
                 log_event("delivery_flush_error", logging.ERROR, exc_info=True)
+
+    def notice(self, notice: Notice) -> None:
+        recipient = self._recipients.recipient(notice.user_id)
+        if recipient is None:
+            return
+        try:
+            recipient.notice(notice)
+        except Exception:
+            log_event("notice_error", logging.ERROR, user=notice.user_id, exc_info=True)

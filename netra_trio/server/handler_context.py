@@ -11,11 +11,12 @@ one for itself when it starts and hands it to the router with every frame.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
 from typing import Any, Protocol
 
 import trio
 
+from netra_trio.backplane.base import BackplaneUnavailable
+from netra_trio.backplane.notices import FanOut
 from netra_trio.core.limits import TokenBucket, ViolationAction, ViolationCounter
 from netra_trio.core.priority import Priority
 from netra_trio.core.rate import ALLOWED, MessageRate, RateVerdict
@@ -151,12 +152,21 @@ class ConnectionContext:
         )
         self._connection.enqueue(OutboundFrame(self._user_id, text, priority))
 
-    def notify_others(self, payload: object, *, coalesce_key: Hashable | None = None) -> None:
+    async def notify_others(
+        self, payload: object, *, coalesce_key: tuple[str, ...] | None = None
+    ) -> None:
+        """Here at once; on the other processes through the backplane, where
+        a notice that cannot be sent is dropped (these frames may be shed)."""
         text, priority = encode_payload(payload)
         connection = self._connection
         connection.user_hub.fan_out(
             OutboundFrame(self._user_id, text, priority, coalesce_key), exclude=connection
         )
+        backplane = connection.user_hub.services.backplane
+        try:
+            await backplane.notify(FanOut(self._user_id, text, priority, coalesce_key))
+        except BackplaneUnavailable as exc:
+            log_event("notice_dropped", logging.WARNING, user=self._user_id, error=str(exc))
 
     def security_violation(self, reason: str, *, correlation_id: str | None = None) -> None:
         if self._violations is None:

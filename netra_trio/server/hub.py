@@ -20,7 +20,6 @@ import attrs
 import trio
 
 from netra_trio.auth import Authenticator, Principal
-from netra_trio.backplane.base import Backplane
 from netra_trio.core.handshake import (
     SESSION_FORBIDDEN,
     STORAGE_UNAVAILABLE,
@@ -68,13 +67,12 @@ class Hub:
         services: Services,
         authenticator: Authenticator,
         router: Router,
-        backplane: Backplane,
     ) -> None:
         self.services = services
         self.config = config = services.config
         self._auth = authenticator
         self._router = router
-        self._backplane = backplane
+        self._backplane = services.backplane
         self.stats = ServerStats()
         self._users: dict[str, UserHub] = {}
         self._nursery: trio.Nursery | None = None

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import trio
 
+from netra_trio.backplane.base import BackplaneUnavailable
+from netra_trio.backplane.notices import StopRun
 from netra_trio.core.runs import RunAdmission, RunRefusal
 from netra_trio.errors import ErrorCode, ProtocolError
 from netra_trio.logs import log_event
@@ -134,6 +136,17 @@ class RunManager:
         run.stop_requested = True
         run.scope.cancel()
         return True
+
+    async def stop_elsewhere(self, run_id: str, *, correlation_id: str | None = None) -> bool:
+        notice = StopRun(self._user_hub.user_id, run_id)
+        try:
+            return await self._services.backplane.notify(notice) > 0
+        except BackplaneUnavailable as exc:
+            raise ProtocolError(
+                ErrorCode.UNAVAILABLE,
+                f"cannot reach the run's process: {exc}",
+                correlation_id=correlation_id,
+            ) from exc
 
     async def find(self, run_id: str) -> RunRecord | None:
         return await self._services.storage.runs.get_run(run_id)

@@ -8,6 +8,8 @@ from typing import Any
 import attrs
 
 from netra_trio.agents.base import AgentRegistry
+from netra_trio.backplane.base import Backplane
+from netra_trio.backplane.memory import MemoryBackplane
 from netra_trio.cluster.base import Coordinator, LocalCoordinator
 from netra_trio.config import Config
 from netra_trio.core.expiry import ExpiryPolicy
@@ -31,6 +33,7 @@ class Services:
     sessions: SessionService
     low_work: RoundBudget  # its run() must be running
     coordinator: Coordinator = attrs.field(factory=LocalCoordinator)
+    backplane: Backplane = attrs.field(factory=MemoryBackplane)
     llm: Any = None
     expiry: ExpiryPolicy = attrs.field(init=False)
     heartbeat: HeartbeatPolicy = attrs.field(init=False)

@@ -99,9 +99,10 @@ async def running_services(
                     sessions=sessions,
                     low_work=low_work,
                     coordinator=cluster.coordinator,
+                    backplane=backplane,
                     llm=_llm_client(config),
                 )
-                hub = Hub(services, authenticator, router, backplane)
+                hub = Hub(services, authenticator, router)
                 # it outlives the event log, which publishes every batch it committed
                 await outer.start(backplane.run, Deliverer(hub))
                 # The hub lives in a nursery of its own: it must have finished

@@ -3,7 +3,9 @@ agent runs, and the only path by which frames reach them.
 
 Agent events arrive from the deliverer (``deliver``, then ``flush`` once per
 delivered batch); replies to other connections of the user (typing notices)
-through ``fan_out``.
+through ``fan_out``; notices from the user's hubs on other processes of a
+cluster (frames for these connections, stop requests for runs here) through
+``notice``.
 
 A UserHub lives while it holds at least one lease (an admitted handshake, a
 live connection, a run). Admission is synchronous, so concurrent handshakes
@@ -20,6 +22,7 @@ from typing import Protocol, TypeVar
 
 import trio
 
+from netra_trio.backplane.notices import FanOut, Notice
 from netra_trio.core.limits import Admission, TokenBucket, admit_connection
 from netra_trio.errors import CloseCode
 from netra_trio.logs import log_event
@@ -167,6 +170,14 @@ class UserHub:
     def flush(self) -> None:
         for connection in tuple(self._connections.values()):
             connection.flush()
+
+    def notice(self, notice: Notice) -> None:
+        if isinstance(notice, FanOut):
+            self.fan_out(
+                OutboundFrame(self.user_id, notice.text, notice.priority, notice.coalesce_key)
+            )
+        elif self.runs.stop(notice.run_id):
+            log_event("run_stop_requested", user=self.user_id, run=notice.run_id, via="cluster")
 
     def check_backlog(self) -> None:
         total = sum(c.outbound.queued_bytes for c in self._connections.values())

@@ -15,6 +15,8 @@ from contextlib import AbstractAsyncContextManager
 import trio
 
 from netra_trio.backplane.base import Backplane
+from netra_trio.backplane.notices import FanOut, Notice, StopRun
+from netra_trio.core.priority import Priority
 from netra_trio.storage.records import StoredEvent
 
 NewNode = Callable[[], AbstractAsyncContextManager[Backplane]]
@@ -33,12 +35,24 @@ class Sink:
 
     def __init__(self) -> None:
         self.events: list[StoredEvent] = []
+        self.notices: list[Notice] = []
         self._changed = trio.Event()
 
     def deliver(self, events: Sequence[StoredEvent]) -> None:
         self.events.extend(events)
         self._changed.set()
         self._changed = trio.Event()
+
+    def notice(self, notice: Notice) -> None:
+        self.notices.append(notice)
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def until_notices(self, count: int) -> list[Notice]:
+        with trio.fail_after(WAIT_S):
+            while len(self.notices) < count:
+                await self._changed.wait()
+        return self.notices
 
     async def until(self, count: int) -> list[StoredEvent]:
         with trio.fail_after(WAIT_S):
@@ -95,4 +109,13 @@ async def check_backplane(new_node: NewNode) -> None:
         await b.publish([event("alice", 44)])
         await sink_b.until(85)
         assert sink_b.events[-1] == event("alice", 44)
+
+        # notices go to the *other* nodes that hold their user, not back to the sender
+        typing = FanOut("alice", '{"type":"user_typing"}', Priority.LOW, ("user_typing", "c-1"))
+        assert await a.notify(typing) == 1
+        assert await b.notify(StopRun("bob", "r-1")) == 0  # a does not hold bob
+        assert await a.notify(StopRun("carol", "r-2")) == 0  # nobody holds carol
+        assert await b.notify(StopRun("alice", "r-3")) == 1
+        assert await sink_b.until_notices(1) == [typing]
+        assert await sink_a.until_notices(1) == [StopRun("alice", "r-3")]
         nursery.cancel_scope.cancel()

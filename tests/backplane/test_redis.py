@@ -101,3 +101,17 @@ async def test_what_was_stored_before_subscribing_is_left_to_resume(
     async with one_node(redis_url, storage, ["alice"]) as (node, sink):
         await node.publish([event("alice", 3), event("alice", 4)])
         assert [e.seq for e in await sink.until(1)] == [4]
+
+
+async def test_a_malformed_notice_is_logged_and_what_follows_arrives(
+    redis_url: str, storage: SqliteStorage, netra_logs: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        one_node(redis_url, storage, ["alice"]) as (_, sink),
+        coredis.Redis.from_url(redis_url) as other,
+    ):
+        await other.publish("netra:u:alice", b"!{broken")
+        await other.publish("netra:u:alice", encode_events([event("alice", 1)]))
+        assert await sink.until(1) == [event("alice", 1)]
+        assert sink.notices == []
+    assert "backplane_bad_notice" in [r.getMessage() for r in netra_logs.records]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from netra_trio.backplane.notices import Notice, StopRun
 from netra_trio.pipeline.deliverer import Deliverer
 from netra_trio.storage.records import StoredEvent
 
@@ -31,6 +32,11 @@ class _Hub:
         if self._broken:
             raise RuntimeError("broken hub")
         self._log.append(f"flush {self.user}")
+
+    def notice(self, notice: Notice) -> None:
+        if self._broken:
+            raise RuntimeError("broken hub")
+        self._log.append(f"{self.user} {notice}")
 
 
 class _Hubs:
@@ -70,3 +76,16 @@ def test_a_failing_hub_does_not_keep_the_others_from_their_events(
     events = [r.getMessage() for r in netra_logs.records]
     assert events.count("event_delivery_error") == 1
     assert events.count("delivery_flush_error") == 1
+
+
+def test_a_notice_goes_to_its_users_hub_and_a_failing_hub_is_logged(
+    netra_logs: pytest.LogCaptureFixture,
+) -> None:
+    log: list[str] = []
+    hubs = {"alice": _Hub("alice", log, broken=True), "bob": _Hub("bob", log)}
+    deliverer = Deliverer(_Hubs(hubs))
+    deliverer.notice(StopRun("bob", "r-1"))
+    deliverer.notice(StopRun("carol", "r-2"))  # no hub here: nothing to do
+    deliverer.notice(StopRun("alice", "r-3"))
+    assert log == [f"bob {StopRun('bob', 'r-1')}"]
+    assert [r.getMessage() for r in netra_logs.records] == ["notice_error"]
