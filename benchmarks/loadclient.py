@@ -15,6 +15,12 @@ processes' CPU at them: ``@start`` and ``@end`` around the measured window,
 ``@ready N`` (idle: N connections are up; the runner answers ``continue`` on
 stdin), and finally ``@result {json}``. Every loop is bounded by a count and
 a deadline, and the whole client by ``hard_timeout_s``.
+
+With ``ports`` (a list) in the spec, connection ``i`` goes to
+``ports[i % len(ports)]``: the nodes of a cluster, in turn. ``push`` with
+``senders`` (connection indices) sends the start message on those connections
+only; the others say hello first (a ``heartbeat``, so the server does not hold
+their live events) and only receive.
 """
 
 from __future__ import annotations
@@ -258,6 +264,7 @@ class Client:
         self.spec = spec
         self.host: str = spec["host"]
         self.port: int = spec["port"]
+        self.ports: list[int] = spec.get("ports") or [self.port]
         self.expect_first: bool = spec.get("expect_established", False)
         self.conns: list[Conn] = []
         self.failed = 0
@@ -273,12 +280,13 @@ class Client:
 
         async def one(i: int) -> None:
             token = tokens[(base + i) % len(tokens)] if tokens else None
-            request = upgrade_request(self.host, self.port, path, token)
+            port = self.ports[(base + i) % len(self.ports)]
+            request = upgrade_request(self.host, port, path, token)
             async with limit:
                 try:
                     _, proto = await asyncio.wait_for(
                         loop.create_connection(
-                            lambda: Conn(request, self.expect_first, base + i), self.host, self.port
+                            lambda: Conn(request, self.expect_first, base + i), self.host, port
                         ),
                         timeout,
                     )
@@ -378,12 +386,21 @@ class Client:
                 if state["remaining"] == 0 and not done.done():
                     done.set_result(None)
 
+        chosen = spec.get("senders")
+        sending = {c.index for c in conns} if chosen is None else set(chosen)
+        senders = [c for c in conns if c.index in sending]
+        if chosen is not None:
+            hello = text_frame({"type": "heartbeat"})
+            for conn in conns:
+                if conn.index not in sending:
+                    conn.send(hello)
+            await asyncio.sleep(0.5)  # (the replies arrive before the handlers are set)
         for conn in conns:
             conn.handler = on_message
         await asyncio.sleep(0.2)
         marker("@start")
         t0 = time.time()
-        for conn in conns:
+        for conn in senders:
             conn.send(start)
         timed_out = False
         try:
@@ -395,8 +412,14 @@ class Client:
         elapsed = (state["last_rx"] or t1) - t0
         self.close_all()
         steady = state["last_rx"] - state["first_rx"]
+        by_port = [0] * len(self.ports)
+        for conn in conns:
+            by_port[conn.index % len(self.ports)] += conn.got
         return {
             "connections": len(conns),
+            "senders": len(senders),
+            "events_by_port": by_port,
+            "events_on_receivers": sum(c.got for c in conns if c.index not in sending),
             "events": stats.events,
             "events_expected": expected * len(conns),
             "frames": stats.frames,

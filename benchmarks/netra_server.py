@@ -7,6 +7,10 @@ registered next to the built-in ones, limits raised so the load is not
 refused, and the fd limit raised to the hard limit. The JWT secret comes from
 ``NETRA_JWT_SECRET`` (the runner generates one per run); the database is the
 file given with ``--database`` (a temp file, never ``:memory:``).
+``--redis-url`` makes the process a node of a cluster (as ``netra-trio serve
+--redis-url`` does): the runner starts two on one redis-server and one
+database file, with the same ``NETRA_SESSION_KEY`` (otherwise a key is made
+per process).
 ``NETRA_EVENT_RETENTION_COUNT``, when set, replaces the default retention by
 count (to measure users whose event log is past its limit).
 
@@ -43,13 +47,16 @@ RAISED_LIMITS: dict[str, object] = {
 }
 
 
-def bench_config(database: str, port: int, *, max_connections_per_user: int) -> Config:
+def bench_config(
+    database: str, port: int, *, max_connections_per_user: int, redis_url: str | None = None
+) -> Config:
     fields = attrs.fields_dict(Config)
     values: dict[str, object] = {
         "host": "127.0.0.1",
         "port": port,
         "jwt_secret": os.environ["NETRA_JWT_SECRET"],
         "database": database,
+        "redis_url": redis_url,
         "max_connections_per_user": max_connections_per_user,
         "log_level": os.environ.get("NETRA_LOG_LEVEL", "info"),
         "event_retention_count": int(
@@ -58,7 +65,9 @@ def bench_config(database: str, port: int, *, max_connections_per_user: int) -> 
         **RAISED_LIMITS,
     }
     if "session_key" in fields:
-        values["session_key"] = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        values["session_key"] = os.environ.get("NETRA_SESSION_KEY") or (
+            base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        )
     return Config(**{k: v for k, v in values.items() if k in fields})  # type: ignore[arg-type]
 
 
@@ -77,11 +86,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--database", required=True)
     parser.add_argument("--max-connections-per-user", type=int, default=16)
+    parser.add_argument("--redis-url", default=None, help="a node of a cluster on this Redis")
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     config = bench_config(
-        args.database, args.port, max_connections_per_user=args.max_connections_per_user
+        args.database,
+        args.port,
+        max_connections_per_user=args.max_connections_per_user,
+        redis_url=args.redis_url,
     )
     configure_logging(config.log_format, config.log_level)
     print(f"fd_limit {hard}", file=sys.stderr, flush=True)

@@ -8,14 +8,19 @@ server is :mod:`benchmarks.netra_server` with a JWT secret generated for this
 run, tokens precomputed here, and a fresh SQLite file in a temp directory per
 server start; the baselines are in ``benchmarks/baseline_*.py``.
 
-Scenarios: ``rtt``, ``push``, ``agents``, ``idle``, ``priority``, ``profile``
+Scenarios: ``rtt``, ``push``, ``agents``, ``idle``, ``priority``,
+``cluster_push`` and ``cluster_agents`` (the same loads through two nodes of a
+cluster, on one redis-server that the runner starts and one SQLite file, each
+next to one in-process server; see :meth:`Bench.cluster`), ``profile``
 (py-spy on our server under ``rtt`` C=100 and ``push`` C=1000). The full run
 writes ``benchmarks/RESULTS.md`` and ``benchmarks/results.json``; text between
 ``<!-- analysis:start -->`` and ``<!-- analysis:end -->`` in an existing
 RESULTS.md is kept. ``--quick`` runs ``rtt`` C=100 and ``push`` C=1000 (batch)
 against our server and bare trio-websocket only, writes nothing, and prints
-the ``bench-quick:`` summary as its last line. ``--push-cell SERVER:C:TIMES``
-runs one push cell a few times back to back (for A/B comparisons of a step).
+the ``bench-quick:`` summary as its last line; ``--quick --scenarios
+cluster_push,cluster_agents`` runs shorter cluster cells and prints their table.
+``--push-cell SERVER:C:TIMES`` runs one push cell a few times back to back (for
+A/B comparisons of a step).
 
 Every process is bounded: the client by its own deadline and a watchdog here,
 the servers by SIGTERM then SIGKILL.
@@ -24,12 +29,14 @@ the servers by SIGTERM then SIGKILL.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -61,13 +68,27 @@ CONTENDED_PCT = 25.0
 RETRIES = 2
 PROFILE_SECONDS = 8
 PROFILE_RATE = 250
-ALL_SCENARIOS = ("rtt", "push", "agents", "idle", "priority", "profile")
+CLUSTER_USERS = 1000
+CLUSTER_NODES = 2
+CLUSTER_CPU_RATIO_TARGET = 1.5
+CLUSTER_P99_TARGET_MS = 50.0
+CLUSTER_CELLS = ("push", "agents")
+ALL_SCENARIOS = (
+    "rtt",
+    "push",
+    "agents",
+    "idle",
+    "priority",
+    *(f"cluster_{cell}" for cell in CLUSTER_CELLS),
+    "profile",
+)
 SERVER_LABELS = {
     "netra": "netra-trio",
     "netra_batch": "netra-trio (batch=1)",
     "trio_websocket": "bare trio-websocket",
     "websockets": "websockets (asyncio)",
     "fastapi": "FastAPI/uvicorn",
+    "netra_cluster": f"netra-trio, {CLUSTER_NODES} nodes + redis",
 }
 
 
@@ -81,15 +102,27 @@ def log(text: str) -> None:
 class ServerProcess:
     """One server under test, started in its own process, stopped with SIGTERM."""
 
-    def __init__(self, kind: str, workdir: Path, secret: str, max_conns_per_user: int = 16):
+    def __init__(
+        self,
+        kind: str,
+        workdir: Path,
+        secret: str,
+        max_conns_per_user: int = 16,
+        *,
+        database: Path | None = None,
+        redis_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.kind = kind
         self.database: Path | None = None
-        env = dict(os.environ, NETRA_JWT_SECRET=secret, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, NETRA_JWT_SECRET=secret, PYTHONUNBUFFERED="1", **(env or {}))
         stamp = f"{kind}-{time.monotonic_ns()}"
         if kind == "netra":
-            self.database = workdir / f"{stamp}.db"
+            self.database = database or workdir / f"{stamp}.db"
             argv = [PY, "-m", "benchmarks.netra_server", "--database", str(self.database)]
             argv += ["--max-connections-per-user", str(max_conns_per_user)]
+            if redis_url is not None:
+                argv += ["--redis-url", redis_url]
         elif kind == "fastapi":
             self.database = workdir / f"{stamp}.db"
             argv = [PY, "-m", "benchmarks.baseline_fastapi", "--database", str(self.database)]
@@ -105,6 +138,15 @@ class ServerProcess:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    @property
+    def cpu_pids(self) -> dict[str, int]:
+        """The server side's processes, by name, whose CPU a window sums."""
+        return {"server": self.pid}
 
     def _wait_listening(self, timeout_s: float) -> int:
         assert self.proc.stdout is not None
@@ -135,17 +177,141 @@ class ServerProcess:
         self.stop()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class RedisProcess:
+    """The cluster cells' own redis-server, on a free loopback port, persisting nothing;
+    stopped with SIGTERM (then SIGKILL)."""
+
+    def __init__(self, workdir: Path, start_timeout_s: float = 10.0) -> None:
+        executable = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not Path(executable).exists():
+            raise RuntimeError(
+                "redis-server is not installed (`make services`; Debian: apt-get install"
+                " redis-server)"
+            )
+        self.port = free_port()
+        self.log_path = workdir / f"redis-{time.monotonic_ns()}.log"
+        self.proc = subprocess.Popen(
+            [
+                executable,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(workdir),
+                "--logfile", str(self.log_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + start_timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited at start; see {self.log_path}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not answer on port {self.port}")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Cluster:
+    """``nodes`` netra-trio processes on one redis-server and one SQLite file (what
+    ``netra-trio serve --redis-url ... --database ...`` makes of each), with one JWT
+    secret and one session key. Started one after the other (each migrates the file
+    at start); the load client spreads its connections over ``ports`` in turn."""
+
+    kind = "netra_cluster"
+
+    def __init__(self, workdir: Path, secret: str, nodes: int = CLUSTER_NODES) -> None:
+        self.database: Path | None = workdir / f"cluster-{time.monotonic_ns()}.db"
+        self.redis = RedisProcess(workdir)
+        self.nodes: list[ServerProcess] = []
+        session_key = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        try:
+            for _ in range(nodes):
+                self.nodes.append(
+                    ServerProcess(
+                        "netra",
+                        workdir,
+                        secret,
+                        database=self.database,
+                        redis_url=self.redis.url,
+                        env={"NETRA_SESSION_KEY": session_key},
+                    )
+                )
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.nodes[0].pid
+
+    @property
+    def port(self) -> int:
+        return self.nodes[0].port
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes]
+
+    @property
+    def cpu_pids(self) -> dict[str, int]:
+        pids = {f"node_{chr(ord('a') + i)}": node.pid for i, node in enumerate(self.nodes)}
+        return {**pids, "redis": self.redis.pid}
+
+    def stop(self) -> None:
+        try:
+            for node in self.nodes:
+                node.stop()
+        finally:
+            self.redis.stop()
+
+
+Deployment = ServerProcess | Cluster
+
+
 def run_client(
     spec: dict[str, Any],
-    server: ServerProcess,
+    server: Deployment,
     workdir: Path,
     *,
     on_ready: Callable[[int, int], bool] | None = None,
     on_start: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Run the load client on ``spec`` against ``server``; returns its result plus
-    both processes' CPU share over the measured window(s)."""
-    spec = {**spec, "host": "127.0.0.1", "port": server.port}
+    the CPU share of the server side (summed over its processes: a cluster's nodes
+    and redis-server, each also on its own) and of the client over the measured
+    window(s), and the server side's CPU seconds in the window."""
+    spec = {**spec, "host": "127.0.0.1", "port": server.port, "ports": server.ports}
     spec.setdefault("hard_timeout_s", 240.0)
     spec_path = workdir / f"spec-{time.monotonic_ns()}.json"
     spec_path.write_text(json.dumps(spec))
@@ -159,7 +325,8 @@ def run_client(
     )
     watchdog = threading.Timer(spec["hard_timeout_s"] + 30, proc.kill)
     watchdog.start()
-    pids = [server.pid, proc.pid]
+    server_pids = server.cpu_pids
+    pids = [*server_pids.values(), proc.pid]
     windows: list[dict[str, float]] = []
     start: procstat.Snapshot | None = None
     result: dict[str, Any] = {}
@@ -172,14 +339,22 @@ def run_client(
                     on_start()
             elif line.startswith("@end") and start is not None:
                 end = procstat.Snapshot.take(pids)
-                windows.append(
-                    {
-                        "server_cpu_pct": procstat.cpu_percent(start, end, server.pid),
-                        "client_cpu_pct": procstat.cpu_percent(start, end, proc.pid),
-                        "other_cpu_pct": procstat.other_percent(start, end),
-                        "server_rss_mib": round(procstat.rss_kib(server.pid) / 1024, 1),
-                    }
-                )
+                each = {
+                    name: procstat.cpu_percent(start, end, pid) for name, pid in server_pids.items()
+                }
+                window = {
+                    "server_cpu_pct": round(sum(each.values()), 1),
+                    "client_cpu_pct": procstat.cpu_percent(start, end, proc.pid),
+                    "other_cpu_pct": procstat.other_percent(start, end),
+                    "server_rss_mib": round(procstat.rss_kib(server.pid) / 1024, 1),
+                    "server_cpu_s": round(
+                        sum(end.cpu[pid] - start.cpu[pid] for pid in server_pids.values()), 3
+                    ),
+                    "window_s": round(end.wall - start.wall, 3),
+                }
+                if len(each) > 1:
+                    window.update({f"{name}_cpu_pct": pct for name, pct in each.items()})
+                windows.append(window)
             elif line.startswith("@ready") and on_ready is not None:
                 go_on = on_ready(int(line.split()[1]), proc.pid)
                 proc.stdin.write("continue\n" if go_on else "stop\n")
@@ -205,11 +380,40 @@ def saturation(row: dict[str, Any]) -> str:
     other = row.get("other_cpu_pct", 0.0)
     if other > CONTENDED_PCT:
         return f"contended: other processes {other:.0f}% (server {server:.0f}%)"
+    nodes = {k: v for k, v in process_cpu(row).items() if k.startswith("node_")}
+    if nodes:  # a cluster: its processes share the machine's cores with the client
+        cores = os.cpu_count() or 1
+        if server + client >= 90 * cores:
+            return (
+                f"machine: {cores} cores busy (servers and redis {server:.0f}%,"
+                f" client {client:.0f}%)"
+            )
+        hot = [f"{node_label(k)} {v:.0f}%" for k, v in nodes.items() if v >= 90]
+        if hot:
+            return ", ".join(hot)
+        if client >= 90:
+            return f"CLIENT ({client:.0f}% vs servers and redis {server:.0f}%)"
+        return f"neither (servers and redis {server:.0f}%, client {client:.0f}%)"
     if server >= 90 and server >= client:
         return f"server ({server:.0f}% vs client {client:.0f}%)"
     if client >= 90:
         return f"CLIENT ({client:.0f}% vs server {server:.0f}%)"
     return f"neither (server {server:.0f}%, client {client:.0f}%)"
+
+
+def process_cpu(row: dict[str, Any]) -> dict[str, float]:
+    """A cluster row's CPU share per server-side process: ``node_a``, ``node_b``...,
+    ``redis`` (empty for one server process)."""
+    return {
+        key[: -len("_cpu_pct")]: value
+        for key, value in row.items()
+        if key.endswith("_cpu_pct") and key.startswith(("node_", "redis_"))
+    }
+
+
+def node_label(name: str) -> str:
+    """``node_a`` -> ``node A``."""
+    return f"node {name.rsplit('_', 1)[1].upper()}" if name.startswith("node_") else name
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -240,7 +444,7 @@ class Bench:
     def server(self, kind: str, **kw: Any) -> ServerProcess:
         return ServerProcess(kind, self.workdir, self.secret, **kw)
 
-    def _finish(self, server: ServerProcess) -> None:
+    def _finish(self, server: Deployment) -> None:
         server.stop()
         if server.database is not None and server.database.exists():
             size = sum(
@@ -252,14 +456,16 @@ class Bench:
                 {"server": server.kind, "path": str(server.database), "bytes": size}
             )
 
-    def measure(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
-        """One cell on a fresh server. When other processes on the machine took more
-        than CONTENDED_PCT of a core during the window, wait and measure again (at most
-        RETRIES more times; never in --quick, which must stay under a minute), keeping
-        the least contended attempt."""
+    def measure(
+        self, kind: str, spec: dict[str, Any], deploy: Callable[[], Deployment] | None = None
+    ) -> dict[str, Any]:
+        """One cell on a fresh server (``deploy()`` when given, e.g. a fresh cluster).
+        When other processes on the machine took more than CONTENDED_PCT of a core
+        during the window, wait and measure again (at most RETRIES more times; never in
+        --quick, which must stay under a minute), keeping the least contended attempt."""
         best: dict[str, Any] | None = None
         for attempt in range(1 + (0 if self.quick else RETRIES)):
-            server = self.server(kind)
+            server = deploy() if deploy is not None else self.server(kind)
             try:
                 result = run_client(spec, server, self.workdir)
             finally:
@@ -383,6 +589,60 @@ class Bench:
         for kind in servers:
             result = self.measure(kind, self._agents_spec(kind, count))
             self.record({"scenario": "agents", "server": kind, **result})
+
+    # -- cluster ---------------------------------------------------------------------------
+
+    def cluster(self, cell: str, users: int = CLUSTER_USERS) -> None:
+        """``cell`` (``push`` or ``agents``) through a cluster of CLUSTER_NODES nodes on
+        one redis-server and one SQLite file, right after the same load on one
+        in-process server: the same client spec against both, the connections spread
+        over the nodes in turn (one node only in-process). The row's
+        ``cpu_ms_per_1k_events`` is the CPU time of every server-side process
+        (cluster: both nodes and redis-server) over the measured window per 1,000
+        agent events received there.
+
+        - ``push``: every user has CLUSTER_NODES connections, one on each node; the
+          run of user ``u`` is started on node ``u % CLUSTER_NODES`` (even users on
+          node A, odd on node B) and every event of it is received on each node, so
+          half of the receipts cross from the node that ran it to the other.
+          ``?batch=1``, as the push target's cell.
+        - ``agents``: one connection per user, even users on node A, odd on node B,
+          each keeping one ``agent_request`` in flight (the agents cell's load).
+        """
+        if cell == "push":
+            spec = self._cluster_push_spec(users)
+        elif cell == "agents":
+            spec = self._agents_spec("netra", users)
+            if self.quick:
+                spec.update(stagger_s=2.0, warmup_s=4.0, duration_s=6.0, drain_timeout_s=15.0)
+        else:
+            raise ValueError(f"unknown cluster cell {cell!r}")
+        for deployment in ("netra", "netra_cluster"):
+            deploy = (
+                (lambda: Cluster(self.workdir, self.secret))
+                if deployment == "netra_cluster"
+                else None
+            )
+            result = self.measure("netra", spec, deploy)
+            events, cpu_s = result.get("events") or 0, result.get("server_cpu_s")
+            row = {"scenario": f"cluster_{cell}", "server": deployment, "users": users, **result}
+            row["cpu_ms_per_1k_events"] = (
+                round(cpu_s * 1e6 / events, 2) if events and cpu_s is not None else None
+            )
+            if cell == "push":
+                row["events_per_run"] = spec["expected_events"] - 2
+            self.record(row)
+
+    def _cluster_push_spec(self, users: int) -> dict[str, Any]:
+        nodes = CLUSTER_NODES
+        spec = self._push_spec("netra_batch", users, self._push_events(users))
+        spec.update(
+            connections=users * nodes,
+            # connection i is user i // nodes's, on node i % nodes (in-process: the server)
+            tokens=[token for token in self.tokens(users) for _ in range(nodes)],
+            senders=[u * nodes + u % nodes for u in range(users)],
+        )
+        return spec
 
     # -- idle ------------------------------------------------------------------------------
 
@@ -925,6 +1185,11 @@ def markdown(bench: Bench, command: str, started: str, elapsed: float, previous:
         unloaded_p99 = prio["unloaded"]["critical_latency"].get("p99_ms")
         add(f"\nLoaded / unloaded CRITICAL p99: **{ratio(loaded_p99, unloaded_p99)}**.\n")
 
+    cluster_lines = cluster_section(rows, bench.quick)
+    if cluster_lines:
+        out.extend(cluster_lines)
+        add("")
+
     if bench.profiles:
         add("## profile: where our server's time goes (py-spy)\n")
         add(
@@ -952,6 +1217,75 @@ def markdown(bench: Bench, command: str, started: str, elapsed: float, previous:
     add(previous.strip() if previous.strip() else ANALYSIS_PLACEHOLDER)
     add("")
     return "\n".join(out)
+
+
+def cluster_section(rows: list[dict[str, Any]], quick: bool) -> list[str]:
+    """The cluster cells' table (empty when none ran)."""
+    cluster_rows = [r for r in rows if r["scenario"].startswith("cluster_")]
+    if not cluster_rows:
+        return []
+    out = ["## cluster: two nodes on one Redis and one SQLite file, against one process\n"]
+    scenarios = ",".join(f"cluster_{cell}" for cell in CLUSTER_CELLS)
+    out.append(
+        f"`{command_for(scenarios, quick)}`. Each cell runs the same load client spec twice in a"
+        f" row: against one server process (in-process backplane), then against"
+        f" {CLUSTER_NODES} processes of `benchmarks/netra_server.py --redis-url"
+        " redis://127.0.0.1:PORT/0 --database SAME_FILE` (what `netra-trio serve` makes of"
+        " those flags), on a redis-server started for the cell (`--save '' --appendonly no`,"
+        " loopback) and one SQLite file, with the client's connections spread over the nodes"
+        f" in turn. {CLUSTER_USERS:,} users. *push*: every user has one connection on each"
+        " node (the in-process server gets the same connections); user u's `bench_emit` run"
+        " (`?batch=1`) is started on node u mod 2 (even users on node A, odd on node B) and"
+        " each of its events is received on both nodes, half of the receipts crossing from the"
+        " node that ran it to the other (every event goes through Redis in the cluster);"
+        " events/s = events received / (last receipt - first start sent); *received across"
+        " nodes* counts the events received on the node that did not run them. *agents*: one"
+        " connection per user, even users on node A, odd on node B, each keeping one"
+        " `agent_request` in flight, as in the agents cell. *CPU ms / 1,000 events* = CPU time"
+        " of every server-side process over the measured window (cluster: both nodes plus"
+        " redis-server) per 1,000 agent events received; latency = receipt - the frame's"
+        " `timestamp`.\n"
+    )
+    out.append(
+        "| cell | deployment | connections | events/run | runs/s | events/s | received across"
+        " nodes | p50 ms | p99 ms | CPU ms / 1,000 events | cluster / in-process"
+        " | server-side CPU | client CPU | other CPU | saturated |"
+    )
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for cell in CLUSTER_CELLS:
+        scenario = f"cluster_{cell}"
+        single = find(rows, scenario, "netra")
+        for r in [r for r in cluster_rows if r["scenario"] == scenario]:
+            clustered = r["server"] == "netra_cluster"
+            by_process = ", ".join(
+                f"{node_label(name)} {pct:.0f}%" for name, pct in process_cpu(r).items()
+            )
+            server_cpu = f"{fmt(r.get('server_cpu_pct'))}%" + (
+                f" ({by_process})" if by_process else ""
+            )
+            note = f" (capped at {r['seconds']:.0f} s)" if r.get("timed_out") else ""
+            rr = (
+                ratio(r.get("cpu_ms_per_1k_events"), single.get("cpu_ms_per_1k_events"))
+                if clustered
+                else ""
+            )
+            label = SERVER_LABELS[r["server"]] if clustered else "netra-trio, one process"
+            # push: the connections that did not start the run are on the other node
+            crossed = (
+                f"{fmt(r.get('events_on_receivers'))} of {fmt(r.get('events'))}"
+                if clustered and cell == "push"
+                else "-"
+            )
+            out.append(
+                f"| {cell} | {label} | {fmt(r.get('connections'))} |"
+                f" {fmt(r.get('events_per_run'))} | {fmt(r.get('runs_per_s'), 1)} |"
+                f" {fmt(r.get('events_per_s'))}{note} | {crossed} |"
+                f" {fmt(r['latency'].get('p50_ms'), 1)} |"
+                f" {fmt(r['latency'].get('p99_ms'), 1)} | {fmt(r.get('cpu_ms_per_1k_events'), 1)}"
+                f" | {rr} | {server_cpu} | {fmt(r.get('client_cpu_pct'))}% |"
+                f" {fmt(r.get('other_cpu_pct'))}% | {r['saturated']} |"
+            )
+    return out
 
 
 ANALYSIS_PLACEHOLDER = (
@@ -999,6 +1333,25 @@ def targets_table(rows: list[dict[str, Any]]) -> str:
                 "priority: CRITICAL p99 under LOW flood <= 2x unloaded",
                 f"{loaded} vs {unloaded} ms ({loaded / unloaded:.2f}x)",
                 loaded <= 2 * unloaded,
+            )
+    for cell in CLUSTER_CELLS:
+        clustered = find(rows, f"cluster_{cell}", "netra_cluster")
+        single = find(rows, f"cluster_{cell}", "netra")
+        ours, theirs = clustered.get("cpu_ms_per_1k_events"), single.get("cpu_ms_per_1k_events")
+        if ours and theirs:
+            line(
+                f"cluster {cell}: CPU per 1,000 events (nodes + redis) <="
+                f" {CLUSTER_CPU_RATIO_TARGET:g}x one process",
+                f"{ours:.1f} vs {theirs:.1f} ms ({ours / theirs:.2f}x)",
+                ours / theirs <= CLUSTER_CPU_RATIO_TARGET,
+            )
+        p99 = clustered.get("latency", {}).get("p99_ms")
+        if cell == "push" and clustered:
+            line(
+                f"cluster push p99 <= {CLUSTER_P99_TARGET_MS:g} ms ({clustered.get('users'):,}"
+                f" users over {CLUSTER_NODES} nodes)",
+                f"{p99} ms",
+                p99 is not None and p99 <= CLUSTER_P99_TARGET_MS,
             )
     for scenario, key, server in (
         ("push", "events_per_s", "netra_batch"),
@@ -1094,6 +1447,9 @@ def main(argv: list[str] | None = None) -> int:
                 bench.rtt(("netra", "trio_websocket"), (100,))
             if "push" in scenarios:
                 bench.push(("netra_batch", "trio_websocket"), (1000,))
+            for cell in CLUSTER_CELLS:
+                if f"cluster_{cell}" in scenarios:
+                    bench.cluster(cell)
         else:
             if "rtt" in scenarios:
                 bench.rtt(("netra", *BASELINES), (1, 100, 1000))
@@ -1105,6 +1461,9 @@ def main(argv: list[str] | None = None) -> int:
                 bench.idle(("netra", *BASELINES), (5000, 10_000))
             if "priority" in scenarios:
                 bench.priority()
+            for cell in CLUSTER_CELLS:
+                if f"cluster_{cell}" in scenarios:
+                    bench.cluster(cell)
             if "profile" in scenarios:
                 bench.profile()
     finally:
@@ -1112,7 +1471,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - t0
     if args.quick:
-        print(quick_line(bench.rows), flush=True)
+        cluster_lines = cluster_section(bench.rows, quick=True)
+        if cluster_lines:
+            print("\n".join(cluster_lines[2:]), flush=True)
+            print(targets_table([r for r in bench.rows if r["scenario"].startswith("cluster_")]))
+        if {"rtt", "push"} & set(scenarios):
+            print(quick_line(bench.rows), flush=True)
         return 0
     command = "python -m benchmarks.run" + (
         f" --scenarios {','.join(scenarios)}" if args.scenarios else ""
