@@ -87,9 +87,24 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
         )
     try:
         return trio.run(_serve, config, agents)
-    except StartupError as exc:
-        print(f"netra-trio: {exc}", file=sys.stderr)
+    except (StartupError, BaseExceptionGroup) as exc:
+        reason = _startup_error(exc)
+        if reason is None:
+            raise
+        print(f"netra-trio: {reason}", file=sys.stderr)
         return 1
+
+
+def _startup_error(exc: BaseException) -> StartupError | None:
+    """The StartupError that ``exc`` is, or that its group holds and nothing
+    else (the server's nurseries wrap it); None otherwise."""
+    if isinstance(exc, StartupError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        startup, rest = exc.split(StartupError)
+        if startup is not None and rest is None:
+            return _startup_error(startup.exceptions[0])
+    return None
 
 
 async def _serve(config: Config, agents: AgentRegistry | None) -> int:
