@@ -1,8 +1,13 @@
-"""The ``netra-trio`` command: ``serve`` and ``token``."""
+"""The ``netra-trio`` command: ``serve`` and ``token``.
+
+``serve --workers N`` (N > 1) runs the parent of N worker processes
+(``workers.py``); each worker is ``serve`` again with the hidden ``--worker``
+flag, which only that parent passes."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -20,6 +25,7 @@ from netra_trio.logs import configure_logging, log_event
 from netra_trio.secrets_store import load_or_create_secret, new_session_key
 from netra_trio.server.app import Server
 from netra_trio.server.runtime import tune_gc
+from netra_trio.workers import stopped_by_parent, supervise
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"(env {OPTIONS[field.name].env}, default {field.default!r})",
         )
+    # a worker of a `--workers` parent: listen with SO_REUSEPORT, stop when the parent says so
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     token = sub.add_parser("token", help="print a signed token for a user (development)")
     token.add_argument("--user", required=True)
     token.add_argument("--ttl-s", type=float, default=3600.0)
@@ -76,6 +84,13 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
         )
         print(authenticator.issue(args.user, args.ttl_s))
         return 0
+    if config.workers > 1 and agents is not None:
+        print(
+            "netra-trio: --workers above 1 starts each worker as `python -m netra_trio`,"
+            " which cannot be given the agents passed to main()",
+            file=sys.stderr,
+        )
+        return 2
     config = _with_session_key(config)
     configure_logging(config.log_format, config.log_level)
     if flags.get("jwt_secret") is None and "NETRA_JWT_SECRET" not in os.environ:
@@ -86,7 +101,9 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
             hint="get a token with: netra-trio token --user alice",
         )
     try:
-        return trio.run(_serve, config, agents)
+        if config.workers > 1:
+            return trio.run(supervise, config, sys.argv[1:] if argv is None else argv)
+        return trio.run(_serve, config, agents, args.worker)
     except (StartupError, BaseExceptionGroup) as exc:
         reason = _startup_error(exc)
         if reason is None:
@@ -107,11 +124,12 @@ def _startup_error(exc: BaseException) -> StartupError | None:
     return None
 
 
-async def _serve(config: Config, agents: AgentRegistry | None) -> int:
-    server = Server(config, agents=agents)
-    async with trio.open_nursery() as nursery:
+async def _serve(config: Config, agents: AgentRegistry | None, worker: bool) -> int:
+    server = Server(config, agents=agents, reuse_port=worker)
+    stops = stopped_by_parent(server.request_shutdown) if worker else contextlib.nullcontext()
+    async with stops, trio.open_nursery() as nursery:
         await nursery.start(
-            lambda task_status: server.run(handle_signals=True, task_status=task_status)
+            lambda task_status: server.run(handle_signals=not worker, task_status=task_status)
         )
         tune_gc()
         print(f"netra-trio listening on {server.url}", flush=True)

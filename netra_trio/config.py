@@ -44,6 +44,7 @@ class Config:
     handshake_burst: int = 20
     database: str = "netra.db"
     redis_url: str | None = attrs.field(default=None, repr=False)
+    workers: int = 1
     database_busy_timeout_s: float = 5.0
     metrics_port: int | None = None
     max_connections_per_user: int = 5
@@ -125,6 +126,16 @@ class Config:
             raise ConfigError(
                 "redis-url must be a redis://, rediss:// or unix:// URL,"
                 f" got {redacted_url(self.redis_url)!r}"
+            )
+        if self.workers > 1 and self.redis_url is None:
+            raise ConfigError(
+                f"--workers {self.workers} needs --redis-url: worker processes are one cluster,"
+                " which shares connections, limits and events through Redis"
+            )
+        if self.workers > 1 and self.metrics_port and self.metrics_port + self.workers - 1 > 65535:
+            raise ConfigError(
+                f"metrics-port + workers - 1 must be at most 65535 (worker i serves metrics on"
+                f" metrics-port + i), got {self.metrics_port + self.workers - 1}"
             )
         if self.llm_base_url is not None and not self.llm_base_url.startswith(
             ("http://", "https://")
@@ -213,6 +224,7 @@ OPTIONS: dict[str, _Option] = {
     "handshake_burst": _Option("NETRA_HANDSHAKE_BURST", _int(1)),
     "database": _Option("NETRA_DATABASE", _text),
     "redis_url": _Option("NETRA_REDIS_URL", _text),
+    "workers": _Option("NETRA_WORKERS", _int(1)),
     "database_busy_timeout_s": _Option("NETRA_DATABASE_BUSY_TIMEOUT_S", _seconds),
     "metrics_port": _Option("NETRA_METRICS_PORT", _int(0)),
     "max_connections_per_user": _Option("NETRA_MAX_CONNECTIONS_PER_USER", _int(1)),

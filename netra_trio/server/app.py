@@ -46,6 +46,7 @@ from netra_trio.logs import log_event
 from netra_trio.server.http import serve_http
 from netra_trio.server.hub import Hub
 from netra_trio.server.startup import running_services
+from netra_trio.workers import reuse_port_listeners
 
 _ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 _ACCEPT_RETRY_S = 0.1
@@ -53,8 +54,16 @@ _ACCEPT_RETRY_S = 0.1
 
 class Server:
     def __init__(
-        self, config: Config, *, router: Router | None = None, agents: AgentRegistry | None = None
+        self,
+        config: Config,
+        *,
+        router: Router | None = None,
+        agents: AgentRegistry | None = None,
+        reuse_port: bool = False,
     ) -> None:
+        """``reuse_port``: bind the listening sockets with SO_REUSEPORT, as a
+        worker of ``--workers`` does, so the kernel spreads new connections over
+        every process bound to the port."""
         if config.jwt_secret is None:
             raise ValueError("the server needs a JWT secret")
         self.config = config
@@ -66,6 +75,7 @@ class Server:
         )
         self._router = router or default_router()
         self._agents = agents if agents is not None else _default_agents()
+        self._reuse_port = reuse_port
         self._hub: Hub | None = None
         self.port = 0
         self.metrics_port: int | None = None
@@ -96,7 +106,10 @@ class Server:
             config, agents=self._agents, router=self._router, authenticator=self.authenticator
         ) as runtime:
             self._hub = hub = runtime.hub
-            listeners = await trio.open_tcp_listeners(config.port, host=config.host)
+            if self._reuse_port:
+                listeners = await reuse_port_listeners(config.port, config.host)
+            else:
+                listeners = await trio.open_tcp_listeners(config.port, host=config.host)
             self.port = listeners[0].socket.getsockname()[1]
             async with trio.open_nursery() as nursery:
                 if config.metrics_port is not None:
