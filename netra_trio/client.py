@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import secrets
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -30,7 +31,10 @@ class NetraClient:
         self.ws = ws
         self._unbatch = unbatch
         self._pending: deque[dict[str, Any]] = deque()
-        self._ids = itertools.count(1)  # message ids unique within this client
+        # message ids unique among the user's connections: the events of a run
+        # reach every one of them, correlated with the request that started it
+        self._id_prefix = f"c{secrets.token_hex(4)}"
+        self._ids = itertools.count(1)
         self.established: dict[str, Any] = {}
 
     async def send(self, kind: str, payload: dict[str, Any] | None = None, **envelope: Any) -> None:
@@ -69,7 +73,7 @@ class NetraClient:
         **envelope: Any,
     ) -> dict[str, Any]:
         """Send a frame with a fresh ``message_id`` and wait for the reply that correlates."""
-        message_id = envelope.pop("message_id", None) or f"c-{next(self._ids)}"
+        message_id = envelope.pop("message_id", None) or f"{self._id_prefix}-{next(self._ids)}"
         await self.send(kind, payload, message_id=message_id, **envelope)
         with trio.fail_after(timeout_s):
             while True:
