@@ -1,92 +1,250 @@
 """The coordinator of a cluster, in Redis.
 
-Each node has a liveness key (``{prefix}node:{node_id}``) that it sets again
-every ``ttl_s / 4``, with a time to live of ``ttl_s`` (``2 x
-heartbeat_interval_s``): a node killed with ``kill -9`` lapses within ``ttl_s``.
-A user's connection slots are a set of ``{node_id}:{lease_id}`` members; taking
-one is one server-side script, atomic across the cluster: it drops the members
-of nodes that have lapsed, counts the rest, and adds the new one only under the
-limit. Slots are given back in the background, several in one round trip.
+Every key of a user holds that user's name as its hash tag
+(``{prefix}{{user}}:conn``, ``:runs``, ``:rate``), and each operation is one
+server-side script on one such key: atomic across the cluster, and ready for
+a Redis Cluster, where a user's keys share a slot.
+
+A user's connection (or run) slots are a hash of ``lease -> deadline|tag``
+(the tag: a run's thread). Taking one drops the leases whose deadline passed,
+refuses when the tag is taken (a busy thread) or the limit is reached, and adds
+the new lease with a deadline ``ttl_s`` (``2 x heartbeat_interval_s``) away,
+all by Redis's own clock. The node renews the deadlines of the leases it holds
+every ``ttl_s / 4``; a node killed with ``kill -9`` stops renewing, and its
+slots are free within ``ttl_s``. Slots are given back in the background,
+several in one round trip. The message rate is a token bucket per user.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import coredis
 import trio
 
+from netra_trio.cluster.health import ServiceHealth
+from netra_trio.cluster.redis_errors import REDIS_OUTAGES
+from netra_trio.core.runs import RunRefusal
 from netra_trio.logs import log_event
 
-# KEYS[1]: the user's slots. ARGV: limit, new member, prefix of node keys.
-_ADMIT = """
-local alive = 0
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local node = string.match(member, '^([^:]+):')
-  if node and redis.call('EXISTS', ARGV[3] .. node) == 1 then
-    alive = alive + 1
+_NOW_MS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS[1]: a user's slots. ARGV: limit, lease, tag ('' for none), ttl in ms.
+# Returns 0 (taken), 1 (the tag is held), 2 (the limit is reached).
+_TAKE_SLOT = (
+    _NOW_MS
+    + """
+local held, busy = 0, false
+local slots = redis.call('HGETALL', KEYS[1])
+for i = 1, #slots, 2 do
+  local deadline, tag = string.match(slots[i + 1], '^(%d+)|(.*)$')
+  if deadline and tonumber(deadline) > now then
+    held = held + 1
+    if ARGV[3] ~= '' and tag == ARGV[3] then busy = true end
   else
-    redis.call('SREM', KEYS[1], member)
+    redis.call('HDEL', KEYS[1], slots[i])
   end
 end
-if alive >= tonumber(ARGV[1]) then
-  return 0
-end
-redis.call('SADD', KEYS[1], ARGV[2])
-return 1
+if busy then return 1 end
+if held >= tonumber(ARGV[1]) then return 2 end
+local deadline = string.format('%.0f', now + tonumber(ARGV[4]))
+redis.call('HSET', KEYS[1], ARGV[2], deadline .. '|' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 0
 """
+)
+
+# KEYS[1]: a user's slots. ARGV: lease, tag. Returns 0 (tagged), 1 (another
+# live lease holds the tag), 2 (the lease has lapsed: nothing to tag).
+_TAG_SLOT = (
+    _NOW_MS
+    + """
+local mine = nil
+local slots = redis.call('HGETALL', KEYS[1])
+for i = 1, #slots, 2 do
+  local deadline, tag = string.match(slots[i + 1], '^(%d+)|(.*)$')
+  if deadline and tonumber(deadline) > now then
+    if slots[i] == ARGV[1] then mine = deadline elseif tag == ARGV[2] then return 1 end
+  end
+end
+if not mine then return 2 end
+redis.call('HSET', KEYS[1], ARGV[1], mine .. '|' .. ARGV[2])
+return 0
+"""
+)
+
+# KEYS[1]: a user's slots. ARGV: ttl in ms, then the leases to renew (those
+# that have not lapsed: a lapsed slot may have been given to another).
+_RENEW_SLOTS = (
+    _NOW_MS
+    + """
+local ttl = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local value = redis.call('HGET', KEYS[1], ARGV[i])
+  if value then
+    local deadline, tag = string.match(value, '^(%d+)|(.*)$')
+    if deadline and tonumber(deadline) > now then
+      redis.call('HSET', KEYS[1], ARGV[i], string.format('%.0f', now + ttl) .. '|' .. tag)
+    end
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 0
+"""
+)
+
+# KEYS[1]: a user's message bucket. ARGV: rate per second, burst, cost.
+# Returns '0' when allowed, otherwise the seconds to wait (as a string).
+_TAKE_MESSAGES = (
+    _NOW_MS
+    + """
+local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, at = tonumber(state[1]) or burst, tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local wait = '0'
+if tokens >= cost then tokens = tokens - cost else wait = tostring((cost - tokens) / rate) end
+local stored = string.format('%.6f', tokens)
+redis.call('HSET', KEYS[1], 'tokens', stored, 'at', string.format('%.0f', now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return wait
+"""
+)
+
+_CONNECTIONS, _RUNS = "conn", "runs"
 
 
 class RedisCoordinator:
     def __init__(
-        self, client: coredis.Redis[bytes], *, ttl_s: float, prefix: str = "netra:"
+        self,
+        client: coredis.Redis[bytes],
+        *,
+        ttl_s: float,
+        prefix: str = "netra:",
+        health: ServiceHealth | None = None,
     ) -> None:
         self._client = client
         self._ttl_ms = max(1, int(ttl_s * 1000))
         self._prefix = prefix
         self.node_id = secrets.token_hex(8)
-        self._admit = client.register_script(_ADMIT)
+        self.health = health or ServiceHealth("Redis")
+        self._take_slot = client.register_script(_TAKE_SLOT)
+        self._tag_slot = client.register_script(_TAG_SLOT)
+        self._renew_slots = client.register_script(_RENEW_SLOTS)
+        self._take_messages = client.register_script(_TAKE_MESSAGES)
+        self._held: dict[str, set[str]] = {}  # key of a user's slots -> this node's leases
         self._releases: list[tuple[str, str]] = []
         self._wake = trio.Event()
 
-    def _slots(self, user_id: str) -> str:
-        return f"{self._prefix}conn:{user_id}"
+    def _key(self, user_id: str, kind: str) -> str:
+        return f"{self._prefix}{{{user_id}}}:{kind}"
 
-    async def _mark_alive(self) -> None:
-        await self._client.set(f"{self._prefix}node:{self.node_id}", b"1", px=self._ttl_ms)
+    def _lease(self, lease_id: str) -> str:
+        return f"{self.node_id}:{lease_id}"
 
-    async def admit_connection(self, user_id: str, lease_id: str, limit: int) -> bool:
-        taken: object = await self._admit(
-            keys=[self._slots(user_id)],
-            args=[limit, f"{self.node_id}:{lease_id}", f"{self._prefix}node:"],
+    async def _call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
+        self.health.check()
+        try:
+            result = await operation()
+        except REDIS_OUTAGES as exc:
+            raise self.health.failed(exc) from exc
+        self.health.succeeded()
+        return result
+
+    async def _take(self, key: str, lease_id: str, tag: str, limit: int) -> int:
+        lease = self._lease(lease_id)
+        taken: int = await self._call(
+            lambda: self._take_slot(keys=[key], args=[limit, lease, tag, self._ttl_ms])
         )
-        return bool(taken)
+        if taken == 0:
+            self._held.setdefault(key, set()).add(lease)
+        return taken
 
-    def release_connection(self, user_id: str, lease_id: str) -> None:
-        self._releases.append((user_id, lease_id))
+    def _release(self, key: str, lease_id: str) -> None:
+        lease = self._lease(lease_id)
+        held = self._held.get(key)
+        if held is None or lease not in held:
+            return
+        held.discard(lease)
+        if not held:
+            del self._held[key]
+        self._releases.append((key, lease))
         self._wake.set()
 
+    async def admit_connection(self, user_id: str, lease_id: str, limit: int) -> bool:
+        return await self._take(self._key(user_id, _CONNECTIONS), lease_id, "", limit) == 0
+
+    def release_connection(self, user_id: str, lease_id: str) -> None:
+        self._release(self._key(user_id, _CONNECTIONS), lease_id)
+
+    async def admit_run(
+        self, user_id: str, lease_id: str, thread_id: str | None, limit: int
+    ) -> RunRefusal | None:
+        taken = await self._take(self._key(user_id, _RUNS), lease_id, thread_id or "", limit)
+        return (None, RunRefusal.THREAD_BUSY, RunRefusal.USER_AT_LIMIT)[taken]
+
+    async def tag_run(self, user_id: str, lease_id: str, thread_id: str) -> bool:
+        key, lease = self._key(user_id, _RUNS), self._lease(lease_id)
+        tagged: int = await self._call(lambda: self._tag_slot(keys=[key], args=[lease, thread_id]))
+        if tagged == 2:
+            log_event("run_slot_lapsed", logging.WARNING, user=user_id, lease=lease_id)
+        return tagged != 1
+
+    def release_run(self, user_id: str, lease_id: str) -> None:
+        self._release(self._key(user_id, _RUNS), lease_id)
+
+    async def take_messages(
+        self, user_id: str, cost: int, rate_per_s: float, burst: int
+    ) -> float | None:
+        key = self._key(user_id, "rate")
+        wait: bytes = await self._call(
+            lambda: self._take_messages(keys=[key], args=[rate_per_s, burst, cost])
+        )
+        seconds = float(wait)
+        return None if seconds == 0 else seconds
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        await self._mark_alive()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._stay_alive)
+            nursery.start_soon(self._renew)
             task_status.started()
             while True:
                 await self._wake.wait()
                 self._wake = trio.Event()
                 releases, self._releases = self._releases, []
                 try:
-                    async with self._client.pipeline(transaction=False) as pipe:
-                        for user_id, lease_id in releases:
-                            pipe.srem(self._slots(user_id), [f"{self.node_id}:{lease_id}"])
-                except Exception:  # lapses with this node if it never gets through
-                    log_event("slot_release_error", logging.WARNING, exc_info=True)
+                    await self._give_back(releases)
+                except REDIS_OUTAGES:  # they lapse by themselves (not renewed)
+                    log_event("slot_release_lost", logging.WARNING, slots=len(releases))
 
-    async def _stay_alive(self) -> None:
+    async def _give_back(self, releases: list[tuple[str, str]]) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key, lease in releases:
+                pipe.hdel(key, [lease])
+
+    async def _renew(self) -> None:
+        """Renew this node's leases every ttl / 4; while Redis is down, try
+        again after a backoff (it marks Redis up when it answers again)."""
         while True:
-            await trio.sleep(self._ttl_ms / 4000)
             try:
-                await self._mark_alive()
-            except Exception:
-                log_event("node_alive_error", logging.WARNING, exc_info=True)
+                await self._renew_all()
+            except REDIS_OUTAGES as exc:
+                self.health.failed(exc)
+                await trio.sleep(self.health.next_wait())
+                continue
+            self.health.succeeded()
+            await trio.sleep(self._ttl_ms / 4000)
+
+    async def _renew_all(self) -> None:
+        held = [(key, sorted(leases)) for key, leases in self._held.items()]
+        if not held:
+            await self._client.ping()
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key, leases in held:
+                self._renew_slots(keys=[key], args=[self._ttl_ms, *leases], client=pipe)

@@ -62,7 +62,10 @@ def parse_target(raw: str) -> Target:
 NOT_FOUND = Rejection(404, ErrorCode.NOT_FOUND, f"no such endpoint; connect to {WS_PATH}")
 SHUTTING_DOWN = Rejection(503, ErrorCode.SHUTTING_DOWN, "server is shutting down", 1.0)
 SESSION_FORBIDDEN = Rejection(403, ErrorCode.FORBIDDEN, "that session belongs to another user")
-STORAGE_UNAVAILABLE = Rejection(503, ErrorCode.INTERNAL, "storage is unavailable; try again", 1.0)
+STORAGE_UNAVAILABLE = Rejection(
+    503, ErrorCode.UNAVAILABLE, "storage is unavailable; try again", 1.0
+)
+CLUSTER_UNAVAILABLE = Rejection(503, ErrorCode.UNAVAILABLE, "Redis is unavailable; try again", 1.0)
 
 
 def unauthorized(reason: str) -> Rejection:

@@ -2,7 +2,8 @@
 
 Each user has one token bucket (``message_rate_per_s``, bursts of
 ``message_burst``) shared by all of that user's connections; a frame costs
-one token (a batch, one per frame it carries). A frame over the rate is
+one token (a batch, one per frame it carries). In a cluster, the user's bucket
+in Redis is asked as well, after this process's own. A frame over the rate is
 refused with the seconds to wait; each connection counts its refusals in a
 sliding window, and ``abuse_limit`` of them within ``window_s`` close it.
 """
@@ -48,6 +49,10 @@ class MessageRate:
         retry_after = self._bucket.take(now, cost)
         if retry_after is None:
             return ALLOWED
+        return self.refused(now, retry_after)
+
+    def refused(self, now: float, retry_after: float) -> RateDecision:
+        """A refusal that the bucket shared by the cluster made: counted as abuse too."""
         if self._abuse is None:
             self._abuse = AbuseCounter(self._limit, self._window_s)
         if self._abuse.refused(now):

@@ -38,7 +38,9 @@ async def _thread_for(
 
 async def handle_user_message(ctx: HandlerContext, message: UserMessage) -> None:
     content = message.payload.content
-    with ctx.runs.reserve(SUPERVISOR, message.thread_id, correlation_id=message.message_id) as run:
+    with await ctx.runs.reserve(
+        SUPERVISOR, message.thread_id, correlation_id=message.message_id
+    ) as run:
         thread_id = await _thread_for(ctx, message.thread_id, content, message.message_id)
         stored = await ctx.threads.append_message(thread_id, "user", content)
         ctx.reply(
@@ -46,15 +48,17 @@ async def handle_user_message(ctx: HandlerContext, message: UserMessage) -> None
             correlation_id=message.message_id,
             thread_id=thread_id,
         )
-        run.start(thread_id, content)
+        await run.start(thread_id, content)
 
 
 async def handle_agent_request(ctx: HandlerContext, message: AgentRequest) -> None:
     content = message.payload.content
-    with ctx.runs.reserve(SUPERVISOR, message.thread_id, correlation_id=message.message_id) as run:
+    with await ctx.runs.reserve(
+        SUPERVISOR, message.thread_id, correlation_id=message.message_id
+    ) as run:
         thread_id = await _thread_for(ctx, message.thread_id, content, message.message_id)
         await ctx.threads.append_message(thread_id, "user", content)
-        run.start(
+        await run.start(
             thread_id,
             content,
             options={"require_multi_agent": message.payload.require_multi_agent},
@@ -63,12 +67,12 @@ async def handle_agent_request(ctx: HandlerContext, message: AgentRequest) -> No
 
 async def handle_start_agent(ctx: HandlerContext, message: StartAgent) -> None:
     name = message.payload.agent
-    with ctx.runs.reserve(name, message.thread_id, correlation_id=message.message_id) as run:
+    with await ctx.runs.reserve(name, message.thread_id, correlation_id=message.message_id) as run:
         text = _as_text(message.payload.input)
         thread_id = await _thread_for(ctx, message.thread_id, f"{name}: {text}", message.message_id)
         if text:
             await ctx.threads.append_message(thread_id, "user", text)
-        run.start(thread_id, message.payload.input)
+        await run.start(thread_id, message.payload.input)
 
 
 async def handle_stop_agent(ctx: HandlerContext, message: StopAgent) -> None:

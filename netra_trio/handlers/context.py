@@ -22,9 +22,12 @@ class RunSlot(Protocol):
     """An admitted run that has not started: it holds its place against the
     limits until it starts or is released (on leaving its ``with`` block)."""
 
-    def start(
+    async def start(
         self, thread_id: str, run_input: Any, *, options: dict[str, Any] | None = None
-    ) -> None: ...
+    ) -> None:
+        """Start the run; ProtocolError (AGENT_BUSY, UNAVAILABLE) when the
+        cluster gives the new thread to another run, or cannot be asked."""
+        ...
 
     def __enter__(self) -> RunSlot: ...
 
@@ -34,11 +37,11 @@ class RunSlot(Protocol):
 class RunControl(Protocol):
     """The user's agent runs."""
 
-    def reserve(
+    async def reserve(
         self, agent_name: str, thread_id: str | None, *, correlation_id: str | None = None
     ) -> RunSlot:
         """Admit a run of ``agent_name`` (on ``thread_id``, or on a thread yet
-        to be made), or raise ProtocolError (NOT_FOUND, AGENT_BUSY)."""
+        to be made), or raise ProtocolError (NOT_FOUND, AGENT_BUSY, UNAVAILABLE)."""
         ...
 
     def stop(self, run_id: str) -> bool:
@@ -109,7 +112,7 @@ class HandlerContext(Protocol):
 
     def security_violation(self, reason: str, *, correlation_id: str | None = None) -> None: ...
 
-    def rate_limit(self, cost: int, correlation_id: str | None = None) -> bool: ...
+    async def rate_limit(self, cost: int, correlation_id: str | None = None) -> bool: ...
 
     async def replay(self, last_seq: int) -> tuple[int, bool]: ...
 

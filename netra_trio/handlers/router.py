@@ -45,11 +45,11 @@ class Router:
         try:
             frame = parse_frame(text)
         except ProtocolError as error:
-            if ctx.rate_limit(1):
+            if await ctx.rate_limit(1):
                 return
             ctx.send_error(error)
             return
-        if ctx.rate_limit(_cost(frame), correlation_of(frame)):
+        if await ctx.rate_limit(_cost(frame), correlation_of(frame)):
             return
         await self.handle_frame(ctx, frame)
 

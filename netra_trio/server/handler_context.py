@@ -17,6 +17,7 @@ import trio
 
 from netra_trio.backplane.base import BackplaneUnavailable
 from netra_trio.backplane.notices import FanOut
+from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.core.limits import TokenBucket, ViolationAction, ViolationCounter
 from netra_trio.core.priority import Priority
 from netra_trio.core.rate import ALLOWED, MessageRate, RateVerdict
@@ -119,6 +120,16 @@ class ConnectionContext:
         await services.event_log.yield_to_events()
         await services.low_work.admit()
 
+    async def _cluster_rate(self, cost: int) -> float | None:
+        services = self._connection.user_hub.services
+        config = services.config
+        try:
+            return await services.coordinator.take_messages(
+                self._user_id, cost, config.message_rate_per_s, config.message_burst
+            )
+        except ServiceUnavailable:
+            return None  # while Redis is away, this process's bucket is the limit
+
     async def replay(self, last_seq: int) -> tuple[int, bool]:
         return await self._connection.replay(last_seq)
 
@@ -194,13 +205,17 @@ class ConnectionContext:
                 CloseCode.POLICY_VIOLATION, "repeated security violations", drain=True
             )
 
-    def rate_limit(self, cost: int, correlation_id: str | None = None) -> bool:
-        """Spend ``cost`` messages of the user's budget. When over it, answer
-        RATE_LIMITED (with the seconds to wait) and return True; sustained
-        refusals close the connection with 1008, after that answer."""
+    async def rate_limit(self, cost: int, correlation_id: str | None = None) -> bool:
+        """Spend ``cost`` messages of the user's budget (this process's, then
+        the cluster's). When over it, answer RATE_LIMITED (with the seconds to
+        wait) and return True; sustained refusals close the connection with
+        1008, after that answer."""
         decision = self._rate.check(trio.current_time(), cost)
         if decision is ALLOWED:
-            return False
+            retry_after = await self._cluster_rate(cost)
+            if retry_after is None:
+                return False
+            decision = self._rate.refused(trio.current_time(), retry_after)
         self._stats.rate_limited += 1
         self.send_error(
             ProtocolError(

@@ -20,7 +20,9 @@ import attrs
 import trio
 
 from netra_trio.auth import Authenticator, Principal
+from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.core.handshake import (
+    CLUSTER_UNAVAILABLE,
     SESSION_FORBIDDEN,
     STORAGE_UNAVAILABLE,
     HandshakeLimiter,
@@ -242,6 +244,9 @@ class Hub:
             ):
                 user_hub.release()
                 return too_many_connections(self.config.max_connections_per_user)
+        except ServiceUnavailable:
+            user_hub.release()
+            return CLUSTER_UNAVAILABLE
         except BaseException:
             user_hub.release()
             raise

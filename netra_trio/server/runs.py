@@ -18,6 +18,7 @@ import trio
 
 from netra_trio.backplane.base import BackplaneUnavailable
 from netra_trio.backplane.notices import StopRun
+from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.core.runs import RunAdmission, RunRefusal
 from netra_trio.errors import ErrorCode, ProtocolError
 from netra_trio.logs import log_event
@@ -40,25 +41,29 @@ class RunSlot:
         correlation_id: str | None,
     ) -> None:
         self._manager = manager
+        self.lease_id = f"s-{uuid.uuid4().hex[:16]}"  # the slot in the cluster's count
         self.agent_name = agent_name
         self.thread_id = thread_id
-        self._correlation_id = correlation_id
+        self.correlation_id = correlation_id
         self._open = True
 
-    def start(
+    async def start(
         self, thread_id: str, run_input: Any, *, options: dict[str, Any] | None = None
     ) -> None:
+        """Start the run on ``thread_id``; a slot reserved for a thread yet to
+        be made names it in the cluster's count first (ProtocolError when it
+        cannot)."""
         if not self._open:
             raise RuntimeError("this run slot was already used or released")
-        self.release()
-        self._manager._start(
-            self.agent_name, thread_id, run_input, options or {}, self._correlation_id
-        )
+        if self.thread_id is None:
+            await self._manager._tag(self, thread_id)
+        self._open = False
+        self._manager._start(self, thread_id, run_input, options or {})
 
     def release(self) -> None:
         if self._open:
             self._open = False
-            self._manager._released(self)
+            self._manager._released(self, started=False)
 
     def __enter__(self) -> RunSlot:
         return self
@@ -90,11 +95,12 @@ class RunManager:
     def active(self) -> tuple[ActiveRun, ...]:
         return tuple(self._runs.values())
 
-    def reserve(
+    async def reserve(
         self, agent_name: str, thread_id: str | None, *, correlation_id: str | None = None
     ) -> RunSlot:
-        """Admit a run, or raise ProtocolError. Synchronous, so two requests
-        cannot both pass the per-thread and per-user limits."""
+        """Admit a run, or raise ProtocolError: first on this process,
+        synchronously (two requests cannot both pass the per-thread and
+        per-user limits), then across the cluster."""
         agents = self._services.agents
         if agents.get(agent_name) is None:
             raise ProtocolError(
@@ -107,27 +113,70 @@ class RunManager:
         busy += [slot.thread_id for slot in self._slots or ()]
         admission = RunAdmission(self._services.config.max_runs_per_user)
         refusal = admission.check(busy, thread_id)
+        if refusal is None:
+            slot = RunSlot(self, agent_name, thread_id, correlation_id)
+            if self._slots is None:
+                self._slots = []
+            self._slots.append(slot)
+            try:
+                refusal = await self._admit_in_cluster(slot)
+            except BaseException:
+                self._released(slot, started=False)
+                raise
+            if refusal is None:
+                return slot
+            self._released(slot, started=False)
         if refusal is RunRefusal.THREAD_BUSY:
             raise ProtocolError(
                 ErrorCode.AGENT_BUSY,
                 f"thread {thread_id} already has an active run",
                 correlation_id=correlation_id,
             )
-        if refusal is RunRefusal.USER_AT_LIMIT:
+        raise ProtocolError(
+            ErrorCode.AGENT_BUSY,
+            f"at most {admission.max_runs_per_user} runs may be active at once",
+            correlation_id=correlation_id,
+        )
+
+    async def _admit_in_cluster(self, slot: RunSlot) -> RunRefusal | None:
+        try:
+            return await self._services.coordinator.admit_run(
+                self._user_hub.user_id,
+                slot.lease_id,
+                slot.thread_id,
+                self._services.config.max_runs_per_user,
+            )
+        except ServiceUnavailable as exc:
+            raise ProtocolError(
+                ErrorCode.UNAVAILABLE,
+                f"cannot start a run: {exc}",
+                correlation_id=slot.correlation_id,
+            ) from exc
+
+    async def _tag(self, slot: RunSlot, thread_id: str) -> None:
+        user_id = self._user_hub.user_id
+        try:
+            tagged = await self._services.coordinator.tag_run(user_id, slot.lease_id, thread_id)
+        except ServiceUnavailable as exc:
+            raise ProtocolError(
+                ErrorCode.UNAVAILABLE,
+                f"cannot start a run: {exc}",
+                correlation_id=slot.correlation_id,
+            ) from exc
+        if not tagged:
             raise ProtocolError(
                 ErrorCode.AGENT_BUSY,
-                f"at most {admission.max_runs_per_user} runs may be active at once",
-                correlation_id=correlation_id,
+                f"thread {thread_id} already has an active run",
+                correlation_id=slot.correlation_id,
             )
-        slot = RunSlot(self, agent_name, thread_id, correlation_id)
-        if self._slots is None:
-            self._slots = []
-        self._slots.append(slot)
-        return slot
 
-    def _released(self, slot: RunSlot) -> None:
+    def _released(self, slot: RunSlot, *, started: bool) -> None:
+        """The slot is no longer pending: it started a run (which holds the
+        cluster's slot until it ends), or it is given back."""
         assert self._slots is not None
         self._slots.remove(slot)
+        if not started:
+            self._services.coordinator.release_run(self._user_hub.user_id, slot.lease_id)
 
     def stop(self, run_id: str) -> bool:
         run = self._runs.get(run_id)
@@ -152,31 +201,29 @@ class RunManager:
         return await self._services.storage.runs.get_run(run_id)
 
     def _start(
-        self,
-        agent_name: str,
-        thread_id: str,
-        run_input: Any,
-        options: dict[str, Any],
-        correlation_id: str | None,
-    ) -> ActiveRun:
+        self, slot: RunSlot, thread_id: str, run_input: Any, options: dict[str, Any]
+    ) -> None:
         run = ActiveRun(
             run_id=f"r-{uuid.uuid4().hex[:16]}",
             thread_id=thread_id,
-            agent_name=agent_name,
+            agent_name=slot.agent_name,
             input=run_input,
             options=options,
-            correlation_id=correlation_id,
+            correlation_id=slot.correlation_id,
             scope=trio.CancelScope(deadline=trio.current_time() + self._services.config.max_run_s),
+            lease_id=slot.lease_id,
         )
         if not self._user_hub.start_task(self._execute, run):
             # the user's connections are being closed: no run outlives its hub
             log_event("run_not_started", user=self._user_hub.user_id, reason="user hub closing")
-            return run
+            self._released(slot, started=False)
+            return
+        self._released(slot, started=True)
         self._runs[run.run_id] = run
-        return run
 
     async def _execute(self, run: ActiveRun) -> None:
         try:
             await run_agent(run, self._services, self._user_hub.user_id)
         finally:
             self._runs.pop(run.run_id, None)
+            self._services.coordinator.release_run(self._user_hub.user_id, run.lease_id)

@@ -42,7 +42,7 @@ async def test_a_run_on_one_node_reaches_the_users_connection_on_the_other(
 async def test_runs_of_one_user_on_both_nodes_share_one_increasing_seq(
     redis_url: str, tmp_path: Path
 ) -> None:
-    async with cluster(redis_url, tmp_path / "netra.db") as (a, b):
+    async with cluster(redis_url, tmp_path / "netra.db", max_runs_per_user=4) as (a, b):
         token = token_for("alice")
         async with open_client(a.url, token) as on_a, open_client(b.url, token) as on_b:
             for n in range(2):

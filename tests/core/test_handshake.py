@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netra_trio.core.handshake import (
+    CLUSTER_UNAVAILABLE,
     MAX_TRACKED_ADDRESSES,
     NOT_FOUND,
     SESSION_FORBIDDEN,
@@ -98,6 +99,7 @@ REFUSALS: dict[str, Callable[[], Rejection]] = {
     "shutting down": lambda: SHUTTING_DOWN,
     "session forbidden": lambda: SESSION_FORBIDDEN,
     "storage unavailable": lambda: STORAGE_UNAVAILABLE,
+    "Redis unavailable": lambda: CLUSTER_UNAVAILABLE,
     "unauthorized": lambda: unauthorized("token signature is invalid"),
     "too many connections": lambda: too_many_connections(5),
     "handshake rate": lambda: handshake_rate(0.25),
@@ -110,7 +112,8 @@ REFUSALS: dict[str, Callable[[], Rejection]] = {
         ("not found", 404, ErrorCode.NOT_FOUND, None),
         ("shutting down", 503, ErrorCode.SHUTTING_DOWN, "1"),
         ("session forbidden", 403, ErrorCode.FORBIDDEN, None),
-        ("storage unavailable", 503, ErrorCode.INTERNAL, "1"),
+        ("storage unavailable", 503, ErrorCode.UNAVAILABLE, "1"),
+        ("Redis unavailable", 503, ErrorCode.UNAVAILABLE, "1"),
         ("unauthorized", 401, ErrorCode.UNAUTHORIZED, None),
         ("too many connections", 429, ErrorCode.TOO_MANY_CONNECTIONS, "1"),
         ("handshake rate", 429, ErrorCode.RATE_LIMITED, "1"),
@@ -133,6 +136,7 @@ def test_the_messages_of_the_fixed_refusals() -> None:
     assert error_of(SHUTTING_DOWN)["message"] == "server is shutting down"
     assert error_of(SESSION_FORBIDDEN)["message"] == "that session belongs to another user"
     assert error_of(STORAGE_UNAVAILABLE)["message"] == "storage is unavailable; try again"
+    assert error_of(CLUSTER_UNAVAILABLE)["message"] == "Redis is unavailable; try again"
 
 
 def test_unauthorized_says_what_is_wrong_with_the_credentials() -> None:

@@ -48,10 +48,10 @@ async def unsendable_error(ctx: HandlerContext, message: GetThreadHistory) -> No
 
 
 async def slot_started_twice(ctx: HandlerContext, message: StartAgent) -> None:
-    with ctx.runs.reserve("triage", None, correlation_id=message.message_id) as slot:
+    with await ctx.runs.reserve("triage", None, correlation_id=message.message_id) as slot:
         thread = await ctx.threads.create_thread(ctx.user_id, "twice")
-        slot.start(thread.thread_id, "2M requests/day on gpt-4o")
-        slot.start(thread.thread_id, "2M requests/day on gpt-4o")
+        await slot.start(thread.thread_id, "2M requests/day on gpt-4o")
+        await slot.start(thread.thread_id, "2M requests/day on gpt-4o")
 
 
 def app_router() -> Router:

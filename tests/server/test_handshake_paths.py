@@ -47,7 +47,7 @@ async def test_the_session_store_failing_at_the_handshake_is_503_and_holds_nothi
         headers = dict(rejection.headers)
         assert headers[b"retry-after"] == b"1"  # try again in a second
         assert body == {
-            "error": {"code": "INTERNAL", "message": "storage is unavailable; try again"}
+            "error": {"code": "UNAVAILABLE", "message": "storage is unavailable; try again"}
         }
         assert hub.stats.handshakes_rejected[503] == 1
         (failure,) = logged_fields(netra_logs, "storage_error")

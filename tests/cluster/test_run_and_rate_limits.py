@@ -1,0 +1,50 @@
+"""The per-user run limits and message rate hold across the nodes of a cluster:
+a thread busy on one node is busy on the other, the user's runs on both nodes
+count together, and one bucket of messages is spent from both nodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netra_trio.client import open_client
+from tests.cluster.support import cluster
+from tests.helpers import agents_with, token_for, waiting_agent
+from tests.runs.support import ISSUE_EXAMPLE
+
+
+async def test_runs_count_together_across_nodes(redis_url: str, tmp_path: Path) -> None:
+    agents = agents_with(supervisor=waiting_agent())
+    async with cluster(redis_url, tmp_path / "netra.db", agents=agents, max_runs_per_user=2) as (
+        a,
+        b,
+    ):
+        token = token_for("alice")
+        async with open_client(a.url, token) as on_a, open_client(b.url, token) as on_b:
+            ack = await on_a.request("user_message", {"content": ISSUE_EXAMPLE})
+            thread_id = ack["payload"]["thread_id"]
+            await on_a.receive_type("tool_executing")  # its run waits on node a
+            busy = await on_b.request("agent_request", {"content": "again"}, thread_id=thread_id)
+            assert busy["payload"]["code"] == "AGENT_BUSY"
+            assert "already has an active run" in busy["payload"]["message"]
+            await on_b.send("agent_request", {"content": "another thread"})
+            await on_b.receive_type("tool_executing")  # the second run, on node b
+            third = await on_a.request("agent_request", {"content": "a third"})
+            assert third["payload"]["code"] == "AGENT_BUSY"
+            assert "at most 2 runs" in third["payload"]["message"]
+
+
+async def test_one_message_bucket_is_spent_from_both_nodes(redis_url: str, tmp_path: Path) -> None:
+    async with cluster(
+        redis_url, tmp_path / "netra.db", message_rate_per_s=0.1, message_burst=50
+    ) as (a, b):
+        token = token_for("alice")
+        async with open_client(a.url, token) as on_a, open_client(b.url, token) as on_b:
+            answers = []
+            for n in range(30):
+                for client in (on_a, on_b):
+                    reply = await client.request("ping", {"n": n})
+                    answers.append(reply["payload"].get("code", reply["type"]))
+            # each node on its own would have let all thirty of its pings through
+            assert answers == ["pong"] * 50 + ["RATE_LIMITED"] * 10
+            async with open_client(b.url, token_for("bob")) as bob:
+                assert (await bob.request("ping", {}))["type"] == "pong"  # bob's own bucket
