@@ -1,12 +1,12 @@
 """The backplane over Redis pub/sub: committed events to every process that holds their users.
 
-Each user has a channel (``{prefix}u:{user_id}``). Publishing sends each user's
-events of a committed batch as one message on that user's channel, all of a
-batch's messages in one round trip (a pipeline): Redis work per event is O(1),
-and a process receives only the channels of the users it subscribed to, those
-with a hub on it. One pub/sub connection per process carries its
-subscriptions; coredis reconnects it (with backoff) and subscribes again after
-a loss.
+Each user has a channel (``{prefix}u:{user_id}``). Publishing hands a batch to
+this process's own connections first, without Redis, then sends each user's
+events of the batch as one message on that user's channel, all of a batch's
+messages in one round trip (a pipeline): Redis work per event is O(1), and a
+process receives only the channels of the users it subscribed to, those with a
+hub on it. A process skips its own messages (each names the process that sent
+it). One pub/sub connection per process carries its subscriptions.
 
 Processes store and publish their batches independently, so a user's batch
 numbered later may arrive first. The receiving side keeps each user's events in
@@ -16,10 +16,18 @@ event store, where every published event was stored before it was published.
 On subscribing, it reads the user's last stored ``seq`` and hands on only what
 comes after it: what was stored before is for ``resume``.
 
-A message is one line per event: ``[seq, type, run_id, thread_id, created_at]``
-as JSON, a tab, and the frame (JSON frames hold no raw tab or newline); or
-``!`` and a notice (``notices.py``), which names the process that sent it, so
-that this process skips its own.
+When Redis is lost, events go on being stored and delivered to this process's
+connections; the batches that could not be sent wait (up to
+``MAX_UNSENT_EVENTS``, the oldest dropped first: the other processes read
+those from the store when they see the gap) and are sent in order once Redis
+answers again. The pub/sub connection reconnects by itself (coredis, with
+backoff) and subscribes again; each channel confirmed again is read up from the
+store, for what was published while it was away.
+
+A message is the sending process's id, a space, then either one line per
+event, ``[seq, type, run_id, thread_id, created_at]`` as JSON, a tab, and the
+frame (JSON frames hold no raw tab or newline); or ``!`` and a notice
+(``notices.py``).
 """
 
 from __future__ import annotations
@@ -27,22 +35,25 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 import coredis
-import coredis.exceptions
 import orjson
 import trio
 
 from netra_trio.backplane.base import BackplaneUnavailable, EventSink
 from netra_trio.backplane.notices import Notice, decode_notice, encode_notice
+from netra_trio.cluster.health import ServiceHealth, ServiceUnavailable
+from netra_trio.cluster.redis_errors import REDIS_OUTAGES
 from netra_trio.core.ordering import InOrder
 from netra_trio.logs import log_event
 from netra_trio.storage.base import EventStore, StorageError
 from netra_trio.storage.records import StoredEvent
 
 GAP_WAIT_S = 0.5  # how long a missing seq may stay missing before the store is read
+MAX_UNSENT_EVENTS = 100_000  # kept while Redis is away, to send when it is back
 _FILL_PAGE = 1000
 _NOTICE = b"!"
 
@@ -67,6 +78,13 @@ def decode_events(user_id: str, data: bytes) -> list[StoredEvent]:
     return events
 
 
+def _by_user(events: Sequence[StoredEvent]) -> dict[str, list[StoredEvent]]:
+    by_user: dict[str, list[StoredEvent]] = {}
+    for event in events:
+        by_user.setdefault(event.user_id, []).append(event)
+    return by_user
+
+
 class RedisBackplane:
     def __init__(
         self,
@@ -76,17 +94,28 @@ class RedisBackplane:
         prefix: str = "netra:",
         gap_wait_s: float = GAP_WAIT_S,
         node_id: str | None = None,
+        health: ServiceHealth | None = None,
+        max_unsent_events: int = MAX_UNSENT_EVENTS,
     ) -> None:
         self.node_id = node_id or secrets.token_hex(8)
+        self.health = health or ServiceHealth("Redis")
+        self._origin = self.node_id.encode() + b" "
         self._client = client
         self._events = events
         self._prefix = prefix
         self._gap_wait_s = gap_wait_s
         self._users: dict[str, InOrder[StoredEvent]] = {}
+        self._confirmed: set[str] = set()  # channels whose subscription Redis confirmed
+        self._unsent: deque[StoredEvent] = deque(maxlen=max_unsent_events)
         self._pubsub: Any = None  # coredis's PubSub, while run() runs
         self._nursery: trio.Nursery | None = None
         self._sink: EventSink | None = None
         self._gaps = trio.lowlevel.ParkingLot()  # the gap filler, waiting for a gap
+        self._unsent_lot = trio.lowlevel.ParkingLot()  # the sender of what waits
+
+    @property
+    def unsent(self) -> int:
+        return len(self._unsent)
 
     def _channel(self, user_id: str) -> str:
         return f"{self._prefix}u:{user_id}"
@@ -94,19 +123,62 @@ class RedisBackplane:
     async def publish(self, events: Sequence[StoredEvent]) -> None:
         if not events:
             return
-        by_user: dict[str, list[StoredEvent]] = {}
-        for event in events:
-            by_user.setdefault(event.user_id, []).append(event)
+        by_user = _by_user(events)
+        now = trio.current_time()
+        for user_id, mine in by_user.items():  # this process's connections: no Redis
+            order = self._users.get(user_id)
+            if order is not None:
+                self._offer(user_id, order, mine, now)
+        if self._unsent or not self.health.up:
+            self._keep(events)  # behind what waits already: the order holds
+            return
+        try:
+            await self._send(by_user)
+        except REDIS_OUTAGES as exc:
+            self.health.failed(exc)
+            self._keep(events)
+
+    async def _send(self, by_user: dict[str, list[StoredEvent]]) -> None:
+        origin = self._origin
         async with self._client.pipeline(transaction=False) as pipe:
             for user_id, mine in by_user.items():
-                pipe.publish(self._channel(user_id), encode_events(mine))
+                pipe.publish(self._channel(user_id), origin + encode_events(mine))
+
+    def _keep(self, events: Sequence[StoredEvent]) -> None:
+        dropped = len(self._unsent) + len(events) - (self._unsent.maxlen or 0)
+        if dropped > 0:
+            log_event("backplane_unsent_dropped", logging.WARNING, events=dropped)
+        self._unsent.extend(events)
+        self._unsent_lot.unpark_all()
+
+    async def _send_unsent(self) -> None:
+        """Send what waited for Redis, in order, once it answers again (tried
+        after a backoff that doubles)."""
+        while True:
+            if not self._unsent:
+                await self._unsent_lot.park()
+                continue
+            batch = list(self._unsent)
+            try:
+                await self._send(_by_user(batch))
+            except REDIS_OUTAGES as exc:
+                self.health.failed(exc)
+                await trio.sleep(self.health.next_wait())
+                continue
+            self.health.succeeded()
+            for _ in batch:  # (publish may have added more meanwhile)
+                self._unsent.popleft()
+            log_event("backplane_unsent_sent", events=len(batch))
 
     async def notify(self, notice: Notice) -> int:
-        data = _NOTICE + encode_notice(self.node_id, notice)
+        data = self._origin + _NOTICE + encode_notice(self.node_id, notice)
         try:
+            self.health.check()
             receivers = await self._client.publish(self._channel(notice.user_id), data)
-        except (coredis.exceptions.RedisError, OSError, TimeoutError) as exc:
-            raise BackplaneUnavailable(f"Redis: {exc}") from exc
+        except ServiceUnavailable as exc:
+            raise BackplaneUnavailable(str(exc)) from exc
+        except REDIS_OUTAGES as exc:
+            raise BackplaneUnavailable(str(self.health.failed(exc))) from exc
         return max(0, receivers - (notice.user_id in self._users))
 
     async def subscribe(self, user_id: str) -> None:
@@ -125,6 +197,7 @@ class RedisBackplane:
             self._nursery.start_soon(self._unsubscribe_channel, self._channel(user_id))
 
     async def _unsubscribe_channel(self, channel: str) -> None:
+        self._confirmed.discard(channel)
         try:
             await self._pubsub.unsubscribe(channel)
         except Exception:  # the subscription ends with the connection anyway
@@ -136,11 +209,12 @@ class RedisBackplane:
         self._sink = sink
         try:
             async with (
-                self._client.pubsub(ignore_subscribe_messages=True) as pubsub,
+                self._client.pubsub(ignore_subscribe_messages=False) as pubsub,
                 trio.open_nursery() as nursery,
             ):
                 self._pubsub, self._nursery = pubsub, nursery
                 nursery.start_soon(self._fill_gaps)
+                nursery.start_soon(self._send_unsent)
                 task_status.started()
                 while True:  # (iterating the PubSub ends while nothing is subscribed)
                     message = await pubsub.get_message()
@@ -154,27 +228,49 @@ class RedisBackplane:
         channel = channel.decode() if isinstance(channel, bytes) else channel
         user_id = channel[len(self._prefix) + 2 :]
         order = self._users.get(user_id)
-        if order is None or self._sink is None:
+        if message["type"] == "subscribe":
+            self._subscribed_again(channel, user_id, order)
+            return
+        if message["type"] != "message" or order is None or self._sink is None:
             return  # unsubscribed meanwhile
         data = message["data"]
         data = data if isinstance(data, bytes) else data.encode()
-        if data.startswith(_NOTICE):
-            self._notice(user_id, data[1:])
+        origin, _, body = data.partition(b" ")
+        if origin + b" " == self._origin:
+            return  # handed on when it was published
+        if body.startswith(_NOTICE):
+            self._notice(user_id, body[1:])
             return
-        events = decode_events(user_id, data)
-        ready = order.offer(events, trio.current_time())
-        if ready:
-            self._sink.deliver(ready)
+        self._offer(user_id, order, decode_events(user_id, body), trio.current_time())
+
+    def _offer(
+        self, user_id: str, order: InOrder[StoredEvent], events: list[StoredEvent], now: float
+    ) -> None:
+        self._hand_on(user_id, order, order.offer(events, now))
         if order.missing_since is not None:
             self._gaps.unpark()
 
+    def _subscribed_again(
+        self, channel: str, user_id: str, order: InOrder[StoredEvent] | None
+    ) -> None:
+        """Redis confirmed a subscription: the first time, nothing to do; again
+        (the connection was lost), read what was published meanwhile."""
+        if channel not in self._confirmed:
+            self._confirmed.add(channel)
+        elif order is not None and self._nursery is not None:
+            self._nursery.start_soon(self._fill, user_id, order)
+
+    def _hand_on(self, user_id: str, order: InOrder[StoredEvent], ready: list[StoredEvent]) -> None:
+        if ready and self._sink is not None and self._users.get(user_id) is order:
+            self._sink.deliver(ready)
+
     def _notice(self, user_id: str, data: bytes) -> None:
         try:
-            origin, notice = decode_notice(user_id, data)
+            _, notice = decode_notice(user_id, data)
         except ValueError as exc:
             log_event("backplane_bad_notice", logging.WARNING, user=user_id, error=str(exc))
             return
-        if origin != self.node_id and self._sink is not None:
+        if self._sink is not None:
             self._sink.notice(notice)
 
     async def _fill_gaps(self) -> None:
@@ -195,20 +291,26 @@ class RedisBackplane:
             for user_id, order in list(self._users.items()):
                 since = order.missing_since
                 due_now = since is not None and since + self._gap_wait_s <= now
-                if due_now and not await self._fill(user_id, order):
+                if due_now and not await self._fill(user_id, order, skip_gap=True):
                     await trio.sleep(self._gap_wait_s)  # the store failed: not in a loop
 
-    async def _fill(self, user_id: str, order: InOrder[StoredEvent]) -> bool:
-        """Read the missing events from the store; False when it failed."""
+    async def _fill(
+        self, user_id: str, order: InOrder[StoredEvent], *, skip_gap: bool = False
+    ) -> bool:
+        """Read from the store what follows the last event handed on; with
+        ``skip_gap``, go on past a gap that the store cannot close either.
+        False when the store failed."""
         expected = order.next_seq
-        try:
-            stored = await self._events.events_after(user_id, expected - 1, limit=_FILL_PAGE)
-        except StorageError as exc:
-            log_event("backplane_gap_error", logging.ERROR, user=user_id, error=str(exc))
-            return False
-        ready = order.fill(stored)
-        if order.next_seq == expected:
-            ready += order.skip_gap()  # not in the store either (retention): go on
-        if ready and self._sink is not None and self._users.get(user_id) is order:
-            self._sink.deliver(ready)
-        return True
+        while True:
+            after = order.next_seq - 1
+            try:
+                stored = await self._events.events_after(user_id, after, limit=_FILL_PAGE)
+            except StorageError as exc:
+                log_event("backplane_gap_error", logging.ERROR, user=user_id, error=str(exc))
+                return False
+            ready = order.fill(stored)
+            if skip_gap and order.next_seq == expected:
+                ready += order.skip_gap()  # not in the store either (retention): go on
+            self._hand_on(user_id, order, ready)
+            if len(stored) < _FILL_PAGE or self._users.get(user_id) is not order:
+                return True

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+import trio
+
 from netra_trio.logs import log_event
 
 FIRST_BACKOFF_S = 0.1
@@ -34,6 +36,7 @@ class ServiceHealth:
         self._first = first_backoff_s
         self._max = max_backoff_s
         self._backoff = first_backoff_s
+        self._back = trio.Event()
 
     def check(self) -> None:
         """Raise ServiceUnavailable at once while the service is down."""
@@ -45,6 +48,7 @@ class ServiceHealth:
         if self.up:
             self.up = False
             self.outages += 1
+            self._back = trio.Event()
             log_event("service_lost", logging.ERROR, service=self.name, error=str(error))
         return ServiceUnavailable(f"{self.name} is unavailable: {error}")
 
@@ -52,7 +56,13 @@ class ServiceHealth:
         if not self.up:
             self.up = True
             log_event("service_back", logging.WARNING, service=self.name)
+            self._back.set()
         self._backoff = self._first
+
+    async def wait_up(self) -> None:
+        """Return once the service answers (at once while it does)."""
+        if not self.up:
+            await self._back.wait()
 
     def next_wait(self) -> float:
         """How long to wait before the next try while down (doubling)."""

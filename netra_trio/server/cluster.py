@@ -16,6 +16,7 @@ from netra_trio.backplane.base import Backplane
 from netra_trio.backplane.memory import MemoryBackplane
 from netra_trio.backplane.redis import RedisBackplane
 from netra_trio.cluster.base import Coordinator, LocalCoordinator
+from netra_trio.cluster.health import ServiceHealth
 from netra_trio.cluster.redis import RedisCoordinator
 from netra_trio.config import Config, redacted_url
 from netra_trio.errors import StartupError
@@ -46,6 +47,8 @@ async def open_cluster(config: Config, events: EventStore) -> AsyncIterator[Clus
             await client.ping()
         except (coredis.exceptions.RedisError, OSError, TimeoutError) as exc:
             raise StartupError(f"cannot use Redis at {where}: {exc}") from exc
-        coordinator = RedisCoordinator(client, ttl_s=2 * config.heartbeat_interval_s)
+        health = ServiceHealth("Redis")
+        coordinator = RedisCoordinator(client, ttl_s=2 * config.heartbeat_interval_s, health=health)
+        backplane = RedisBackplane(client, events, node_id=coordinator.node_id, health=health)
         log_event("redis_connected", url=where, node=coordinator.node_id)
-        yield Cluster(RedisBackplane(client, events), coordinator)
+        yield Cluster(backplane, coordinator)

@@ -15,6 +15,7 @@ from netra_trio.backplane.base import Backplane
 from netra_trio.backplane.redis import RedisBackplane, decode_events, encode_events
 from netra_trio.storage.sqlite import SqliteStorage
 from tests.backplane.conformance import Sink, check_backplane, event
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -48,13 +49,20 @@ def test_events_travel_as_they_are() -> None:
 async def one_node(
     redis_url: str, storage: SqliteStorage, users: list[str], gap_wait_s: float = 0.2
 ) -> AsyncIterator[tuple[RedisBackplane, Sink]]:
+    """A node subscribed to ``users``, its sink, and another node (of no
+    users) that publishes: what it publishes reaches the sink through Redis."""
     sink = Sink()
-    async with coredis.Redis.from_url(redis_url) as client, trio.open_nursery() as nursery:
+    async with (
+        coredis.Redis.from_url(redis_url, connect_timeout=1, stream_timeout=1) as client,
+        trio.open_nursery() as nursery,
+    ):
         node = RedisBackplane(client, storage.events, gap_wait_s=gap_wait_s)
         await nursery.start(node.run, sink)
         for user in users:
             await node.subscribe(user)
-        yield node, sink
+        publisher = RedisBackplane(client, storage.events)
+        await nursery.start(publisher.run, Sink())
+        yield publisher, sink
         nursery.cancel_scope.cancel()
 
 
@@ -110,8 +118,76 @@ async def test_a_malformed_notice_is_logged_and_what_follows_arrives(
         one_node(redis_url, storage, ["alice"]) as (_, sink),
         coredis.Redis.from_url(redis_url) as other,
     ):
-        await other.publish("netra:u:alice", b"!{broken")
-        await other.publish("netra:u:alice", encode_events([event("alice", 1)]))
+        await other.publish("netra:u:alice", b"elsewhere !{broken")
+        await other.publish("netra:u:alice", b"elsewhere " + encode_events([event("alice", 1)]))
         assert await sink.until(1) == [event("alice", 1)]
         assert sink.notices == []
     assert "backplane_bad_notice" in [r.getMessage() for r in netra_logs.records]
+
+
+async def test_a_node_hands_its_own_events_on_without_redis_and_skips_their_echo(
+    redis_url: str, storage: SqliteStorage
+) -> None:
+    sink = Sink()
+    async with coredis.Redis.from_url(redis_url) as client, trio.open_nursery() as nursery:
+        node = RedisBackplane(client, storage.events)
+        await nursery.start(node.run, sink)
+        await node.subscribe("alice")
+        await node.publish([event("alice", 1)])
+        assert sink.events == [event("alice", 1)]  # before publish returned
+        await node.publish([event("alice", 2)])
+        await sink.until(2)
+        await trio.sleep(0.1)  # the echoes of both have come back by now: skipped
+        assert sink.of("alice") == [1, 2]
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_while_redis_is_away_events_wait_and_go_out_in_order_when_it_is_back(
+    redis_server: RedisServer, storage: SqliteStorage
+) -> None:
+    far, near = Sink(), Sink()
+    async with (
+        coredis.Redis.from_url(redis_server.url, connect_timeout=1, stream_timeout=1) as client,
+        trio.open_nursery() as nursery,
+    ):
+        receiver = RedisBackplane(client, storage.events, gap_wait_s=30)
+        sender = RedisBackplane(client, storage.events)
+        await nursery.start(receiver.run, far)
+        await nursery.start(sender.run, near)
+        await receiver.subscribe("alice")
+        await sender.subscribe("alice")
+        await storage.events.append([event("alice", 1)])  # stored, then published
+        await sender.publish([event("alice", 1)])
+        await far.until(1)
+        redis_server.stop()
+        for seq in (2, 3, 4):
+            await storage.events.append([event("alice", seq)])
+            await sender.publish([event("alice", seq)])
+        assert near.of("alice") == [1, 2, 3, 4]  # this node's connections go on
+        assert not sender.health.up and sender.unsent == 3
+        redis_server.start()  # the sender tries again by itself
+        assert await far.until(4) and far.of("alice") == [1, 2, 3, 4]
+        assert sender.unsent == 0
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.usefixtures("redis_url")
+async def test_after_a_lost_subscription_what_was_stored_meanwhile_is_read(
+    redis_server: RedisServer, storage: SqliteStorage
+) -> None:
+    sink = Sink()
+    async with (
+        coredis.Redis.from_url(redis_server.url, connect_timeout=1, stream_timeout=1) as client,
+        trio.open_nursery() as nursery,
+    ):
+        node = RedisBackplane(client, storage.events, gap_wait_s=30)
+        await nursery.start(node.run, sink)
+        await node.subscribe("alice")
+        redis_server.stop()
+        # stored by a node whose messages were lost (never published)
+        await storage.events.append([event("alice", 1), event("alice", 2)])
+        redis_server.start()
+        with trio.fail_after(20):  # coredis subscribes again after its backoff
+            assert [e.seq for e in await sink.until(2)] == [1, 2]
+        nursery.cancel_scope.cancel()
