@@ -49,7 +49,8 @@ class Backplane(Protocol):
         ...
 
     async def subscribe(self, user_id: str) -> None:
-        """Receive ``user_id``'s events from now on (once this returns)."""
+        """Receive ``user_id``'s events from now on (once this returns).
+        Raises BackplaneUnavailable when it cannot."""
         ...
 
     def unsubscribe(self, user_id: str) -> None:

@@ -186,7 +186,13 @@ class RedisBackplane:
             return
         if self._pubsub is None:
             raise RuntimeError("the backplane's receiving side is not running")
-        await self._pubsub.subscribe(self._channel(user_id))
+        try:
+            self.health.check()
+            await self._pubsub.subscribe(self._channel(user_id))
+        except ServiceUnavailable as exc:
+            raise BackplaneUnavailable(str(exc)) from exc
+        except REDIS_OUTAGES as exc:
+            raise BackplaneUnavailable(str(self.health.failed(exc))) from exc
         # from here on the user's messages arrive; what was stored before is
         # not handed on (a client asks for it with resume)
         window = await self._events.replay_window(user_id)

@@ -15,6 +15,7 @@ raise :class:`ServiceUnavailable` at once (``health.py``), except
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 import trio
@@ -57,6 +58,11 @@ class Coordinator(Protocol):
         """Give a run slot back (soon)."""
         ...
 
+    async def live_runs(self, user_ids: Collection[str]) -> set[str]:
+        """The lease ids (run ids) of the runs of ``user_ids`` that some node
+        holds and renews now, on any node."""
+        ...
+
     async def take_messages(
         self, user_id: str, cost: int, rate_per_s: float, burst: int
     ) -> float | None:
@@ -91,6 +97,9 @@ class LocalCoordinator:
 
     def release_run(self, user_id: str, lease_id: str) -> None:
         return None
+
+    async def live_runs(self, user_ids: Collection[str]) -> set[str]:
+        return set()  # no other process: a run not running here is not running
 
     async def take_messages(
         self, user_id: str, cost: int, rate_per_s: float, burst: int

@@ -37,6 +37,7 @@ class ServiceHealth:
         self._max = max_backoff_s
         self._backoff = first_backoff_s
         self._back = trio.Event()
+        self._lost = trio.Event()
 
     def check(self) -> None:
         """Raise ServiceUnavailable at once while the service is down."""
@@ -49,6 +50,7 @@ class ServiceHealth:
             self.up = False
             self.outages += 1
             self._back = trio.Event()
+            self._lost.set()
             log_event("service_lost", logging.ERROR, service=self.name, error=str(error))
         return ServiceUnavailable(f"{self.name} is unavailable: {error}")
 
@@ -57,12 +59,18 @@ class ServiceHealth:
             self.up = True
             log_event("service_back", logging.WARNING, service=self.name)
             self._back.set()
+            self._lost = trio.Event()
         self._backoff = self._first
 
     async def wait_up(self) -> None:
         """Return once the service answers (at once while it does)."""
         if not self.up:
             await self._back.wait()
+
+    async def wait_down(self) -> None:
+        """Return once the service has been found down (at once while it is)."""
+        if self.up:
+            await self._lost.wait()
 
     def next_wait(self) -> float:
         """How long to wait before the next try while down (doubling)."""

@@ -10,8 +10,9 @@ A user's connection (or run) slots are a hash of ``lease -> deadline|tag``
 refuses when the tag is taken (a busy thread) or the limit is reached, and adds
 the new lease with a deadline ``ttl_s`` (``2 x heartbeat_interval_s``) away,
 all by Redis's own clock. The node renews the deadlines of the leases it holds
-every ``ttl_s / 4``; a node killed with ``kill -9`` stops renewing, and its
-slots are free within ``ttl_s``. Slots are given back in the background,
+every ``ttl_s / 4`` (and sets them again when Redis was away longer than
+that); a node killed with ``kill -9`` stops renewing, and its slots are free
+within ``ttl_s``. Slots are given back in the background,
 several in one round trip. The message rate is a token bucket per user.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import coredis
@@ -79,22 +80,31 @@ return 0
 """
 )
 
-# KEYS[1]: a user's slots. ARGV: ttl in ms, then the leases to renew (those
-# that have not lapsed: a lapsed slot may have been given to another).
+# KEYS[1]: a user's slots. Returns the leases whose deadline has not passed.
+_LIVE_SLOTS = (
+    _NOW_MS
+    + """
+local live = {}
+local slots = redis.call('HGETALL', KEYS[1])
+for i = 1, #slots, 2 do
+  local deadline = string.match(slots[i + 1], '^(%d+)|')
+  if deadline and tonumber(deadline) > now then table.insert(live, slots[i]) end
+end
+return live
+"""
+)
+
+# KEYS[1]: a user's slots. ARGV: ttl in ms, then each lease to renew and its
+# tag. A lease is set again also when it lapsed meanwhile (Redis was away
+# longer than the ttl): its connection or run is still there.
 _RENEW_SLOTS = (
     _NOW_MS
     + """
-local ttl = tonumber(ARGV[1])
-for i = 2, #ARGV do
-  local value = redis.call('HGET', KEYS[1], ARGV[i])
-  if value then
-    local deadline, tag = string.match(value, '^(%d+)|(.*)$')
-    if deadline and tonumber(deadline) > now then
-      redis.call('HSET', KEYS[1], ARGV[i], string.format('%.0f', now + ttl) .. '|' .. tag)
-    end
-  end
+local deadline = string.format('%.0f', now + tonumber(ARGV[1]))
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], deadline .. '|' .. ARGV[i + 1])
 end
-redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 0
 """
 )
@@ -136,9 +146,11 @@ class RedisCoordinator:
         self.health = health or ServiceHealth("Redis")
         self._take_slot = client.register_script(_TAKE_SLOT)
         self._tag_slot = client.register_script(_TAG_SLOT)
+        self._live_slots = client.register_script(_LIVE_SLOTS)
         self._renew_slots = client.register_script(_RENEW_SLOTS)
         self._take_messages = client.register_script(_TAKE_MESSAGES)
-        self._held: dict[str, set[str]] = {}  # key of a user's slots -> this node's leases
+        # key of a user's slots -> this node's leases there, with their tags
+        self._held: dict[str, dict[str, str]] = {}
         self._releases: list[tuple[str, str]] = []
         self._wake = trio.Event()
 
@@ -163,7 +175,7 @@ class RedisCoordinator:
             lambda: self._take_slot(keys=[key], args=[limit, lease, tag, self._ttl_ms])
         )
         if taken == 0:
-            self._held.setdefault(key, set()).add(lease)
+            self._held.setdefault(key, {})[lease] = tag
         return taken
 
     def _release(self, key: str, lease_id: str) -> None:
@@ -171,7 +183,7 @@ class RedisCoordinator:
         held = self._held.get(key)
         if held is None or lease not in held:
             return
-        held.discard(lease)
+        del held[lease]
         if not held:
             del self._held[key]
         self._releases.append((key, lease))
@@ -194,10 +206,30 @@ class RedisCoordinator:
         tagged: int = await self._call(lambda: self._tag_slot(keys=[key], args=[lease, thread_id]))
         if tagged == 2:
             log_event("run_slot_lapsed", logging.WARNING, user=user_id, lease=lease_id)
+        if tagged != 1 and lease in self._held.get(key, {}):
+            self._held[key][lease] = thread_id  # (renewals keep it)
         return tagged != 1
 
     def release_run(self, user_id: str, lease_id: str) -> None:
         self._release(self._key(user_id, _RUNS), lease_id)
+
+    async def live_runs(self, user_ids: Collection[str]) -> set[str]:
+        users = sorted(set(user_ids))
+        if not users:
+            return set()
+
+        async def read() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pending: list[Any] = [
+                    self._live_slots(keys=[self._key(user, _RUNS)], client=pipe) for user in users
+                ]
+            return [await reply for reply in pending]
+
+        live: set[str] = set()
+        for leases in await self._call(read):
+            for lease in leases:
+                live.add((lease.decode() if isinstance(lease, bytes) else lease).partition(":")[2])
+        return live
 
     async def take_messages(
         self, user_id: str, cost: int, rate_per_s: float, burst: int
@@ -238,10 +270,16 @@ class RedisCoordinator:
                 await trio.sleep(self.health.next_wait())
                 continue
             self.health.succeeded()
-            await trio.sleep(self._ttl_ms / 4000)
+            with trio.move_on_after(self._ttl_ms / 4000):
+                await self.health.wait_down()  # found down elsewhere: try it from now on
+            if not self.health.up:
+                await trio.sleep(self.health.next_wait())
 
     async def _renew_all(self) -> None:
-        held = [(key, sorted(leases)) for key, leases in self._held.items()]
+        held = [
+            (key, [part for lease in leases.items() for part in lease])
+            for key, leases in self._held.items()
+        ]
         if not held:
             await self._client.ping()
             return

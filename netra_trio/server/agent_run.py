@@ -40,7 +40,6 @@ class ActiveRun:
     options: dict[str, Any]
     correlation_id: str | None
     scope: trio.CancelScope
-    lease_id: str = ""  # its slot in the cluster's count of the user's runs
     stop_requested: bool = False
 
 

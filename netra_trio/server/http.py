@@ -1,8 +1,10 @@
 """The health and metrics listener, on its own port (``--metrics-port``).
 
 ``GET /healthz`` answers 200 with a small JSON status while the server accepts
-connections and 503 once it is shutting down; ``GET /metrics`` answers the
-Prometheus text format. One request per connection, every read bounded.
+connections and 503 once it is shutting down; ``GET /readyz`` answers 200 when
+the server accepts handshakes and its storage (and Redis, in a cluster) answer,
+503 otherwise, with what is not ready; ``GET /metrics`` answers the Prometheus
+text format. One request per connection, every read bounded.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from netra_trio.server.hub import Hub
 from netra_trio.server.metrics import exposition
+from netra_trio.storage.base import StorageError
 
 _REQUEST_TIMEOUT_S = 5.0
+_STORAGE_CHECK_S = 2.0
 _MAX_REQUEST_BYTES = 16 * 1024
 
 
@@ -31,7 +35,7 @@ async def serve_http(
     await trio.serve_listeners(handle, listeners)
 
 
-def _route(hub: Hub, method: bytes, target: bytes) -> tuple[int, bytes, bytes]:
+async def _route(hub: Hub, method: bytes, target: bytes) -> tuple[int, bytes, bytes]:
     path = target.split(b"?", 1)[0]
     if method != b"GET":
         return 405, b"application/json", orjson.dumps({"error": "only GET is served"})
@@ -43,9 +47,29 @@ def _route(hub: Hub, method: bytes, target: bytes) -> tuple[int, bytes, bytes]:
             "connections": sum(len(u.connections) for u in users),
         }
         return (200 if hub.accepting else 503), b"application/json", orjson.dumps(body)
+    if path == b"/readyz":
+        waiting_for = await _not_ready(hub)
+        ready = {"status": "not_ready" if waiting_for else "ready", "waiting_for": waiting_for}
+        return (503 if waiting_for else 200), b"application/json", orjson.dumps(ready)
     if path == b"/metrics":
         return 200, CONTENT_TYPE_LATEST.encode(), exposition(hub)
     return 404, b"application/json", orjson.dumps({"error": "not found"})
+
+
+async def _not_ready(hub: Hub) -> list[str]:
+    """What keeps the server from serving a new connection now."""
+    waiting_for = []
+    if not hub.accepting:
+        waiting_for.append("shutdown")
+    health = hub.services.coordinator.health
+    if health is not None and not health.up:
+        waiting_for.append(health.name)
+    try:
+        with trio.fail_after(_STORAGE_CHECK_S):
+            await hub.services.storage.ping()
+    except (StorageError, trio.TooSlowError):
+        waiting_for.append("storage")
+    return waiting_for
 
 
 async def _handle(hub: Hub, stream: trio.abc.Stream) -> None:
@@ -58,7 +82,7 @@ async def _handle(hub: Hub, stream: trio.abc.Stream) -> None:
                     connection.receive_data(bytes(await stream.receive_some(4096)))
                     continue
                 if isinstance(event, h11.Request):
-                    status, content_type, body = _route(hub, event.method, event.target)
+                    status, content_type, body = await _route(hub, event.method, event.target)
                     headers = [
                         (b"content-type", content_type),
                         (b"content-length", str(len(body)).encode()),

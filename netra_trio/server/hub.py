@@ -20,6 +20,7 @@ import attrs
 import trio
 
 from netra_trio.auth import Authenticator, Principal
+from netra_trio.backplane.base import BackplaneUnavailable
 from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.core.handshake import (
     CLUSTER_UNAVAILABLE,
@@ -110,7 +111,11 @@ class Hub:
             user_hub = UserHub(user_id, self, self.services)
             self._users[user_id] = user_hub
             self._nursery.start_soon(user_hub.run)
-            await self._backplane.subscribe(user_id)
+            try:
+                await self._backplane.subscribe(user_id)
+            except BaseException:
+                user_hub.abandon()
+                raise
         return user_hub
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -233,7 +238,10 @@ class Hub:
         node; then across the cluster), then open or resume the session. A
         refusal gives the slot back."""
         user_id = admitted.principal.user_id
-        user_hub = await self._user_hub_for(user_id)
+        try:
+            user_hub = await self._user_hub_for(user_id)
+        except BackplaneUnavailable:
+            return CLUSTER_UNAVAILABLE
         if user_hub.try_admit() is Admission.TOO_MANY_CONNECTIONS:
             return too_many_connections(self.config.max_connections_per_user)
         lease_id = f"c-{uuid.uuid4().hex[:16]}"  # the connection's id, if it opens

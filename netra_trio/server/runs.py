@@ -41,7 +41,8 @@ class RunSlot:
         correlation_id: str | None,
     ) -> None:
         self._manager = manager
-        self.lease_id = f"s-{uuid.uuid4().hex[:16]}"  # the slot in the cluster's count
+        # the run's id, chosen now: it names the slot in the cluster's count
+        self.run_id = f"r-{uuid.uuid4().hex[:16]}"
         self.agent_name = agent_name
         self.thread_id = thread_id
         self.correlation_id = correlation_id
@@ -142,7 +143,7 @@ class RunManager:
         try:
             return await self._services.coordinator.admit_run(
                 self._user_hub.user_id,
-                slot.lease_id,
+                slot.run_id,
                 slot.thread_id,
                 self._services.config.max_runs_per_user,
             )
@@ -156,7 +157,7 @@ class RunManager:
     async def _tag(self, slot: RunSlot, thread_id: str) -> None:
         user_id = self._user_hub.user_id
         try:
-            tagged = await self._services.coordinator.tag_run(user_id, slot.lease_id, thread_id)
+            tagged = await self._services.coordinator.tag_run(user_id, slot.run_id, thread_id)
         except ServiceUnavailable as exc:
             raise ProtocolError(
                 ErrorCode.UNAVAILABLE,
@@ -176,7 +177,7 @@ class RunManager:
         assert self._slots is not None
         self._slots.remove(slot)
         if not started:
-            self._services.coordinator.release_run(self._user_hub.user_id, slot.lease_id)
+            self._services.coordinator.release_run(self._user_hub.user_id, slot.run_id)
 
     def stop(self, run_id: str) -> bool:
         run = self._runs.get(run_id)
@@ -204,14 +205,13 @@ class RunManager:
         self, slot: RunSlot, thread_id: str, run_input: Any, options: dict[str, Any]
     ) -> None:
         run = ActiveRun(
-            run_id=f"r-{uuid.uuid4().hex[:16]}",
+            run_id=slot.run_id,
             thread_id=thread_id,
             agent_name=slot.agent_name,
             input=run_input,
             options=options,
             correlation_id=slot.correlation_id,
             scope=trio.CancelScope(deadline=trio.current_time() + self._services.config.max_run_s),
-            lease_id=slot.lease_id,
         )
         if not self._user_hub.start_task(self._execute, run):
             # the user's connections are being closed: no run outlives its hub
@@ -226,4 +226,4 @@ class RunManager:
             await run_agent(run, self._services, self._user_hub.user_id)
         finally:
             self._runs.pop(run.run_id, None)
-            self._services.coordinator.release_run(self._user_hub.user_id, run.lease_id)
+            self._services.coordinator.release_run(self._user_hub.user_id, run.run_id)

@@ -29,6 +29,8 @@ import trio
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.agents.llm import LLMClient
 from netra_trio.auth import Authenticator
+from netra_trio.cluster.base import Coordinator
+from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.config import Config
 from netra_trio.core.sessions import SessionPolicy
 from netra_trio.errors import StartupError
@@ -81,7 +83,17 @@ async def running_services(
             async with trio.open_nursery() as nursery:
                 event_log = EventLog(storage.events, backplane)
                 await nursery.start(event_log.run)
-                await _record_interrupted_runs(storage, event_log)
+                coordinator = cluster.coordinator
+                if await _record_interrupted_runs(storage, event_log, coordinator):
+                    # alive on other nodes now; if a node just died, its leases
+                    # lapse within 2 x heartbeat_interval_s: look once more after it
+                    nursery.start_soon(
+                        _look_again,
+                        2 * config.heartbeat_interval_s + 1.0,
+                        storage,
+                        event_log,
+                        coordinator,
+                    )
                 sessions = SessionService(
                     storage.sessions,
                     SessionCipher(_session_key(config)),
@@ -119,11 +131,22 @@ async def running_services(
             await storage.close()
 
 
-async def _record_interrupted_runs(storage: Storage, event_log: EventLog) -> None:
-    """Runs that were still running when the process died (no terminal event was
-    stored) get their ``agent_error {code: INTERRUPTED}`` now, so a resuming
-    client learns how they ended."""
-    interrupted = await storage.runs.interrupt_running_runs()
+async def _record_interrupted_runs(
+    storage: Storage, event_log: EventLog, coordinator: Coordinator
+) -> bool:
+    """Runs that were still running when their process died (no terminal event
+    was stored, and no node of the cluster holds them) get their
+    ``agent_error {code: INTERRUPTED}`` now, so a resuming client learns how
+    they ended. True when some running runs are alive on other nodes."""
+    running = await storage.runs.running_runs()
+    if not running:
+        return False
+    try:
+        alive = await coordinator.live_runs({run.user_id for run in running})
+    except ServiceUnavailable as exc:
+        log_event("runs_not_checked", logging.WARNING, error=str(exc))
+        return True  # not now: look again later
+    interrupted = await storage.runs.interrupt_running_runs(keep=alive)
     for run in interrupted:
         producer = event_log.producer(EventSource(run.user_id, run.run_id, run.thread_id))
         await producer.put_and_wait(
@@ -136,6 +159,17 @@ async def _record_interrupted_runs(storage: Storage, event_log: EventLog) -> Non
         )
     if interrupted:
         log_event("runs_interrupted", count=len(interrupted))
+    return len(interrupted) < len(running)
+
+
+async def _look_again(
+    after_s: float, storage: Storage, event_log: EventLog, coordinator: Coordinator
+) -> None:
+    await trio.sleep(after_s)
+    try:
+        await _record_interrupted_runs(storage, event_log, coordinator)
+    except StorageError as exc:
+        log_event("runs_not_checked", logging.WARNING, error=str(exc))
 
 
 def _session_key(config: Config) -> bytes:

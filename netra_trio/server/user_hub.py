@@ -100,6 +100,12 @@ class UserHub:
             self._hub.forget(self)
             self._empty.set()
 
+    def abandon(self) -> None:
+        """End a hub that no handshake could use (its user's subscription failed)."""
+        if self._leases == 0:
+            self._hub.forget(self)
+            self._empty.set()
+
     async def run(self) -> None:
         try:
             async with trio.open_nursery() as nursery:

@@ -14,7 +14,7 @@ database is a :class:`StorageError`; a write that fails leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from netra_trio.storage.records import (
@@ -62,9 +62,14 @@ class RunStore(Protocol):
         self, run_id: str, status: str, *, agents: Sequence[str] = (), error_code: str | None = None
     ) -> None: ...
     async def get_run(self, run_id: str) -> RunRecord | None: ...
-    async def interrupt_running_runs(self) -> list[RunRecord]:
-        """Mark every run still ``running`` as ``interrupted`` (after a crash)
-        and return them as they were."""
+    async def running_runs(self) -> list[RunRecord]:
+        """Every run still ``running``."""
+        ...
+
+    async def interrupt_running_runs(self, *, keep: Collection[str] = ()) -> list[RunRecord]:
+        """Mark every run still ``running`` as ``interrupted`` (after a crash),
+        except those in ``keep`` (alive on another process), and return them as
+        they were."""
         ...
 
 
@@ -106,4 +111,8 @@ class Storage(Protocol):
     def events(self) -> EventStore: ...
     @property
     def sessions(self) -> SessionStore: ...
+    async def ping(self) -> None:
+        """Return when the database answers; StorageError when it does not."""
+        ...
+
     async def close(self) -> None: ...

@@ -108,3 +108,6 @@ async def test_while_redis_is_away_calls_fail_fast_and_it_recovers_by_itself(
                 await trio.sleep(0.05)
         assert await a.admit_connection("alice", "c-3", 2)
         assert a.health.outages == 1
+        # the restarted Redis had lost everything: the node's renewals put c-1 back
+        await trio.sleep(0.3)
+        assert not await a.admit_connection("alice", "c-4", 2)

@@ -45,7 +45,13 @@ async def test_health_and_metrics_report_live_counts(nursery: trio.Nursery) -> N
         assert f"netra_event_batches_total {server.hub.services.event_log.batches:.1f}" in text
         assert "netra_low_value_rounds_total 0.0" in text
     assert (await http_get(server.metrics_port, "/nope"))[0] == 404
+    assert await http_get(server.metrics_port, "/readyz") == (
+        200,
+        b'{"status":"ready","waiting_for":[]}',
+    )
     server.hub.begin_shutdown()
     status, body = await http_get(server.metrics_port, "/healthz")
     assert status == 503 and b"shutting_down" in body
+    status, body = await http_get(server.metrics_port, "/readyz")
+    assert (status, body) == (503, b'{"status":"not_ready","waiting_for":["shutdown"]}')
     server.request_shutdown()

@@ -143,15 +143,22 @@ async def check_run_store(runs: RunStore, threads: ThreadStore) -> None:
         "r-2", "alice", thread.thread_id, "triage", "running", time.time(), agents=("triage",)
     )
     third = RunRecord("r-3", "bob", thread.thread_id, "supervisor", "running", time.time())
+    fourth = RunRecord("r-4", "bob", thread.thread_id, "supervisor", "running", time.time())
     await runs.start_run(second)
     await runs.start_run(third)
-    interrupted = await runs.interrupt_running_runs()
+    await runs.start_run(fourth)
+    running = await runs.running_runs()
+    assert sorted(running, key=lambda r: r.run_id) == [second, third, fourth]
+    # (a run alive on another process of a cluster is kept)
+    interrupted = await runs.interrupt_running_runs(keep={"r-4", "r-unknown"})
     assert sorted(interrupted, key=lambda r: r.run_id) == [second, third]
     for run_id in ("r-2", "r-3"):
         again = await runs.get_run(run_id)
         assert again is not None and again.status == "interrupted" and again.ended_at is not None
     assert await runs.get_run("r-1") == done  # finished runs are left alone
     assert await runs.get_run("r-err") == failed
+    assert await runs.running_runs() == [fourth]
+    assert await runs.interrupt_running_runs() == [fourth]
     assert await runs.interrupt_running_runs() == []
 
 

@@ -35,5 +35,11 @@ class SqliteStorage:
         )
         return cls(database, retention)
 
+    async def ping(self) -> None:
+        def select_one() -> None:
+            self.database.connection.execute("SELECT 1").fetchone()
+
+        await self.database.read(select_one)
+
     async def close(self) -> None:
         await self.database.close()

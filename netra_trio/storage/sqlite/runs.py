@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from netra_trio.storage.records import RunRecord
@@ -62,15 +62,25 @@ class SqliteRunStore:
 
         return await self._database.read(select)
 
-    async def interrupt_running_runs(self) -> list[RunRecord]:
+    async def running_runs(self) -> list[RunRecord]:
+        def select() -> list[RunRecord]:
+            db = self._database.connection
+            return [_run(row) for row in db.execute(_RUN_COLUMNS + " WHERE status = 'running'")]
+
+        return await self._database.read(select)
+
+    async def interrupt_running_runs(self, *, keep: Collection[str] = ()) -> list[RunRecord]:
+        kept = set(keep)
+
         def update() -> list[RunRecord]:
             with self._database.transaction() as db:
                 rows = db.execute(_RUN_COLUMNS + " WHERE status = 'running'").fetchall()
-                db.execute(
-                    "UPDATE runs SET status = 'interrupted', ended_at = ? WHERE status = 'running'",
-                    (time.time(),),
+                runs = [_run(row) for row in rows if row[0] not in kept]
+                db.executemany(
+                    "UPDATE runs SET status = 'interrupted', ended_at = ? WHERE run_id = ?",
+                    [(time.time(), run.run_id) for run in runs],
                 )
-            return [_run(row) for row in rows]
+            return runs
 
         return await self._database.call(update)
 
