@@ -33,9 +33,16 @@ class Coordinator(Protocol):
         """The state of the service behind it (None: nothing to lose)."""
         ...
 
-    async def admit_connection(self, user_id: str, lease_id: str, limit: int) -> bool:
-        """Take one of the user's ``limit`` connection slots, atomically; False
-        when all are held."""
+    async def admit_connection(
+        self, user_id: str, lease_id: str, limit: int
+    ) -> frozenset[str] | None:
+        """Take one of the user's ``limit`` connection slots, atomically: the
+        sessions the user's other connections are attached to, on any node;
+        None when all slots are held."""
+        ...
+
+    async def tag_connection(self, user_id: str, lease_id: str, session_id: str) -> None:
+        """Name the session a connection's slot is attached to."""
         ...
 
     def release_connection(self, user_id: str, lease_id: str) -> None:
@@ -81,8 +88,13 @@ class LocalCoordinator:
     node_id = "local"
     health = None
 
-    async def admit_connection(self, user_id: str, lease_id: str, limit: int) -> bool:
-        return True
+    async def admit_connection(
+        self, user_id: str, lease_id: str, limit: int
+    ) -> frozenset[str] | None:
+        return frozenset()  # (the sessions attached here are the service's to know)
+
+    async def tag_connection(self, user_id: str, lease_id: str, session_id: str) -> None:
+        return None
 
     def release_connection(self, user_id: str, lease_id: str) -> None:
         return None

@@ -6,8 +6,9 @@ server-side script on one such key: atomic across the cluster, and ready for
 a Redis Cluster, where a user's keys share a slot.
 
 A user's connection (or run) slots are a hash of ``lease -> deadline|tag``
-(the tag: a run's thread). Taking one drops the leases whose deadline passed,
-refuses when the tag is taken (a busy thread) or the limit is reached, and adds
+(the tag: a connection's session, a run's thread). Taking one drops the
+leases whose deadline passed, refuses when the tag is taken (a busy thread) or
+the limit is reached (else answers the tags of the others), and adds
 the new lease with a deadline ``ttl_s`` (``2 x heartbeat_interval_s``) away,
 all by Redis's own clock. The node renews the deadlines of the leases it holds
 every ``ttl_s / 4`` (and sets them again when Redis was away longer than
@@ -37,32 +38,35 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
 # KEYS[1]: a user's slots. ARGV: limit, lease, tag ('' for none), ttl in ms.
-# Returns 0 (taken), 1 (the tag is held), 2 (the limit is reached).
+# Returns {0, the tags of the other live leases} (taken), {1} (the tag is
+# held), {2} (the limit is reached).
 _TAKE_SLOT = (
     _NOW_MS
     + """
-local held, busy = 0, false
+local held, busy, tags = 0, false, {0}
 local slots = redis.call('HGETALL', KEYS[1])
 for i = 1, #slots, 2 do
   local deadline, tag = string.match(slots[i + 1], '^(%d+)|(.*)$')
   if deadline and tonumber(deadline) > now then
     held = held + 1
     if ARGV[3] ~= '' and tag == ARGV[3] then busy = true end
+    if tag ~= '' then table.insert(tags, tag) end
   else
     redis.call('HDEL', KEYS[1], slots[i])
   end
 end
-if busy then return 1 end
-if held >= tonumber(ARGV[1]) then return 2 end
+if busy then return {1} end
+if held >= tonumber(ARGV[1]) then return {2} end
 local deadline = string.format('%.0f', now + tonumber(ARGV[4]))
 redis.call('HSET', KEYS[1], ARGV[2], deadline .. '|' .. ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 0
+return tags
 """
 )
 
-# KEYS[1]: a user's slots. ARGV: lease, tag. Returns 0 (tagged), 1 (another
-# live lease holds the tag), 2 (the lease has lapsed: nothing to tag).
+# KEYS[1]: a user's slots. ARGV: lease, tag, '1' when no other lease may hold
+# the tag. Returns 0 (tagged), 1 (another live lease holds the tag), 2 (the
+# lease has lapsed: nothing to tag).
 _TAG_SLOT = (
     _NOW_MS
     + """
@@ -71,7 +75,11 @@ local slots = redis.call('HGETALL', KEYS[1])
 for i = 1, #slots, 2 do
   local deadline, tag = string.match(slots[i + 1], '^(%d+)|(.*)$')
   if deadline and tonumber(deadline) > now then
-    if slots[i] == ARGV[1] then mine = deadline elseif tag == ARGV[2] then return 1 end
+    if slots[i] == ARGV[1] then
+      mine = deadline
+    elseif ARGV[3] == '1' and tag == ARGV[2] then
+      return 1
+    end
   end
 end
 if not mine then return 2 end
@@ -169,14 +177,28 @@ class RedisCoordinator:
         self.health.succeeded()
         return result
 
-    async def _take(self, key: str, lease_id: str, tag: str, limit: int) -> int:
+    async def _take(
+        self, key: str, lease_id: str, tag: str, limit: int
+    ) -> tuple[int, frozenset[str]]:
+        """0 and the tags of the other live leases, or the refusal's code."""
         lease = self._lease(lease_id)
-        taken: int = await self._call(
+        reply: list[Any] = await self._call(
             lambda: self._take_slot(keys=[key], args=[limit, lease, tag, self._ttl_ms])
         )
-        if taken == 0:
+        code = int(reply[0])
+        if code == 0:
             self._held.setdefault(key, {})[lease] = tag
-        return taken
+        return code, frozenset(t.decode() if isinstance(t, bytes) else t for t in reply[1:])
+
+    async def _tag(self, key: str, lease_id: str, tag: str, *, exclusive: bool) -> bool:
+        lease = self._lease(lease_id)
+        args = [lease, tag, "1" if exclusive else "0"]
+        tagged: int = await self._call(lambda: self._tag_slot(keys=[key], args=args))
+        if tagged == 2:
+            log_event("slot_lapsed", logging.WARNING, key=key, lease=lease_id)
+        if tagged != 1 and lease in self._held.get(key, {}):
+            self._held[key][lease] = tag  # (renewals keep it)
+        return tagged != 1
 
     def _release(self, key: str, lease_id: str) -> None:
         lease = self._lease(lease_id)
@@ -189,8 +211,14 @@ class RedisCoordinator:
         self._releases.append((key, lease))
         self._wake.set()
 
-    async def admit_connection(self, user_id: str, lease_id: str, limit: int) -> bool:
-        return await self._take(self._key(user_id, _CONNECTIONS), lease_id, "", limit) == 0
+    async def admit_connection(
+        self, user_id: str, lease_id: str, limit: int
+    ) -> frozenset[str] | None:
+        code, sessions = await self._take(self._key(user_id, _CONNECTIONS), lease_id, "", limit)
+        return sessions if code == 0 else None
+
+    async def tag_connection(self, user_id: str, lease_id: str, session_id: str) -> None:
+        await self._tag(self._key(user_id, _CONNECTIONS), lease_id, session_id, exclusive=False)
 
     def release_connection(self, user_id: str, lease_id: str) -> None:
         self._release(self._key(user_id, _CONNECTIONS), lease_id)
@@ -198,17 +226,11 @@ class RedisCoordinator:
     async def admit_run(
         self, user_id: str, lease_id: str, thread_id: str | None, limit: int
     ) -> RunRefusal | None:
-        taken = await self._take(self._key(user_id, _RUNS), lease_id, thread_id or "", limit)
-        return (None, RunRefusal.THREAD_BUSY, RunRefusal.USER_AT_LIMIT)[taken]
+        code, _ = await self._take(self._key(user_id, _RUNS), lease_id, thread_id or "", limit)
+        return (None, RunRefusal.THREAD_BUSY, RunRefusal.USER_AT_LIMIT)[code]
 
     async def tag_run(self, user_id: str, lease_id: str, thread_id: str) -> bool:
-        key, lease = self._key(user_id, _RUNS), self._lease(lease_id)
-        tagged: int = await self._call(lambda: self._tag_slot(keys=[key], args=[lease, thread_id]))
-        if tagged == 2:
-            log_event("run_slot_lapsed", logging.WARNING, user=user_id, lease=lease_id)
-        if tagged != 1 and lease in self._held.get(key, {}):
-            self._held[key][lease] = thread_id  # (renewals keep it)
-        return tagged != 1
+        return await self._tag(self._key(user_id, _RUNS), lease_id, thread_id, exclusive=True)
 
     def release_run(self, user_id: str, lease_id: str) -> None:
         self._release(self._key(user_id, _RUNS), lease_id)

@@ -247,9 +247,10 @@ class Hub:
         lease_id = f"c-{uuid.uuid4().hex[:16]}"  # the connection's id, if it opens
         coordinator = self.services.coordinator
         try:
-            if not await coordinator.admit_connection(
+            attached_elsewhere = await coordinator.admit_connection(
                 user_id, lease_id, self.config.max_connections_per_user
-            ):
+            )
+            if attached_elsewhere is None:
                 user_hub.release()
                 return too_many_connections(self.config.max_connections_per_user)
         except ServiceUnavailable:
@@ -260,8 +261,9 @@ class Hub:
             raise
         try:
             session_id, resumed = await self.services.sessions.open(
-                user_id, admitted.target.session_id
+                user_id, admitted.target.session_id, attached_elsewhere=attached_elsewhere
             )
+            await self._name_session(user_id, lease_id, session_id)
         except SessionForbidden:
             self._give_back(user_hub, lease_id)
             self.stats.security_violations += 1
@@ -281,6 +283,14 @@ class Hub:
             self._give_back(user_hub, lease_id)
             raise
         return _Seat(admitted, user_hub, lease_id, session_id, resumed)
+
+    async def _name_session(self, user_id: str, lease_id: str, session_id: str) -> None:
+        """Tell the cluster which session the connection is attached to (so no
+        node deletes it to make room); without Redis, the connection goes on."""
+        try:
+            await self.services.coordinator.tag_connection(user_id, lease_id, session_id)
+        except ServiceUnavailable as exc:
+            log_event("session_not_named", logging.WARNING, user=user_id, error=str(exc))
 
     def _give_back(self, user_hub: UserHub, lease_id: str) -> None:
         """A slot that no connection took: on this node and in the cluster."""

@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
@@ -72,11 +72,14 @@ class SessionService:
         cipher: SessionCipher,
         policy: SessionPolicy,
         clock: Callable[[], float] = time.time,
+        *,
+        shared: bool = False,
     ) -> None:
         self._storage = storage
         self._cipher = cipher
         self.policy = policy
         self._clock = clock
+        self._shared = shared
         self._attached: dict[str, int] = {}
         self._lot = trio.lowlevel.ParkingLot()
         self.expired = 0
@@ -85,28 +88,41 @@ class SessionService:
     def attached(self) -> dict[str, int]:
         return dict(self._attached)
 
-    async def open(self, user_id: str, requested: str | None) -> tuple[str, bool]:
+    async def open(
+        self,
+        user_id: str,
+        requested: str | None,
+        *,
+        attached_elsewhere: Collection[str] = (),
+    ) -> tuple[str, bool]:
         """Attach a connection: the requested session when it is the user's and
         alive (``resumed``), otherwise a new one. SessionForbidden for a session
-        of another user."""
+        of another user. ``attached_elsewhere``: the user's sessions that
+        connections on other processes of a cluster are attached to."""
         now = self._clock()
         if requested:
             record = await self._storage.get_session(requested)
             if record is not None and record.user_id != user_id:
                 raise SessionForbidden(requested)
             if record is not None:
-                attached = record.session_id in self._attached
+                attached = record.session_id in self._attached or (
+                    record.session_id in attached_elsewhere
+                )
                 if self.policy.is_expired(now, record.last_active, attached):
                     await self._delete([record.session_id], "expired")
                 elif not self._readable(record):
                     await self._delete([record.session_id], "data cannot be opened with this key")
                 else:
                     self._attach(record.session_id)
-                    await self._storage.touch_session(record.session_id, now)
+                    await self._storage.touch_sessions([record.session_id], now)
                     return record.session_id, True
         existing = await self._storage.user_sessions(user_id)
         views = [
-            SessionView(s.session_id, s.last_active, s.session_id in self._attached)
+            SessionView(
+                s.session_id,
+                s.last_active,
+                s.session_id in self._attached or s.session_id in attached_elsewhere,
+            )
             for s in existing
         ]
         victims = self.policy.to_make_room(views, now)
@@ -136,7 +152,7 @@ class SessionService:
             return
         self._attached.pop(session_id, None)
         try:
-            await self._storage.touch_session(session_id, self._clock())
+            await self._storage.touch_sessions([session_id], self._clock())
         finally:
             self._lot.unpark_all()  # its idle clock runs from now on, stored or not
 
@@ -168,13 +184,28 @@ class SessionService:
         """Delete sessions as their idle deadlines pass. A storage failure is
         logged and the work is tried again ``RETRY_S`` later: it never ends the
         task (nor the server with it)."""
-        task_status.started()
+        async with trio.open_nursery() as nursery:
+            if self._shared:
+                nursery.start_soon(self._keep_attached_fresh)
+            task_status.started()
+            while True:
+                try:
+                    await self._expire_due()
+                except StorageError as exc:
+                    log_event("session_expiry_error", logging.ERROR, error=str(exc))
+                    await trio.sleep(RETRY_S)
+
+    async def _keep_attached_fresh(self) -> None:
+        """Shared with other processes (a cluster), whose expiry does not know
+        what is attached here: mark the attached sessions active every quarter
+        of the idle timeout, so none of them reaches it while attached."""
         while True:
-            try:
-                await self._expire_due()
-            except StorageError as exc:
-                log_event("session_expiry_error", logging.ERROR, error=str(exc))
-                await trio.sleep(RETRY_S)
+            await trio.sleep(self.policy.idle_timeout_s / 4)
+            if self._attached:
+                try:
+                    await self._storage.touch_sessions(list(self._attached), self._clock())
+                except StorageError as exc:
+                    log_event("session_touch_error", logging.WARNING, error=str(exc))
 
     async def _expire_due(self) -> None:
         """Wait for the next idle deadline (or a detach), then delete what is due."""

@@ -99,6 +99,7 @@ async def running_services(
                     SessionCipher(_session_key(config)),
                     SessionPolicy(config.idle_timeout_s, config.max_sessions_per_user),
                     clock=clock,
+                    shared=config.redis_url is not None,
                 )
                 await nursery.start(sessions.run)
                 low_work = RoundBudget()

@@ -34,17 +34,18 @@ async def until_admitted(coordinator: RedisCoordinator, lease: str, timeout_s: f
     """Seconds until the slot is taken (tried every 20 ms)."""
     start = trio.current_time()
     with trio.fail_after(timeout_s):
-        while not await coordinator.admit_connection("alice", lease, 2):  # noqa: ASYNC110
+        while await coordinator.admit_connection("alice", lease, 2) is None:  # noqa: ASYNC110
             await trio.sleep(0.02)
     return trio.current_time() - start
 
 
 async def test_slots_up_to_the_limit_across_nodes_and_given_back(redis_url: str) -> None:
     async with node(redis_url) as a, node(redis_url) as b:
-        assert await a.admit_connection("alice", "c-1", 2)
-        assert await b.admit_connection("alice", "c-2", 2)
-        assert not await a.admit_connection("alice", "c-3", 2)
-        assert await b.admit_connection("bob", "c-1", 2)  # another user's count
+        assert await a.admit_connection("alice", "c-1", 2) == frozenset()
+        await a.tag_connection("alice", "c-1", "s-1")  # its session
+        assert await b.admit_connection("alice", "c-2", 2) == {"s-1"}  # attached elsewhere
+        assert await a.admit_connection("alice", "c-3", 2) is None
+        assert await b.admit_connection("bob", "c-1", 2) is not None  # another user's count
         a.release_connection("alice", "c-1")
         a.release_connection("alice", "never-held")  # nothing to give back
         assert await until_admitted(b, "c-4", 5) < 1
@@ -70,10 +71,10 @@ async def test_a_thread_holds_one_run_and_the_user_a_limit_of_them(redis_url: st
 async def test_a_node_that_stops_renewing_loses_its_slots_within_the_ttl(redis_url: str) -> None:
     async with node(redis_url, ttl_s=0.6) as survivor:
         async with node(redis_url, ttl_s=0.6) as doomed:
-            assert await doomed.admit_connection("alice", "c-1", 2)
-            assert await doomed.admit_connection("alice", "c-2", 2)
+            assert await doomed.admit_connection("alice", "c-1", 2) is not None
+            assert await doomed.admit_connection("alice", "c-2", 2) is not None
             await trio.sleep(1.2)  # two ttls: renewed all along, still held
-            assert not await survivor.admit_connection("alice", "c-3", 2)
+            assert await survivor.admit_connection("alice", "c-3", 2) is None
         # the doomed node's task stopped (as kill -9 stops it): no renewal
         assert await until_admitted(survivor, "c-4", 5) <= 0.6 + 0.2
 
@@ -94,7 +95,7 @@ async def test_while_redis_is_away_calls_fail_fast_and_it_recovers_by_itself(
     redis_server: RedisServer,
 ) -> None:
     async with node(redis_server.url, ttl_s=0.4) as a:
-        assert await a.admit_connection("alice", "c-1", 2)
+        assert await a.admit_connection("alice", "c-1", 2) is not None
         redis_server.stop()
         with pytest.raises(ServiceUnavailable):
             await a.admit_connection("alice", "c-2", 2)
@@ -106,8 +107,8 @@ async def test_while_redis_is_away_calls_fail_fast_and_it_recovers_by_itself(
         with trio.fail_after(10):
             while not a.health.up:  # noqa: ASYNC110 (the renewing task finds it back)
                 await trio.sleep(0.05)
-        assert await a.admit_connection("alice", "c-3", 2)
+        assert await a.admit_connection("alice", "c-3", 2) is not None
         assert a.health.outages == 1
         # the restarted Redis had lost everything: the node's renewals put c-1 back
         await trio.sleep(0.3)
-        assert not await a.admit_connection("alice", "c-4", 2)
+        assert await a.admit_connection("alice", "c-4", 2) is None

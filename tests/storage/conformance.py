@@ -278,12 +278,16 @@ async def check_session_store(store: SessionStore) -> None:
     assert await store.user_sessions("alice") == [older, resealed]
 
     # touch moves only the activity; an unknown session is no error and stays unknown
-    await store.touch_session("s-2", 170.0)
+    await store.touch_sessions(["s-2"], 170.0)
     touched = SessionRecord("s-2", "alice", 90.0, 170.0, b"nonce-2", b"sealed-2")
     assert await store.get_session("s-2") == touched
     assert await store.user_sessions("alice") == [resealed, touched]
-    await store.touch_session("s-missing", 1.0)
+    await store.touch_sessions(["s-missing"], 1.0)
     assert await store.get_session("s-missing") is None
+    await store.touch_sessions(["s-1", "s-2"], 175.0)  # several at once
+    assert [s.last_active for s in await store.user_sessions("alice")] == [175.0, 175.0]
+    await store.touch_sessions(["s-1"], 160.0)
+    await store.touch_sessions(["s-2"], 170.0)
 
     # idle since a cutoff: activity at or before it, least recently active first
     assert await store.sessions_idle_since(159.0) == []

@@ -52,12 +52,12 @@ class SqliteSessionStore:
 
         return await self._database.read(select)
 
-    async def touch_session(self, session_id: str, last_active: float) -> None:
+    async def touch_sessions(self, session_ids: Sequence[str], last_active: float) -> None:
         def update() -> None:
             with self._database.transaction() as db:
-                db.execute(
+                db.executemany(
                     "UPDATE sessions SET last_active = ? WHERE session_id = ?",
-                    (last_active, session_id),
+                    [(last_active, session_id) for session_id in session_ids],
                 )
 
         await self._database.call(update)
