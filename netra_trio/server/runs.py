@@ -11,7 +11,8 @@ handler can store the user's message in between without a second check.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import trio
@@ -71,6 +72,17 @@ class RunSlot:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+@contextmanager
+def _unavailable_as_error(slot: RunSlot) -> Iterator[None]:
+    """The cluster cannot be asked: the run is refused with UNAVAILABLE."""
+    try:
+        yield
+    except ServiceUnavailable as exc:
+        raise ProtocolError(
+            ErrorCode.UNAVAILABLE, f"cannot start a run: {exc}", correlation_id=slot.correlation_id
+        ) from exc
 
 
 class RunHost(Protocol):
@@ -140,30 +152,18 @@ class RunManager:
         )
 
     async def _admit_in_cluster(self, slot: RunSlot) -> RunRefusal | None:
-        try:
+        with _unavailable_as_error(slot):
             return await self._services.coordinator.admit_run(
                 self._user_hub.user_id,
                 slot.run_id,
                 slot.thread_id,
                 self._services.config.max_runs_per_user,
             )
-        except ServiceUnavailable as exc:
-            raise ProtocolError(
-                ErrorCode.UNAVAILABLE,
-                f"cannot start a run: {exc}",
-                correlation_id=slot.correlation_id,
-            ) from exc
 
     async def _tag(self, slot: RunSlot, thread_id: str) -> None:
         user_id = self._user_hub.user_id
-        try:
+        with _unavailable_as_error(slot):
             tagged = await self._services.coordinator.tag_run(user_id, slot.run_id, thread_id)
-        except ServiceUnavailable as exc:
-            raise ProtocolError(
-                ErrorCode.UNAVAILABLE,
-                f"cannot start a run: {exc}",
-                correlation_id=slot.correlation_id,
-            ) from exc
         if not tagged:
             raise ProtocolError(
                 ErrorCode.AGENT_BUSY,

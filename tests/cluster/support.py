@@ -13,9 +13,23 @@ import trio
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.client import NetraClient
 from netra_trio.server.app import Server
-from tests.helpers import start_server
+from tests.helpers import SECRET, SESSION_KEY, start_server
 
 TERMINAL = ("agent_completed", "agent_error")
+
+
+def node_args(redis_url: str, database: Path, *more: str) -> list[str]:
+    """The flags of a node started as a subprocess (``serve_subprocess``), with
+    a heartbeat of one second: a node killed with kill -9 lapses within 2 s."""
+    return [
+        "--jwt-secret", SECRET,
+        "--session-key", SESSION_KEY,
+        "--database", str(database),
+        "--redis-url", redis_url,
+        "--heartbeat-interval-s", "1",
+        "--heartbeat-timeout-s", "1",
+        *more,
+    ]  # fmt: skip
 
 
 @asynccontextmanager

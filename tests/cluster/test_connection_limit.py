@@ -12,8 +12,8 @@ import trio
 from trio_websocket import ConnectionRejected
 
 from netra_trio.client import open_client
-from tests.cluster.support import cluster
-from tests.helpers import SECRET, SESSION_KEY, serve_subprocess, token_for
+from tests.cluster.support import cluster, node_args
+from tests.helpers import serve_subprocess, token_for
 
 
 class Held:
@@ -70,15 +70,7 @@ async def test_a_killed_node_frees_its_slots_within_two_heartbeat_intervals(
     redis_url: str, tmp_path: Path
 ) -> None:
     database = tmp_path / "netra.db"
-    args = [
-        "--jwt-secret", SECRET,
-        "--session-key", SESSION_KEY,
-        "--database", str(database),
-        "--redis-url", redis_url,
-        "--heartbeat-interval-s", "1",
-        "--heartbeat-timeout-s", "1",
-        "--max-connections-per-user", "2",
-    ]  # fmt: skip
+    args = node_args(redis_url, database, "--max-connections-per-user", "2")
     token = token_for("alice")
     async with (
         serve_subprocess(args, cwd=tmp_path, stderr_path=tmp_path / "a.log") as (doomed, url_a),

@@ -12,10 +12,8 @@ from pathlib import Path
 import trio
 
 from netra_trio.client import open_client
-from tests.cluster.support import cluster
+from tests.cluster.support import cluster, node_args
 from tests.helpers import (
-    SECRET,
-    SESSION_KEY,
     agents_with,
     serve_subprocess,
     start_server,
@@ -51,14 +49,7 @@ async def test_the_runs_of_a_killed_node_are_interrupted_once_its_leases_lapse(
     redis_url: str, tmp_path: Path
 ) -> None:
     database = tmp_path / "netra.db"
-    args = [
-        "--jwt-secret", SECRET,
-        "--session-key", SESSION_KEY,
-        "--database", str(database),
-        "--redis-url", redis_url,
-        "--heartbeat-interval-s", "1",
-        "--heartbeat-timeout-s", "1",
-    ]  # fmt: skip
+    args = node_args(redis_url, database)
     token = token_for("alice")
     async with (
         serve_subprocess(
