@@ -37,7 +37,6 @@ import math
 import secrets
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
 
 import coredis
 import orjson
@@ -45,6 +44,7 @@ import trio
 
 from netra_trio.backplane.base import BackplaneUnavailable, EventSink
 from netra_trio.backplane.notices import Notice, decode_notice, encode_notice
+from netra_trio.backplane.redis_subscriber import Messages, Subscriber
 from netra_trio.cluster.health import ServiceHealth, ServiceUnavailable
 from netra_trio.cluster.redis_errors import REDIS_OUTAGES
 from netra_trio.core.ordering import InOrder
@@ -96,6 +96,7 @@ class RedisBackplane:
         node_id: str | None = None,
         health: ServiceHealth | None = None,
         max_unsent_events: int = MAX_UNSENT_EVENTS,
+        url: str,
     ) -> None:
         self.node_id = node_id or secrets.token_hex(8)
         self.health = health or ServiceHealth("Redis")
@@ -105,9 +106,9 @@ class RedisBackplane:
         self._prefix = prefix
         self._gap_wait_s = gap_wait_s
         self._users: dict[str, InOrder[StoredEvent]] = {}
-        self._confirmed: set[str] = set()  # channels whose subscription Redis confirmed
+        self._confirmed: set[bytes] = set()  # channels whose subscription Redis confirmed
         self._unsent: deque[StoredEvent] = deque(maxlen=max_unsent_events)
-        self._pubsub: Any = None  # coredis's PubSub, while run() runs
+        self._subscriber = Subscriber(url, self.health, self._received, self._subscribed)
         self._nursery: trio.Nursery | None = None
         self._sink: EventSink | None = None
         self._gaps = trio.lowlevel.ParkingLot()  # the gap filler, waiting for a gap
@@ -184,15 +185,13 @@ class RedisBackplane:
     async def subscribe(self, user_id: str) -> None:
         if user_id in self._users:
             return
-        if self._pubsub is None:
+        if self._nursery is None:
             raise RuntimeError("the backplane's receiving side is not running")
         try:
             self.health.check()
-            await self._pubsub.subscribe(self._channel(user_id))
+            await self._subscriber.subscribe(self._channel(user_id))
         except ServiceUnavailable as exc:
             raise BackplaneUnavailable(str(exc)) from exc
-        except REDIS_OUTAGES as exc:
-            raise BackplaneUnavailable(str(self.health.failed(exc))) from exc
         # from here on the user's messages arrive; what was stored before is
         # not handed on (a client asks for it with resume)
         window = await self._events.replay_window(user_id)
@@ -203,51 +202,52 @@ class RedisBackplane:
             self._nursery.start_soon(self._unsubscribe_channel, self._channel(user_id))
 
     async def _unsubscribe_channel(self, channel: str) -> None:
-        self._confirmed.discard(channel)
+        self._confirmed.discard(channel.encode())
         try:
-            await self._pubsub.unsubscribe(channel)
-        except Exception:  # the subscription ends with the connection anyway
-            log_event("backplane_unsubscribe_error", logging.WARNING, exc_info=True)
+            await self._subscriber.unsubscribe(channel)
+        except ServiceUnavailable:  # the subscription ends with the connection anyway
+            log_event("backplane_unsubscribe_lost", logging.WARNING, channel=channel)
 
     async def run(
         self, sink: EventSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         self._sink = sink
         try:
-            async with (
-                self._client.pubsub(ignore_subscribe_messages=False) as pubsub,
-                trio.open_nursery() as nursery,
-            ):
-                self._pubsub, self._nursery = pubsub, nursery
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self._subscriber.run)
+                self._nursery = nursery
                 nursery.start_soon(self._fill_gaps)
                 nursery.start_soon(self._send_unsent)
                 task_status.started()
-                while True:  # (iterating the PubSub ends while nothing is subscribed)
-                    message = await pubsub.get_message()
-                    if message is not None:
-                        self._received(message)
         finally:
-            self._pubsub = self._nursery = self._sink = None
+            self._nursery = self._sink = None
 
-    def _received(self, message: Any) -> None:
-        channel = message["channel"]
-        channel = channel.decode() if isinstance(channel, bytes) else channel
-        user_id = channel[len(self._prefix) + 2 :]
-        order = self._users.get(user_id)
-        if message["type"] == "subscribe":
-            self._subscribed_again(channel, user_id, order)
-            return
-        if message["type"] != "message" or order is None or self._sink is None:
-            return  # unsubscribed meanwhile
-        data = message["data"]
-        data = data if isinstance(data, bytes) else data.encode()
-        origin, _, body = data.partition(b" ")
-        if origin + b" " == self._origin:
-            return  # handed on when it was published
-        if body.startswith(_NOTICE):
-            self._notice(user_id, body[1:])
-            return
-        self._offer(user_id, order, decode_events(user_id, body), trio.current_time())
+    def _received(self, messages: Messages) -> None:
+        """What one read from the subscriber connection brought: each user's
+        events in order, all of them handed on in one call."""
+        sink, prefix, users, ready = self._sink, len(self._prefix) + 2, self._users, []
+        now = trio.current_time()
+        for channel, data in messages:
+            user_id = channel[prefix:].decode()
+            order = users.get(user_id)
+            if order is None or sink is None:
+                continue  # unsubscribed meanwhile
+            origin, _, body = data.partition(b" ")
+            if origin + b" " == self._origin:
+                continue  # handed on when it was published
+            if body.startswith(_NOTICE):
+                self._notice(user_id, body[1:])
+                continue
+            try:
+                events = decode_events(user_id, body)
+            except ValueError as exc:
+                log_event("backplane_bad_message", logging.WARNING, user=user_id, error=str(exc))
+                continue
+            ready += order.offer(events, now)
+            if order.missing_since is not None:
+                self._gaps.unpark()
+        if ready and sink is not None:
+            sink.deliver(ready)
 
     def _offer(
         self, user_id: str, order: InOrder[StoredEvent], events: list[StoredEvent], now: float
@@ -256,14 +256,15 @@ class RedisBackplane:
         if order.missing_since is not None:
             self._gaps.unpark()
 
-    def _subscribed_again(
-        self, channel: str, user_id: str, order: InOrder[StoredEvent] | None
-    ) -> None:
+    def _subscribed(self, channel: bytes) -> None:
         """Redis confirmed a subscription: the first time, nothing to do; again
         (the connection was lost), read what was published meanwhile."""
         if channel not in self._confirmed:
             self._confirmed.add(channel)
-        elif order is not None and self._nursery is not None:
+            return
+        user_id = channel[len(self._prefix) + 2 :].decode()
+        order = self._users.get(user_id)
+        if order is not None and self._nursery is not None:
             self._nursery.start_soon(self._fill, user_id, order)
 
     def _hand_on(self, user_id: str, order: InOrder[StoredEvent], ready: list[StoredEvent]) -> None:

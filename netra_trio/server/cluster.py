@@ -49,6 +49,8 @@ async def open_cluster(config: Config, events: EventStore) -> AsyncIterator[Clus
             raise StartupError(f"cannot use Redis at {where}: {exc}") from exc
         health = ServiceHealth("Redis")
         coordinator = RedisCoordinator(client, ttl_s=2 * config.heartbeat_interval_s, health=health)
-        backplane = RedisBackplane(client, events, node_id=coordinator.node_id, health=health)
+        backplane = RedisBackplane(
+            client, events, url=config.redis_url, node_id=coordinator.node_id, health=health
+        )
         log_event("redis_connected", url=where, node=coordinator.node_id)
         yield Cluster(backplane, coordinator)
