@@ -3,10 +3,11 @@
 Each user has a channel (``{prefix}u:{user_id}``). Publishing hands a batch to
 this process's own connections first, without Redis, then sends each user's
 events of the batch as one message on that user's channel, all of a batch's
-messages in one round trip (a pipeline): Redis work per event is O(1), and a
-process receives only the channels of the users it subscribed to, those with a
-hub on it. A process skips its own messages (each names the process that sent
-it). One pub/sub connection per process carries its subscriptions.
+messages in one write and their answers in one read (``redis_publisher.py``):
+Redis work per event is O(1), and a process receives only the channels of the
+users it subscribed to, those with a hub on it, on one subscriber connection
+read in batches (``redis_subscriber.py``). A process skips its own messages
+(each names the process that sent it).
 
 Processes store and publish their batches independently, so a user's batch
 numbered later may arrive first. The receiving side keeps each user's events in
@@ -20,9 +21,9 @@ When Redis is lost, events go on being stored and delivered to this process's
 connections; the batches that could not be sent wait (up to
 ``MAX_UNSENT_EVENTS``, the oldest dropped first: the other processes read
 those from the store when they see the gap) and are sent in order once Redis
-answers again. The pub/sub connection reconnects by itself (coredis, with
-backoff) and subscribes again; each channel confirmed again is read up from the
-store, for what was published while it was away.
+answers again. The subscriber connection reconnects by itself (with backoff)
+and subscribes again; each channel confirmed again is read up from the store,
+for what was published while it was away.
 
 A message is the sending process's id, a space, then either one line per
 event, ``[seq, type, run_id, thread_id, created_at]`` as JSON, a tab, and the
@@ -38,15 +39,14 @@ import secrets
 from collections import deque
 from collections.abc import Sequence
 
-import coredis
 import orjson
 import trio
 
 from netra_trio.backplane.base import BackplaneUnavailable, EventSink
 from netra_trio.backplane.notices import Notice, decode_notice, encode_notice
+from netra_trio.backplane.redis_publisher import Publisher
 from netra_trio.backplane.redis_subscriber import Messages, Subscriber
 from netra_trio.cluster.health import ServiceHealth, ServiceUnavailable
-from netra_trio.cluster.redis_errors import REDIS_OUTAGES
 from netra_trio.core.ordering import InOrder
 from netra_trio.logs import log_event
 from netra_trio.storage.base import EventStore, StorageError
@@ -88,7 +88,6 @@ def _by_user(events: Sequence[StoredEvent]) -> dict[str, list[StoredEvent]]:
 class RedisBackplane:
     def __init__(
         self,
-        client: coredis.Redis[bytes],
         events: EventStore,
         *,
         prefix: str = "netra:",
@@ -101,7 +100,6 @@ class RedisBackplane:
         self.node_id = node_id or secrets.token_hex(8)
         self.health = health or ServiceHealth("Redis")
         self._origin = self.node_id.encode() + b" "
-        self._client = client
         self._events = events
         self._prefix = prefix
         self._gap_wait_s = gap_wait_s
@@ -109,6 +107,7 @@ class RedisBackplane:
         self._confirmed: set[bytes] = set()  # channels whose subscription Redis confirmed
         self._unsent: deque[StoredEvent] = deque(maxlen=max_unsent_events)
         self._subscriber = Subscriber(url, self.health, self._received, self._subscribed)
+        self._publisher = Publisher(url, self.health)
         self._nursery: trio.Nursery | None = None
         self._sink: EventSink | None = None
         self._gaps = trio.lowlevel.ParkingLot()  # the gap filler, waiting for a gap
@@ -135,15 +134,17 @@ class RedisBackplane:
             return
         try:
             await self._send(by_user)
-        except REDIS_OUTAGES as exc:
-            self.health.failed(exc)
+        except ServiceUnavailable:  # (marked down)
             self._keep(events)
 
     async def _send(self, by_user: dict[str, list[StoredEvent]]) -> None:
         origin = self._origin
-        async with self._client.pipeline(transaction=False) as pipe:
-            for user_id, mine in by_user.items():
-                pipe.publish(self._channel(user_id), origin + encode_events(mine))
+        await self._publisher.publish(
+            [
+                (self._channel(user_id).encode(), origin + encode_events(mine))
+                for user_id, mine in by_user.items()
+            ]
+        )
 
     def _keep(self, events: Sequence[StoredEvent]) -> None:
         dropped = len(self._unsent) + len(events) - (self._unsent.maxlen or 0)
@@ -162,11 +163,9 @@ class RedisBackplane:
             batch = list(self._unsent)
             try:
                 await self._send(_by_user(batch))
-            except REDIS_OUTAGES as exc:
-                self.health.failed(exc)
+            except ServiceUnavailable:
                 await trio.sleep(self.health.next_wait())
                 continue
-            self.health.succeeded()
             for _ in batch:  # (publish may have added more meanwhile)
                 self._unsent.popleft()
             log_event("backplane_unsent_sent", events=len(batch))
@@ -175,11 +174,11 @@ class RedisBackplane:
         data = self._origin + _NOTICE + encode_notice(self.node_id, notice)
         try:
             self.health.check()
-            receivers = await self._client.publish(self._channel(notice.user_id), data)
+            (receivers,) = await self._publisher.publish(
+                [(self._channel(notice.user_id).encode(), data)]
+            )
         except ServiceUnavailable as exc:
             raise BackplaneUnavailable(str(exc)) from exc
-        except REDIS_OUTAGES as exc:
-            raise BackplaneUnavailable(str(self.health.failed(exc))) from exc
         return max(0, receivers - (notice.user_id in self._users))
 
     async def subscribe(self, user_id: str) -> None:
@@ -221,6 +220,8 @@ class RedisBackplane:
                 task_status.started()
         finally:
             self._nursery = self._sink = None
+            with trio.CancelScope(shield=True):
+                await self._publisher.aclose()
 
     def _received(self, messages: Messages) -> None:
         """What one read from the subscriber connection brought: each user's

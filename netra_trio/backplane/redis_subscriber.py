@@ -16,29 +16,18 @@ Redis down in ``health`` and connects again after its backoff; meanwhile
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable
-from urllib.parse import unquote, urlsplit
 
-import hiredis
 import trio
 
+from netra_trio.backplane.redis_connection import RedisConnection, command, open_connection
 from netra_trio.cluster.health import ServiceHealth, ServiceUnavailable
 
 PING_EVERY_S = 10.0
 CONNECT_TIMEOUT_S = 5.0
 SUBSCRIBE_TIMEOUT_S = 5.0
-_READ_BYTES = 256 * 1024
 
 Messages = list[tuple[bytes, bytes]]  # (channel, data), in the order Redis sent them
-
-
-def command(*words: bytes) -> bytes:
-    """A command in the Redis protocol (RESP)."""
-    parts = [b"*%d\r\n" % len(words)]
-    for word in words:
-        parts.append(b"$%d\r\n%s\r\n" % (len(word), word))
-    return b"".join(parts)
 
 
 class Subscriber:
@@ -49,13 +38,13 @@ class Subscriber:
         on_messages: Callable[[Messages], None],
         on_confirmed: Callable[[bytes], None],
     ) -> None:
-        self._url = urlsplit(url)
+        self._url = url
         self._health = health
         self._on_messages = on_messages
         self._on_confirmed = on_confirmed
         self._channels: set[bytes] = set()
         self._confirmations: dict[bytes, trio.Event] = {}
-        self._stream: trio.abc.Stream | None = None
+        self._connection: RedisConnection | None = None
         self._sending = trio.Lock()
 
     async def subscribe(self, channel: str) -> None:
@@ -72,16 +61,16 @@ class Subscriber:
         name = channel.encode()
         self._channels.discard(name)
         self._confirmations.pop(name, None)
-        if self._stream is not None:
+        if self._connection is not None:
             await self._send(command(b"UNSUBSCRIBE", name))
 
     async def _send(self, data: bytes) -> None:
-        stream = self._stream
-        if stream is None:
+        connection = self._connection
+        if connection is None:
             raise ServiceUnavailable("Redis is unavailable (subscriber not connected)")
         try:
             async with self._sending:
-                await stream.send_all(data)
+                await connection.send(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             raise self._health.failed(exc) from exc
 
@@ -92,20 +81,20 @@ class Subscriber:
         while True:
             try:
                 with trio.fail_after(CONNECT_TIMEOUT_S):
-                    stream = await self._connect()
+                    connection = await open_connection(self._url)
             except (OSError, trio.TooSlowError, ConnectionError) as exc:
                 self._health.failed(exc)
             else:
-                async with stream, trio.open_nursery() as nursery:
-                    self._stream = stream
+                async with trio.open_nursery() as nursery:
+                    self._connection = connection
                     try:
                         if self._channels:  # (again, after a reconnection)
                             await self._send(command(b"SUBSCRIBE", *sorted(self._channels)))
                         if starting:
                             starting = False
                             task_status.started()
-                        nursery.start_soon(self._ping, stream)
-                        await self._read(stream)
+                        nursery.start_soon(self._ping, connection)
+                        await self._read(connection)
                     except (
                         trio.BrokenResourceError,
                         trio.ClosedResourceError,
@@ -116,39 +105,15 @@ class Subscriber:
                     except ServiceUnavailable:
                         pass  # (marked down by _send)
                     finally:
-                        self._stream = None
+                        self._connection = None
                         nursery.cancel_scope.cancel()
+                        await connection.aclose()
             if starting:
                 starting = False
                 task_status.started()
             await trio.sleep(self._health.next_wait())
 
-    async def _connect(self) -> trio.abc.Stream:
-        url = self._url
-        stream: trio.abc.Stream
-        if url.scheme == "unix":
-            stream = await trio.open_unix_socket(url.path)
-        else:
-            stream = await trio.open_tcp_stream(url.hostname or "127.0.0.1", url.port or 6379)
-            if url.scheme == "rediss":
-                stream = trio.SSLStream(
-                    stream, ssl.create_default_context(), server_hostname=url.hostname
-                )
-        if url.password is not None:
-            user = [unquote(url.username).encode()] if url.username else []
-            await stream.send_all(command(b"AUTH", *user, unquote(url.password).encode()))
-            reader = hiredis.Reader()
-            while (reply := reader.gets()) is False:
-                data = await stream.receive_some(4096)
-                if not data:
-                    raise ConnectionError("Redis closed the connection during AUTH")
-                reader.feed(bytes(data))
-            if isinstance(reply, hiredis.ReplyError):
-                await stream.aclose()
-                raise ConnectionError(f"Redis refused the credentials: {reply}")
-        return stream
-
-    async def _ping(self, stream: trio.abc.Stream) -> None:
+    async def _ping(self, connection: RedisConnection) -> None:
         """A PING now and then: its answer keeps the reader's deadline away; a
         connection that cannot take it is closed (the reader then reconnects)."""
         while True:
@@ -156,20 +121,18 @@ class Subscriber:
             try:
                 await self._send(command(b"PING"))
             except ServiceUnavailable:
-                await trio.aclose_forcefully(stream)
+                await connection.aclose()
                 return
 
-    async def _read(self, stream: trio.abc.Stream) -> None:
-        reader = hiredis.Reader()
+    async def _read(self, connection: RedisConnection) -> None:
         while True:
             with trio.fail_after(3 * PING_EVERY_S):
-                data = await stream.receive_some(_READ_BYTES)
-            if not data:
-                raise trio.BrokenResourceError("Redis closed the subscriber connection")
+                replies = await connection.read()
             self._health.succeeded()
-            reader.feed(data if isinstance(data, bytes) else bytes(data))
             messages: Messages = []
-            while (reply := reader.gets()) is not False:
+            for reply in replies:
+                if not isinstance(reply, list):
+                    continue  # (an error, which subscriber mode has no use for)
                 kind = reply[0]
                 if kind == b"message":
                     messages.append((reply[1], reply[2]))

@@ -50,7 +50,7 @@ async def open_cluster(config: Config, events: EventStore) -> AsyncIterator[Clus
         health = ServiceHealth("Redis")
         coordinator = RedisCoordinator(client, ttl_s=2 * config.heartbeat_interval_s, health=health)
         backplane = RedisBackplane(
-            client, events, url=config.redis_url, node_id=coordinator.node_id, health=health
+            events, url=config.redis_url, node_id=coordinator.node_id, health=health
         )
         log_event("redis_connected", url=where, node=coordinator.node_id)
         yield Cluster(backplane, coordinator)

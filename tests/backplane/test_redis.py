@@ -28,8 +28,7 @@ async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
 def node_factory(redis_url: str, storage: SqliteStorage, **options: float):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def new_node() -> AsyncIterator[Backplane]:
-        async with coredis.Redis.from_url(redis_url) as client:
-            yield RedisBackplane(client, storage.events, url=redis_url, **options)
+        yield RedisBackplane(storage.events, url=redis_url, **options)
 
     return new_node
 
@@ -52,15 +51,12 @@ async def one_node(
     """A node subscribed to ``users``, its sink, and another node (of no
     users) that publishes: what it publishes reaches the sink through Redis."""
     sink = Sink()
-    async with (
-        coredis.Redis.from_url(redis_url, connect_timeout=1, stream_timeout=1) as client,
-        trio.open_nursery() as nursery,
-    ):
-        node = RedisBackplane(client, storage.events, url=redis_url, gap_wait_s=gap_wait_s)
+    async with trio.open_nursery() as nursery:
+        node = RedisBackplane(storage.events, url=redis_url, gap_wait_s=gap_wait_s)
         await nursery.start(node.run, sink)
         for user in users:
             await node.subscribe(user)
-        publisher = RedisBackplane(client, storage.events, url=redis_url)
+        publisher = RedisBackplane(storage.events, url=redis_url)
         await nursery.start(publisher.run, Sink())
         yield publisher, sink
         nursery.cancel_scope.cancel()
@@ -129,8 +125,8 @@ async def test_a_node_hands_its_own_events_on_without_redis_and_skips_their_echo
     redis_url: str, storage: SqliteStorage
 ) -> None:
     sink = Sink()
-    async with coredis.Redis.from_url(redis_url) as client, trio.open_nursery() as nursery:
-        node = RedisBackplane(client, storage.events, url=redis_url)
+    async with trio.open_nursery() as nursery:
+        node = RedisBackplane(storage.events, url=redis_url)
         await nursery.start(node.run, sink)
         await node.subscribe("alice")
         await node.publish([event("alice", 1)])
@@ -147,12 +143,9 @@ async def test_while_redis_is_away_events_wait_and_go_out_in_order_when_it_is_ba
     redis_server: RedisServer, storage: SqliteStorage
 ) -> None:
     far, near = Sink(), Sink()
-    async with (
-        coredis.Redis.from_url(redis_server.url, connect_timeout=1, stream_timeout=1) as client,
-        trio.open_nursery() as nursery,
-    ):
-        receiver = RedisBackplane(client, storage.events, url=redis_server.url, gap_wait_s=30)
-        sender = RedisBackplane(client, storage.events, url=redis_server.url)
+    async with trio.open_nursery() as nursery:
+        receiver = RedisBackplane(storage.events, url=redis_server.url, gap_wait_s=30)
+        sender = RedisBackplane(storage.events, url=redis_server.url)
         await nursery.start(receiver.run, far)
         await nursery.start(sender.run, near)
         await receiver.subscribe("alice")
@@ -181,11 +174,8 @@ async def test_after_a_lost_subscription_what_was_stored_meanwhile_is_read(
     redis_server: RedisServer, storage: SqliteStorage
 ) -> None:
     sink = Sink()
-    async with (
-        coredis.Redis.from_url(redis_server.url, connect_timeout=1, stream_timeout=1) as client,
-        trio.open_nursery() as nursery,
-    ):
-        node = RedisBackplane(client, storage.events, url=redis_server.url, gap_wait_s=30)
+    async with trio.open_nursery() as nursery:
+        node = RedisBackplane(storage.events, url=redis_server.url, gap_wait_s=30)
         await nursery.start(node.run, sink)
         await node.subscribe("alice")
         redis_server.stop()

@@ -12,7 +12,8 @@ import coredis
 import pytest
 import trio
 
-from netra_trio.backplane.redis_subscriber import Messages, Subscriber, command
+from netra_trio.backplane.redis_connection import command
+from netra_trio.backplane.redis_subscriber import Messages, Subscriber
 from netra_trio.cluster.health import ServiceHealth, ServiceUnavailable
 from tests.redis_server import RedisServer
 
