@@ -1,10 +1,12 @@
-"""Two (or more) server nodes of one cluster, in this process: each its own
-server on a free loopback port, all on one SQLite file and one redis-server."""
+"""Two (or more) server nodes of one cluster, all on one SQLite file and one
+redis-server, each on a free loopback port: as separate server processes
+(``netra-trio serve``, :func:`node_processes`), or as servers in this process
+(:func:`cluster`) where a test looks inside them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +15,48 @@ import trio
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.client import NetraClient
 from netra_trio.server.app import Server
-from tests.helpers import SECRET, SESSION_KEY, start_server
+from tests.helpers import SECRET, SESSION_KEY, serve_subprocess, start_server
 
 TERMINAL = ("agent_completed", "agent_error")
 
 
+FAST_LAPSE = ("--heartbeat-interval-s", "1", "--heartbeat-timeout-s", "1")  # kill -9: 2 s
+
+
 def node_args(redis_url: str, database: Path, *more: str) -> list[str]:
-    """The flags of a node started as a subprocess (``serve_subprocess``), with
-    a heartbeat of one second: a node killed with kill -9 lapses within 2 s."""
+    """The flags of a node started as a subprocess (``serve_subprocess``)."""
     return [
         "--jwt-secret", SECRET,
         "--session-key", SESSION_KEY,
         "--database", str(database),
         "--redis-url", redis_url,
-        "--heartbeat-interval-s", "1",
-        "--heartbeat-timeout-s", "1",
         *more,
     ]  # fmt: skip
+
+
+@asynccontextmanager
+async def node_processes(
+    redis_url: str,
+    database: Path,
+    *more: str,
+    nodes: int = 2,
+    module: str = "netra_trio",
+) -> AsyncIterator[list[str]]:
+    """``nodes`` server processes of one cluster; yields their URLs (each
+    node's log: ``node-N.log`` beside the database)."""
+    async with AsyncExitStack() as stack:
+        urls = []
+        for n in range(nodes):
+            _, url = await stack.enter_async_context(
+                serve_subprocess(
+                    node_args(redis_url, database, *more),
+                    cwd=database.parent,
+                    stderr_path=database.parent / f"node-{n}.log",
+                    module=module,
+                )
+            )
+            urls.append(url)
+        yield urls
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ import trio
 from trio_websocket import ConnectionRejected
 
 from netra_trio.client import open_client
-from tests.cluster.support import cluster, node_args
+from tests.cluster.support import FAST_LAPSE, node_args, node_processes
 from tests.helpers import serve_subprocess, token_for
 
 
@@ -46,11 +46,14 @@ async def attempt(nursery: trio.Nursery, url: str, token: str) -> Held:
 async def test_twenty_simultaneous_handshakes_over_two_nodes_yield_exactly_five(
     redis_url: str, tmp_path: Path
 ) -> None:
-    async with cluster(redis_url, tmp_path / "netra.db") as (a, b), trio.open_nursery() as nursery:
+    async with (
+        node_processes(redis_url, tmp_path / "netra.db") as (a, b),
+        trio.open_nursery() as nursery,
+    ):
         token = token_for("alice")
         attempts = [Held() for _ in range(20)]
         for n, held in enumerate(attempts):
-            nursery.start_soon(held.run, (a, b)[n % 2].url, token)
+            nursery.start_soon(held.run, (a, b)[n % 2], token)
         with trio.fail_after(10):
             for held in attempts:
                 await held.decided.wait()
@@ -60,7 +63,7 @@ async def test_twenty_simultaneous_handshakes_over_two_nodes_yield_exactly_five(
         # a closed connection gives its slot back to the cluster
         opened[0].leave.set()
         with trio.fail_after(10):
-            while (again := await attempt(nursery, b.url, token)).outcome != "open":  # noqa: ASYNC110
+            while (again := await attempt(nursery, b, token)).outcome != "open":  # noqa: ASYNC110
                 await trio.sleep(0.05)  # the slot comes back when the other node hands it
         for held in [*opened, again]:
             held.leave.set()
@@ -70,7 +73,7 @@ async def test_a_killed_node_frees_its_slots_within_two_heartbeat_intervals(
     redis_url: str, tmp_path: Path
 ) -> None:
     database = tmp_path / "netra.db"
-    args = node_args(redis_url, database, "--max-connections-per-user", "2")
+    args = node_args(redis_url, database, *FAST_LAPSE, "--max-connections-per-user", "2")
     token = token_for("alice")
     async with (
         serve_subprocess(args, cwd=tmp_path, stderr_path=tmp_path / "a.log") as (doomed, url_a),

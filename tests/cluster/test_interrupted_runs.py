@@ -12,7 +12,7 @@ from pathlib import Path
 import trio
 
 from netra_trio.client import open_client
-from tests.cluster.support import cluster, node_args
+from tests.cluster.support import FAST_LAPSE, cluster, node_args
 from tests.helpers import (
     agents_with,
     serve_subprocess,
@@ -49,7 +49,7 @@ async def test_the_runs_of_a_killed_node_are_interrupted_once_its_leases_lapse(
     redis_url: str, tmp_path: Path
 ) -> None:
     database = tmp_path / "netra.db"
-    args = node_args(redis_url, database)
+    args = node_args(redis_url, database, *FAST_LAPSE)
     token = token_for("alice")
     async with (
         serve_subprocess(

@@ -1,25 +1,26 @@
-"""The per-user run limits and message rate hold across the nodes of a cluster:
-a thread busy on one node is busy on the other, the user's runs on both nodes
-count together, and one bucket of messages is spent from both nodes."""
+"""The per-user run limits and message rate hold across the nodes of a cluster
+(server processes here): a thread busy on one node is busy on the other, the
+user's runs on both nodes count together, and one bucket of messages is spent
+from both nodes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from netra_trio.client import open_client
-from tests.cluster.support import cluster
-from tests.helpers import agents_with, token_for, waiting_agent
+from tests.cluster.support import node_processes
+from tests.helpers import token_for
 from tests.runs.support import ISSUE_EXAMPLE
+
+WAITING = "tests.sessions.waiting_server"  # its supervisor waits in a tool call for ever
 
 
 async def test_runs_count_together_across_nodes(redis_url: str, tmp_path: Path) -> None:
-    agents = agents_with(supervisor=waiting_agent())
-    async with cluster(redis_url, tmp_path / "netra.db", agents=agents, max_runs_per_user=2) as (
-        a,
-        b,
-    ):
+    async with node_processes(
+        redis_url, tmp_path / "netra.db", "--max-runs-per-user", "2", module=WAITING
+    ) as (a, b):
         token = token_for("alice")
-        async with open_client(a.url, token) as on_a, open_client(b.url, token) as on_b:
+        async with open_client(a, token) as on_a, open_client(b, token) as on_b:
             ack = await on_a.request("user_message", {"content": ISSUE_EXAMPLE})
             thread_id = ack["payload"]["thread_id"]
             await on_a.receive_type("tool_executing")  # its run waits on node a
@@ -34,11 +35,11 @@ async def test_runs_count_together_across_nodes(redis_url: str, tmp_path: Path) 
 
 
 async def test_one_message_bucket_is_spent_from_both_nodes(redis_url: str, tmp_path: Path) -> None:
-    async with cluster(
-        redis_url, tmp_path / "netra.db", message_rate_per_s=0.1, message_burst=50
+    async with node_processes(
+        redis_url, tmp_path / "netra.db", "--message-rate-per-s", "0.1", "--message-burst", "50"
     ) as (a, b):
         token = token_for("alice")
-        async with open_client(a.url, token) as on_a, open_client(b.url, token) as on_b:
+        async with open_client(a, token) as on_a, open_client(b, token) as on_b:
             answers = []
             for n in range(30):
                 for client in (on_a, on_b):
@@ -46,5 +47,5 @@ async def test_one_message_bucket_is_spent_from_both_nodes(redis_url: str, tmp_p
                     answers.append(reply["payload"].get("code", reply["type"]))
             # each node on its own would have let all thirty of its pings through
             assert answers == ["pong"] * 50 + ["RATE_LIMITED"] * 10
-            async with open_client(b.url, token_for("bob")) as bob:
+            async with open_client(b, token_for("bob")) as bob:
                 assert (await bob.request("ping", {}))["type"] == "pong"  # bob's own bucket

@@ -1,4 +1,4 @@
-"""Two server nodes on one redis-server and one SQLite file behave as one server:
+"""Two server processes on one redis-server and one SQLite file behave as one server:
 a run's events reach the user's connections on both nodes, in one seq order;
 runs of one user on both nodes share one strictly increasing seq; a resume
 works on either node."""
@@ -10,7 +10,7 @@ from pathlib import Path
 import trio
 
 from netra_trio.client import open_client
-from tests.cluster.support import agent_events, cluster
+from tests.cluster.support import agent_events, node_processes
 from tests.helpers import token_for
 from tests.runs.support import ISSUE_EXAMPLE
 
@@ -18,12 +18,12 @@ from tests.runs.support import ISSUE_EXAMPLE
 async def test_a_run_on_one_node_reaches_the_users_connection_on_the_other(
     redis_url: str, tmp_path: Path
 ) -> None:
-    async with cluster(redis_url, tmp_path / "netra.db") as (a, b):
+    async with node_processes(redis_url, tmp_path / "netra.db") as (a, b):
         token = token_for("alice")
         async with (
-            open_client(a.url, token) as on_a,
-            open_client(b.url, token) as on_b,
-            open_client(b.url, token_for("bob")) as bob,
+            open_client(a, token) as on_a,
+            open_client(b, token) as on_b,
+            open_client(b, token_for("bob")) as bob,
         ):
             await on_a.send("agent_request", {"content": ISSUE_EXAMPLE})
             seen_a = await agent_events(on_a)
@@ -42,9 +42,12 @@ async def test_a_run_on_one_node_reaches_the_users_connection_on_the_other(
 async def test_runs_of_one_user_on_both_nodes_share_one_increasing_seq(
     redis_url: str, tmp_path: Path
 ) -> None:
-    async with cluster(redis_url, tmp_path / "netra.db", max_runs_per_user=4) as (a, b):
+    async with node_processes(redis_url, tmp_path / "netra.db", "--max-runs-per-user", "4") as (
+        a,
+        b,
+    ):
         token = token_for("alice")
-        async with open_client(a.url, token) as on_a, open_client(b.url, token) as on_b:
+        async with open_client(a, token) as on_a, open_client(b, token) as on_b:
             for n in range(2):
                 await on_a.send("agent_request", {"content": f"{ISSUE_EXAMPLE} (a{n})"})
                 await on_b.send("agent_request", {"content": f"{ISSUE_EXAMPLE} (b{n})"})
@@ -60,15 +63,15 @@ async def test_runs_of_one_user_on_both_nodes_share_one_increasing_seq(
 async def test_a_resume_on_the_other_node_replays_what_was_missed(
     redis_url: str, tmp_path: Path
 ) -> None:
-    async with cluster(redis_url, tmp_path / "netra.db") as (a, b):
+    async with node_processes(redis_url, tmp_path / "netra.db") as (a, b):
         token = token_for("alice")
-        async with open_client(a.url, token) as on_a:
+        async with open_client(a, token) as on_a:
             await on_a.send("agent_request", {"content": ISSUE_EXAMPLE})
             first = await agent_events(on_a)
-        async with open_client(a.url, token) as on_a:
+        async with open_client(a, token) as on_a:
             await on_a.send("agent_request", {"content": ISSUE_EXAMPLE})
             second = await agent_events(on_a)
-        async with open_client(b.url, token) as on_b:
+        async with open_client(b, token) as on_b:
             await on_b.send("resume", {"last_seq": first[-1]["seq"]}, message_id="r-1")
             replayed = []
             with trio.fail_after(10):
