@@ -50,7 +50,8 @@ class Backplane(Protocol):
 
     async def subscribe(self, user_id: str) -> None:
         """Receive ``user_id``'s events from now on (once this returns).
-        Raises BackplaneUnavailable when it cannot."""
+        Raises BackplaneUnavailable when it cannot (StorageError when the
+        event store it reads the user's last seq from fails)."""
         ...
 
     def unsubscribe(self, user_id: str) -> None:

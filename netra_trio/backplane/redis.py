@@ -193,15 +193,24 @@ class RedisBackplane:
             raise BackplaneUnavailable(str(exc)) from exc
         # from here on the user's messages arrive; what was stored before is
         # not handed on (a client asks for it with resume)
-        window = await self._events.replay_window(user_id)
+        try:
+            window = await self._events.replay_window(user_id)
+        except BaseException:
+            channel = self._channel(user_id)
+            self._subscriber.drop(channel)
+            if self._nursery is not None:
+                self._nursery.start_soon(self._unsubscribe_channel, channel)
+            raise
         self._users.setdefault(user_id, InOrder(window.last_seq + 1))
 
     def unsubscribe(self, user_id: str) -> None:
         if self._users.pop(user_id, None) is not None and self._nursery is not None:
-            self._nursery.start_soon(self._unsubscribe_channel, self._channel(user_id))
+            channel = self._channel(user_id)
+            self._subscriber.drop(channel)  # now: a subscribe that follows starts afresh
+            self._confirmed.discard(channel.encode())
+            self._nursery.start_soon(self._unsubscribe_channel, channel)
 
     async def _unsubscribe_channel(self, channel: str) -> None:
-        self._confirmed.discard(channel.encode())
         try:
             await self._subscriber.unsubscribe(channel)
         except ServiceUnavailable:  # the subscription ends with the connection anyway

@@ -9,6 +9,7 @@ closes the connection, marks Redis down and raises ServiceUnavailable.
 
 from __future__ import annotations
 
+import hiredis
 import trio
 
 from netra_trio.backplane.redis_connection import RedisConnection, command, open_connection
@@ -18,6 +19,7 @@ CONNECT_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 5.0
 
 _FAILURES = (
+    hiredis.ProtocolError,
     OSError,
     ConnectionError,
     trio.BrokenResourceError,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import hiredis
 import trio
 
 from netra_trio.backplane.redis_connection import RedisConnection, command, open_connection
@@ -51,17 +52,27 @@ class Subscriber:
         name = channel.encode()
         self._channels.add(name)
         confirmed = self._confirmations.setdefault(name, trio.Event())
-        await self._send(command(b"SUBSCRIBE", name))
-        with trio.move_on_after(SUBSCRIBE_TIMEOUT_S):
-            await confirmed.wait()
-            return
-        raise ServiceUnavailable(f"Redis did not confirm the subscription to {channel}")
+        try:
+            await self._send(command(b"SUBSCRIBE", name))
+            with trio.fail_after(SUBSCRIBE_TIMEOUT_S):
+                await confirmed.wait()
+        except BaseException as exc:
+            self.drop(channel)  # not subscribed: not to be subscribed again either
+            if isinstance(exc, trio.TooSlowError):
+                raise ServiceUnavailable(f"Redis did not confirm {channel}") from exc
+            raise
 
-    async def unsubscribe(self, channel: str) -> None:
+    def drop(self, channel: str) -> None:
+        """Forget a channel now (``unsubscribe`` tells Redis); a ``subscribe``
+        after this one waits for a confirmation of its own."""
         name = channel.encode()
         self._channels.discard(name)
         self._confirmations.pop(name, None)
-        if self._connection is not None:
+
+    async def unsubscribe(self, channel: str) -> None:
+        """Tell Redis, unless the channel was subscribed again meanwhile."""
+        name = channel.encode()
+        if name not in self._channels and self._connection is not None:
             await self._send(command(b"UNSUBSCRIBE", name))
 
     async def _send(self, data: bytes) -> None:
@@ -82,7 +93,14 @@ class Subscriber:
             try:
                 with trio.fail_after(CONNECT_TIMEOUT_S):
                     connection = await open_connection(self._url)
-            except (OSError, trio.TooSlowError, ConnectionError) as exc:
+            except (
+                OSError,
+                ConnectionError,
+                trio.TooSlowError,
+                trio.BrokenResourceError,
+                trio.ClosedResourceError,
+                hiredis.ProtocolError,
+            ) as exc:
                 self._health.failed(exc)
             else:
                 async with trio.open_nursery() as nursery:
@@ -100,6 +118,7 @@ class Subscriber:
                         trio.ClosedResourceError,
                         trio.TooSlowError,
                         OSError,
+                        hiredis.ProtocolError,
                     ) as exc:
                         self._health.failed(exc)
                     except ServiceUnavailable:

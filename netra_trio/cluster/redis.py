@@ -25,15 +25,19 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import coredis
+import coredis.exceptions
 import trio
 
 from netra_trio.cluster import redis_scripts as scripts
-from netra_trio.cluster.health import ServiceHealth
+from netra_trio.cluster.health import ServiceHealth, ServiceUnavailable
 from netra_trio.cluster.redis_errors import REDIS_OUTAGES
 from netra_trio.core.runs import RunRefusal
 from netra_trio.logs import log_event
 
 _CONNECTIONS, _RUNS = "conn", "runs"
+
+
+_ANY_REDIS_ERROR: tuple[type[BaseException], ...] = (*REDIS_OUTAGES, coredis.exceptions.RedisError)
 
 
 class RedisCoordinator:
@@ -58,6 +62,7 @@ class RedisCoordinator:
         # key of a user's slots -> this node's leases there, with their tags
         self._held: dict[str, dict[str, str]] = {}
         self._releases: list[tuple[str, str]] = []
+        self._renewing: list[tuple[str, str]] | None = None  # released while renewing
         self._wake = trio.Event()
 
     def _key(self, user_id: str, kind: str) -> str:
@@ -72,6 +77,9 @@ class RedisCoordinator:
             result = await operation()
         except REDIS_OUTAGES as exc:
             raise self.health.failed(exc) from exc
+        except coredis.exceptions.RedisError as exc:  # refused (out of memory, MISCONF...)
+            log_event("redis_refused", logging.ERROR, error=str(exc))
+            raise ServiceUnavailable(f"Redis refused the command: {exc}") from exc
         self.health.succeeded()
         return result
 
@@ -99,14 +107,15 @@ class RedisCoordinator:
         return tagged != 1
 
     def _release(self, key: str, lease_id: str) -> None:
+        """Given back also when this node never learnt it had it (a reply
+        lost after Redis ran the script): deleting a missing lease is harmless."""
         lease = self._lease(lease_id)
         held = self._held.get(key)
-        if held is None or lease not in held:
-            return
-        del held[lease]
-        if not held:
+        if held is not None and held.pop(lease, None) is not None and not held:
             del self._held[key]
         self._releases.append((key, lease))
+        if self._renewing is not None:
+            self._renewing.append((key, lease))  # the renewal in flight may set it again
         self._wake.set()
 
     async def admit_connection(
@@ -171,7 +180,7 @@ class RedisCoordinator:
                 releases, self._releases = self._releases, []
                 try:
                     await self._give_back(releases)
-                except REDIS_OUTAGES:  # they lapse by themselves (not renewed)
+                except _ANY_REDIS_ERROR:  # they lapse by themselves (not renewed)
                     log_event("slot_release_lost", logging.WARNING, slots=len(releases))
 
     async def _give_back(self, releases: list[tuple[str, str]]) -> None:
@@ -185,7 +194,7 @@ class RedisCoordinator:
         while True:
             try:
                 await self._renew_all()
-            except REDIS_OUTAGES as exc:
+            except _ANY_REDIS_ERROR as exc:
                 self.health.failed(exc)
                 await trio.sleep(self.health.next_wait())
                 continue
@@ -203,6 +212,13 @@ class RedisCoordinator:
         if not held:
             await self._client.ping()
             return
-        async with self._client.pipeline(transaction=False) as pipe:
-            for key, leases in held:
-                self._renew_slots(keys=[key], args=[self._ttl_ms, *leases], client=pipe)
+        self._renewing = []
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, leases in held:
+                    self._renew_slots(keys=[key], args=[self._ttl_ms, *leases], client=pipe)
+        finally:
+            again, self._renewing = self._renewing, None
+            if again:  # released meanwhile: the renewal may have set them again
+                self._releases.extend(again)
+                self._wake.set()

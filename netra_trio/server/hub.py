@@ -242,6 +242,9 @@ class Hub:
             user_hub = await self._user_hub_for(user_id)
         except BackplaneUnavailable:
             return CLUSTER_UNAVAILABLE
+        except StorageError as exc:
+            log_event("storage_error", logging.ERROR, user=user_id, error=str(exc))
+            return STORAGE_UNAVAILABLE
         if user_hub.try_admit() is Admission.TOO_MANY_CONNECTIONS:
             return too_many_connections(self.config.max_connections_per_user)
         lease_id = f"c-{uuid.uuid4().hex[:16]}"  # the connection's id, if it opens

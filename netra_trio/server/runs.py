@@ -188,10 +188,12 @@ class RunManager:
         return True
 
     async def stop_elsewhere(self, run_id: str, *, correlation_id: str | None = None) -> bool:
-        notice = StopRun(self._user_hub.user_id, run_id)
+        user_id = self._user_hub.user_id
         try:
-            return await self._services.backplane.notify(notice) > 0
-        except BackplaneUnavailable as exc:
+            if run_id not in await self._services.coordinator.live_runs([user_id]):
+                return False  # no node holds it (ended, or its node died)
+            return await self._services.backplane.notify(StopRun(user_id, run_id)) > 0
+        except (ServiceUnavailable, BackplaneUnavailable) as exc:
             raise ProtocolError(
                 ErrorCode.UNAVAILABLE,
                 f"cannot reach the run's process: {exc}",

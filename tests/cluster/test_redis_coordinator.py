@@ -51,6 +51,17 @@ async def test_slots_up_to_the_limit_across_nodes_and_given_back(redis_url: str)
         assert await until_admitted(b, "c-4", 5) < 1
 
 
+async def test_a_slot_whose_answer_was_lost_is_given_back_too(redis_url: str) -> None:
+    async with node(redis_url) as a, coredis.Redis.from_url(redis_url) as client:
+        # Redis took it for a, but a never heard back (cut off, timed out)
+        lease, far = f"{a.node_id}:c-lost", b"99999999999999|"
+        await client.hset("netra:{alice}:conn", {lease: far})
+        a.release_connection("alice", "c-lost")
+        with trio.fail_after(5):
+            while await client.hexists("netra:{alice}:conn", lease):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+
+
 async def test_a_thread_holds_one_run_and_the_user_a_limit_of_them(redis_url: str) -> None:
     async with node(redis_url) as a, node(redis_url) as b:
         assert await a.admit_run("alice", "s-1", "t-1", 3) is None

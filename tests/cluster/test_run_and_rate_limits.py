@@ -23,12 +23,11 @@ async def test_runs_count_together_across_nodes(redis_url: str, tmp_path: Path) 
         async with open_client(a, token) as on_a, open_client(b, token) as on_b:
             ack = await on_a.request("user_message", {"content": ISSUE_EXAMPLE})
             thread_id = ack["payload"]["thread_id"]
-            await on_a.receive_type("tool_executing")  # its run waits on node a
             busy = await on_b.request("agent_request", {"content": "again"}, thread_id=thread_id)
             assert busy["payload"]["code"] == "AGENT_BUSY"
             assert "already has an active run" in busy["payload"]["message"]
-            await on_b.send("agent_request", {"content": "another thread"})
-            await on_b.receive_type("tool_executing")  # the second run, on node b
+            second = await on_b.request("agent_request", {"content": "another thread"})
+            assert second["type"] == "agent_started"  # the second run, on node b (admitted)
             third = await on_a.request("agent_request", {"content": "a third"})
             assert third["payload"]["code"] == "AGENT_BUSY"
             assert "at most 2 runs" in third["payload"]["message"]
