@@ -348,14 +348,18 @@ async def used_memory(client: coredis.Redis[bytes]) -> int:
     return int(info["used_memory"])
 
 
+def url_of(port: int) -> str:
+    return f"redis://127.0.0.1:{port}/0"
+
+
 async def database_log(
-    client: coredis.Redis[bytes], workload: Workload, measure: Measure, path: Path
+    client: coredis.Redis[bytes], workload: Workload, measure: Measure, path: Path, url: str
 ) -> None:
     """(a): numbered here, stored in SQLite, then published, in two stages."""
     storage = await SqliteStorage.open(path)
     try:
         store = storage.events
-        backplane = RedisBackplane(client, store, prefix=PREFIX, node_id=ORIGIN.strip())
+        backplane = RedisBackplane(store, url=url, prefix=PREFIX, node_id=ORIGIN.strip())
         seqs = await store.last_seqs(workload.users)  # each user's key, as on first use
         send, receive = trio.open_memory_channel[tuple[float, list[StoredEvent]]](1)
 
@@ -527,7 +531,7 @@ async def receiver(port: int, users: int) -> None:
     sink = CountingSink()
     client: coredis.Redis[bytes] = coredis.Redis(host="127.0.0.1", port=port)
     async with client, trio.open_nursery() as nursery:
-        backplane = RedisBackplane(client, NoStore(), prefix=PREFIX, node_id="receiver")
+        backplane = RedisBackplane(NoStore(), url=url_of(port), prefix=PREFIX, node_id="receiver")
         await nursery.start(backplane.run, sink)
         for i in range(users):
             await backplane.subscribe(f"user-{i}")
@@ -582,7 +586,9 @@ async def receiving_side(
     try:
         if (await trio.to_thread.run_sync(stdout.readline)).strip() != "ready":
             raise RuntimeError("the receiver did not start")
-        backplane = RedisBackplane(client, NoStore(), prefix=PREFIX, node_id=ORIGIN.strip())
+        backplane = RedisBackplane(
+            NoStore(), url=url_of(server.port), prefix=PREFIX, node_id=ORIGIN.strip()
+        )
         seqs = dict.fromkeys(Workload(users, 1, 1).users, 0)
         total = 0
         for per_message in (1, 4, 16):
@@ -660,7 +666,7 @@ async def measured_cell(
         measure = Measure(cell, server.proc.pid, subscriber.proc.pid, args.warmup, args.seconds)
         if design == "a":
             path = workdir / f"events-{index}-{attempt}.db"
-            await database_log(client, workload, measure, path)
+            await database_log(client, workload, measure, path, url_of(server.port))
         else:
             await redis_log(client, workload, measure, design == "b'")
         print(f"[probe] {line(cell)}", file=sys.stderr, flush=True)
