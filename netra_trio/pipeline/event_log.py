@@ -32,6 +32,7 @@ its accounting, which stay private to this module.)
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -48,7 +49,7 @@ from netra_trio.storage.records import StoredEvent
 # Users whose last seq is kept in memory; past this the cache starts over.
 SEQ_CACHE_MAX = 65_536
 # How often a batch is numbered again when another process stored a seq of it first.
-RENUMBER_ATTEMPTS = 8
+RENUMBER_ATTEMPTS = 16
 # Events a producer may have queued but not yet published: enough for group
 # commits to batch, small enough that one run cannot fill the log.
 PRODUCER_WINDOW = 32
@@ -240,9 +241,12 @@ class EventLog:
                     self._last_seqs.pop(queued.producer.source.user_id, None)
                 if isinstance(exc, SeqConflict) and attempt < RENUMBER_ATTEMPTS:
                     # another process of the cluster stored these users' next seqs
-                    # first: number the batch again from what is stored now
+                    # first: number the batch again from what is stored now, after
+                    # a short random pause, so that two writers that keep meeting
+                    # fall out of step
                     self.renumbered += 1
                     attempt += 1
+                    await trio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
                     continue
                 log_event("event_log_error", logging.ERROR, events=len(batch), error=str(exc))
                 return batch, [], exc

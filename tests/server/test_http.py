@@ -6,6 +6,7 @@ import trio
 
 from netra_trio.client import open_client
 from tests.helpers import start_server, token_for
+from tests.server.harness import wait_until
 
 
 async def http_get(port: int, path: str) -> tuple[int, bytes]:
@@ -28,6 +29,8 @@ async def test_health_and_metrics_report_live_counts(nursery: trio.Nursery) -> N
         await client.receive_type("error")
         await client.send("start_agent", {"agent": "triage", "input": "cut cost"})
         await client.receive_type("agent_completed")
+        # the run's task ends just after its last event: wait for it
+        await wait_until(lambda: not any(u.runs.active for u in server.hub.users.values()))
         status, body = await http_get(server.metrics_port, "/healthz")
         assert status == 200
         assert body == b'{"status":"ok","users":1,"connections":1}'
