@@ -77,6 +77,11 @@ class Coordinator(Protocol):
         otherwise the seconds to wait."""
         ...
 
+    async def ping(self) -> None:
+        """Return when what the counts are kept in answers; ServiceUnavailable
+        when it does not."""
+        ...
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Keep this node's leases alive and hand slots back, until cancelled."""
         ...
@@ -116,6 +121,9 @@ class LocalCoordinator:
     async def take_messages(
         self, user_id: str, cost: int, rate_per_s: float, burst: int
     ) -> float | None:
+        return None
+
+    async def ping(self) -> None:
         return None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

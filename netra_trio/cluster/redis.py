@@ -160,6 +160,9 @@ class RedisCoordinator:
                 live.add((lease.decode() if isinstance(lease, bytes) else lease).partition(":")[2])
         return live
 
+    async def ping(self) -> None:
+        await self._call(self._client.ping)
+
     async def take_messages(
         self, user_id: str, cost: int, rate_per_s: float, burst: int
     ) -> float | None:

@@ -14,12 +14,13 @@ import orjson
 import trio
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.server.hub import Hub
 from netra_trio.server.metrics import exposition
 from netra_trio.storage.base import StorageError
 
 _REQUEST_TIMEOUT_S = 5.0
-_STORAGE_CHECK_S = 2.0
+_CHECK_S = 2.0  # for each service /readyz asks
 _MAX_REQUEST_BYTES = 16 * 1024
 
 
@@ -61,11 +62,14 @@ async def _not_ready(hub: Hub) -> list[str]:
     waiting_for = []
     if not hub.accepting:
         waiting_for.append("shutdown")
-    health = hub.services.coordinator.health
-    if health is not None and not health.up:
-        waiting_for.append(health.name)
+    coordinator = hub.services.coordinator
     try:
-        with trio.fail_after(_STORAGE_CHECK_S):
+        with trio.fail_after(_CHECK_S):
+            await coordinator.ping()
+    except (ServiceUnavailable, trio.TooSlowError):
+        waiting_for.append(coordinator.health.name if coordinator.health else "cluster")
+    try:
+        with trio.fail_after(_CHECK_S):
             await hub.services.storage.ping()
     except (StorageError, trio.TooSlowError):
         waiting_for.append("storage")

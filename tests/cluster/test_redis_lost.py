@@ -53,6 +53,8 @@ async def test_redis_lost_mid_run_then_back(redis_server: RedisServer, tmp_path:
             await on_a.send("agent_request", {"content": ISSUE_EXAMPLE})
             first = await on_b.receive_type("agent_started")  # crossing nodes
             redis_server.stop()
+            status, body = await readiness(a)  # asked at once, before anything else failed
+            assert (status, orjson.loads(body)["waiting_for"]) == (503, ["Redis"])
 
             assert (await probe.request("ping", {}))["type"] == "pong"
             status, body = await refusal(b.url, token)
