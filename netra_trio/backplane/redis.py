@@ -25,10 +25,8 @@ answers again. The subscriber connection reconnects by itself (with backoff)
 and subscribes again; each channel confirmed again is read up from the store,
 for what was published while it was away.
 
-A message is the sending process's id, a space, then either one line per
-event, ``[seq, type, run_id, thread_id, created_at]`` as JSON, a tab, and the
-frame (JSON frames hold no raw tab or newline); or ``!`` and a notice
-(``notices.py``).
+A message is the sending process's id, a space, then either the events
+(``redis_messages.py``) or ``!`` and a notice (``notices.py``).
 """
 
 from __future__ import annotations
@@ -39,11 +37,11 @@ import secrets
 from collections import deque
 from collections.abc import Sequence
 
-import orjson
 import trio
 
 from netra_trio.backplane.base import BackplaneUnavailable, EventSink
 from netra_trio.backplane.notices import Notice, decode_notice, encode_notice
+from netra_trio.backplane.redis_messages import decode_events, encode_events, group_by_user
 from netra_trio.backplane.redis_publisher import Publisher
 from netra_trio.backplane.redis_subscriber import Messages, Subscriber
 from netra_trio.cluster.health import ServiceHealth, ServiceUnavailable
@@ -56,33 +54,6 @@ GAP_WAIT_S = 0.5  # how long a missing seq may stay missing before the store is 
 MAX_UNSENT_EVENTS = 100_000  # kept while Redis is away, to send when it is back
 _FILL_PAGE = 1000
 _NOTICE = b"!"
-
-
-def encode_events(events: Sequence[StoredEvent]) -> bytes:
-    return b"\n".join(
-        orjson.dumps([e.seq, e.type, e.run_id, e.thread_id, e.created_at])
-        + b"\t"
-        + e.frame.encode()
-        for e in events
-    )
-
-
-def decode_events(user_id: str, data: bytes) -> list[StoredEvent]:
-    events = []
-    for line in data.split(b"\n"):
-        head, _, frame = line.partition(b"\t")
-        seq, kind, run_id, thread_id, created_at = orjson.loads(head)
-        events.append(
-            StoredEvent(user_id, seq, kind, run_id, thread_id, frame.decode(), created_at)
-        )
-    return events
-
-
-def _by_user(events: Sequence[StoredEvent]) -> dict[str, list[StoredEvent]]:
-    by_user: dict[str, list[StoredEvent]] = {}
-    for event in events:
-        by_user.setdefault(event.user_id, []).append(event)
-    return by_user
 
 
 class RedisBackplane:
@@ -123,7 +94,7 @@ class RedisBackplane:
     async def publish(self, events: Sequence[StoredEvent]) -> None:
         if not events:
             return
-        by_user = _by_user(events)
+        by_user = group_by_user(events)
         now = trio.current_time()
         for user_id, mine in by_user.items():  # this process's connections: no Redis
             order = self._users.get(user_id)
@@ -162,7 +133,7 @@ class RedisBackplane:
                 continue
             batch = list(self._unsent)
             try:
-                await self._send(_by_user(batch))
+                await self._send(group_by_user(batch))
             except ServiceUnavailable:
                 await trio.sleep(self.health.next_wait())
                 continue

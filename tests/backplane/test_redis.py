@@ -12,7 +12,8 @@ import pytest
 import trio
 
 from netra_trio.backplane.base import Backplane
-from netra_trio.backplane.redis import RedisBackplane, decode_events, encode_events
+from netra_trio.backplane.redis import RedisBackplane
+from netra_trio.backplane.redis_messages import decode_events, encode_events
 from netra_trio.storage.sqlite import SqliteStorage
 from tests.backplane.conformance import Sink, check_backplane, event
 from tests.redis_server import RedisServer
