@@ -56,9 +56,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -75,6 +72,7 @@ import orjson
 import trio
 
 from benchmarks import procstat
+from benchmarks.run import RedisProcess
 from netra_trio.backplane.notices import Notice
 from netra_trio.backplane.redis import RedisBackplane
 from netra_trio.protocol.codec import encode
@@ -142,63 +140,11 @@ while conn.recv_into(buffer):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def cpu_with_children(pid: int) -> float:
     """utime + stime of the process and of its waited-for children, in seconds."""
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-class RedisServer:
-    """A redis-server of this probe's own, on a free loopback port, in ``workdir``."""
-
-    def __init__(self, name: str, workdir: Path, persistence: list[str]) -> None:
-        self.name = name
-        executable = shutil.which("redis-server") or "/usr/bin/redis-server"
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [
-                executable,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                *persistence,
-                "--dir", str(workdir),
-                "--logfile", str(workdir / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited at start; see {workdir / 'redis.log'}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(64).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"redis-server did not answer on port {self.port}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Subscriber:
@@ -567,7 +513,7 @@ def start_receiver(port: int, users: int) -> subprocess.Popen[str]:
 
 async def receiving_side(
     client: coredis.Redis[bytes],
-    server: RedisServer,
+    server: RedisProcess,
     subscriber: Subscriber,
     users: int,
     events: int,
@@ -650,7 +596,8 @@ async def measured_cell(
     args: argparse.Namespace,
     workdir: Path,
     client: coredis.Redis[bytes],
-    server: RedisServer,
+    name: str,
+    server: RedisProcess,
     subscriber: Subscriber,
     size: int,
     design: str,
@@ -661,7 +608,7 @@ async def measured_cell(
     best: Cell | None = None
     for attempt in range(1 + RETRIES):
         await client.flushall()
-        cell = Cell(server.name, size, design)
+        cell = Cell(name, size, design)
         workload = Workload(args.users, size, args.per_user)
         measure = Measure(cell, server.proc.pid, subscriber.proc.pid, args.warmup, args.seconds)
         if design == "a":
@@ -688,7 +635,9 @@ async def run_cells(args: argparse.Namespace, workdir: Path) -> Results:
     footprint = (0, 0.0)
     received: list[Received] = []
     for name, persistence in configs.items():
-        server = RedisServer(name, workdir / name.replace(" ", "-"), persistence)
+        directory = workdir / name.replace(" ", "-")
+        directory.mkdir(parents=True, exist_ok=True)
+        server = RedisProcess(directory, persistence=persistence)
         channels = [f"{PREFIX}u:user-{i}" for i in range(args.users)]
         subscriber = Subscriber(server.port, channels)
         try:
@@ -700,7 +649,15 @@ async def run_cells(args: argparse.Namespace, workdir: Path) -> Results:
                     )
                     for design in designs:
                         cell = await measured_cell(
-                            args, workdir, client, server, subscriber, size, design, len(cells)
+                            args,
+                            workdir,
+                            client,
+                            name,
+                            server,
+                            subscriber,
+                            size,
+                            design,
+                            len(cells),
                         )
                         cells.append(cell)
                 if name == "no AOF":

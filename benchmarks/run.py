@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -185,10 +185,17 @@ def free_port() -> int:
 
 
 class RedisProcess:
-    """The cluster cells' own redis-server, on a free loopback port, persisting nothing;
-    stopped with SIGTERM (then SIGKILL)."""
+    """A redis-server of the benchmarks' own, on a free loopback port, persisting
+    nothing unless told (``persistence``: its flags); stopped with SIGTERM (then
+    SIGKILL)."""
 
-    def __init__(self, workdir: Path, start_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        start_timeout_s: float = 10.0,
+        *,
+        persistence: Sequence[str] = ("--appendonly", "no"),
+    ) -> None:
         executable = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(executable).exists():
             raise RuntimeError(
@@ -203,7 +210,7 @@ class RedisProcess:
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",
                 "--save", "",
-                "--appendonly", "no",
+                *persistence,
                 "--dir", str(workdir),
                 "--logfile", str(self.log_path),
             ],
