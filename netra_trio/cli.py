@@ -25,7 +25,8 @@ from netra_trio.logs import configure_logging, log_event
 from netra_trio.secrets_store import load_or_create_secret, new_session_key
 from netra_trio.server.app import Server
 from netra_trio.server.runtime import tune_gc
-from netra_trio.workers import stopped_by_parent, supervise
+from netra_trio.worker import stopped_by_parent
+from netra_trio.workers import supervise
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -22,23 +22,22 @@ The parent (:func:`supervise`, what ``serve`` runs when N > 1) owns:
 
 The workers run in a process group of their own, so Ctrl-C at a terminal
 reaches the parent only and the workers stop in its order. A worker owns its
-listening sockets (:func:`reuse_port_listeners`: SO_REUSEPORT, so the kernel
+listening sockets (``server/shared_port.py``: SO_REUSEPORT, so the kernel
 spreads new connections over the workers) and its stop conditions
-(:func:`stopped_by_parent`): SIGINT, SIGTERM, or the end of its stdin, a pipe
-from the parent that is never written and so ends when the parent is gone,
-even killed with SIGKILL. A worker writes only its listening line to stdout;
+(``worker.py``): SIGINT, SIGTERM, or the end of its stdin, a pipe from the
+parent that is never written and so ends when the parent is gone, even killed
+with SIGKILL. A worker writes only its listening line to stdout;
 the parent reads it and discards the rest.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -48,12 +47,11 @@ import trio
 from netra_trio.config import Config
 from netra_trio.errors import StartupError
 from netra_trio.logs import log_event
+from netra_trio.server.shared_port import reserve_port
 
 LISTENING = "netra-trio listening on "
 STOP_MARGIN_S = 5.0
 """Beyond the workers' own shutdown bounds, how long the parent waits for them."""
-
-_BACKLOG = 0xFFFF  # what trio.open_tcp_listeners asks for; the kernel caps it at somaxconn
 
 
 @attrs.define
@@ -81,7 +79,7 @@ async def supervise(config: Config, argv: Sequence[str]) -> int:
     until SIGINT or SIGTERM; the exit status."""
     if not hasattr(socket, "SO_REUSEPORT"):
         raise StartupError("--workers above 1 needs SO_REUSEPORT, which this system lacks")
-    with await _reserve_port(config.host, config.port) as reserved:
+    with await reserve_port(config.host, config.port) as reserved:
         return await _Supervisor(config, argv, reserved.getsockname()[1]).run()
 
 
@@ -198,59 +196,6 @@ class _Supervisor:
                     process.kill()
 
 
-async def _reserve_port(host: str, port: int) -> trio.socket.SocketType:
-    """A socket bound to ``host:port`` (its first address) with SO_REUSEPORT
-    that never listens: it keeps the port (with 0, the one the kernel picked)
-    for the workers, which bind it too."""
-    try:
-        addresses = await trio.socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-        family, kind, proto, _, address = addresses[0]
-        sock = trio.socket.socket(family, kind, proto)
-        try:
-            _reuse_port(sock)
-            await sock.bind(address)
-        except BaseException:
-            sock.close()
-            raise
-    except OSError as exc:
-        raise StartupError(f"cannot listen on {host}:{port}: {exc}") from exc
-    return sock
-
-
-async def reuse_port_listeners(port: int, host: str) -> list[trio.SocketListener]:
-    """What ``trio.open_tcp_listeners(port, host=host)`` opens, with every
-    socket bound with SO_REUSEPORT: a worker's listeners, sharing the port."""
-    addresses = await trio.socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )
-    listeners: list[trio.SocketListener] = []
-    try:
-        for family, kind, proto, _, address in addresses:
-            sock = trio.socket.socket(family, kind, proto)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                _reuse_port(sock)
-                await sock.bind(address)
-                sock.listen(_BACKLOG)
-            except BaseException:
-                sock.close()
-                raise
-            listeners.append(trio.SocketListener(sock))
-    except BaseException:
-        for listener in listeners:
-            listener.socket.close()
-        raise
-    return listeners
-
-
-def _reuse_port(sock: trio.socket.SocketType) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    if sock.family == socket.AF_INET6:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-
-
 @asynccontextmanager
 async def _owned(process: trio.Process) -> AsyncIterator[None]:
     """While the block runs: ``process``, killed (and waited for) if the block
@@ -289,30 +234,3 @@ def _exit_fields(status: int) -> dict[str, Any]:
         return {"signal": signal.Signals(-status).name}
     except ValueError:
         return {"signal": -status}
-
-
-@asynccontextmanager
-async def stopped_by_parent(stop: Callable[[], None]) -> AsyncIterator[None]:
-    """A worker's stop conditions while the block runs: SIGINT, SIGTERM, or the
-    end of stdin (its parent is gone) call ``stop``; later signals are absorbed
-    (the parent kills a worker that takes too long)."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_stop_on_signals, signals, stop)
-            nursery.start_soon(_stop_when_parent_is_gone, stop)
-            yield
-            nursery.cancel_scope.cancel()
-
-
-async def _stop_on_signals(signals: AsyncIterator[int], stop: Callable[[], None]) -> None:
-    async for signum in signals:
-        log_event("signal", signal=signal.Signals(signum).name)
-        stop()
-
-
-async def _stop_when_parent_is_gone(stop: Callable[[], None]) -> None:
-    async with trio.lowlevel.FdStream(os.dup(0)) as parent:
-        while await parent.receive_some():
-            pass
-    log_event("parent_gone", logging.WARNING)
-    stop()

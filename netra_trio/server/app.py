@@ -45,8 +45,8 @@ from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.server.http import serve_http
 from netra_trio.server.hub import Hub
+from netra_trio.server.shared_port import reuse_port_listeners
 from netra_trio.server.startup import running_services
-from netra_trio.workers import reuse_port_listeners
 
 _ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 _ACCEPT_RETRY_S = 0.1
