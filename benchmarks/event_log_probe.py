@@ -298,6 +298,20 @@ def url_of(port: int) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
+def numbered(event: Event, seqs: dict[str, int], created: float) -> StoredEvent:
+    """``event`` as the event log stores it: its user's next seq, its frame."""
+    seq = seqs[event.user_id] = seqs[event.user_id] + 1
+    return StoredEvent(
+        event.user_id,
+        seq,
+        "agent_thinking",
+        event.run_id,
+        event.thread_id,
+        render(event, seq),
+        created,
+    )
+
+
 async def database_log(
     client: coredis.Redis[bytes], workload: Workload, measure: Measure, path: Path, url: str
 ) -> None:
@@ -316,18 +330,7 @@ async def database_log(
                     created = time.time()
                     stored = []
                     for event in workload.batch():
-                        seq = seqs[event.user_id] = seqs[event.user_id] + 1
-                        stored.append(
-                            StoredEvent(
-                                event.user_id,
-                                seq,
-                                "agent_thinking",
-                                event.run_id,
-                                event.thread_id,
-                                render(event, seq),
-                                created,
-                            )
-                        )
+                        stored.append(numbered(event, seqs, created))
                     await store.append(stored)
                     await send.send((formed, stored))
 
@@ -549,18 +552,7 @@ async def receiving_side(
             while sent < count:
                 batch = []
                 for event in shape.batch()[: count - sent]:
-                    seq = seqs[event.user_id] = seqs[event.user_id] + 1
-                    batch.append(
-                        StoredEvent(
-                            event.user_id,
-                            seq,
-                            "agent_thinking",
-                            event.run_id,
-                            event.thread_id,
-                            render(event, seq),
-                            1.0,
-                        )
-                    )
+                    batch.append(numbered(event, seqs, 1.0))
                 sent += len(batch)
                 await backplane.publish(batch)
             if (await trio.to_thread.run_sync(stdout.readline)).strip() != "done":
