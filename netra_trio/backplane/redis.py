@@ -27,6 +27,10 @@ for what was published while it was away.
 
 A message is the sending process's id, a space, then either the events
 (``redis_messages.py``) or ``!`` and a notice (``notices.py``).
+
+(About 300 lines: publishing, the receiving side and the reading up after a
+gap or a loss all work on each user's ordering state, which stays private here;
+the connections and the message format are modules of their own.)
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ and ends. There is no path from the Hub to a user's connections except through
 that user's UserHub. While a user has a hub here, the process is subscribed to
 that user's events on the backplane; the deliverer finds the hub through
 :meth:`Hub.recipient`.
+
+(A little over 300 lines: a handshake's admission, on this process, in the
+cluster and for its session, stays beside the map of user hubs it changes, so
+that every way a slot is taken and given back is read in one place.)
 """
 
 from __future__ import annotations
