@@ -14,8 +14,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +41,17 @@ pytestmark = pytest.mark.skipif(
 
 WAIT_S = 15.0
 MAX_CLIENTS = 64
+
+
+@asynccontextmanager
+async def two_workers(
+    redis_url: str, tmp_path: Path, stderr_path: Path
+) -> AsyncIterator[tuple[trio.Process, str, dict[int, int]]]:
+    """``serve --workers 2``: the parent, its URL, and its workers' pids by index."""
+    async with serve_subprocess(
+        serve_args(redis_url, tmp_path), cwd=tmp_path, stderr_path=stderr_path
+    ) as (process, url):
+        yield process, url, listening_workers(stderr_path)
 
 
 def serve_args(redis_url: str, tmp_path: Path, *extra: str) -> list[str]:
@@ -250,10 +261,7 @@ async def test_a_killed_worker_is_restarted_and_the_port_keeps_serving(
     redis_url: str, tmp_path: Path
 ) -> None:
     stderr_path = tmp_path / "stderr.log"
-    async with serve_subprocess(
-        serve_args(redis_url, tmp_path), cwd=tmp_path, stderr_path=stderr_path
-    ) as (process, url):
-        workers = listening_workers(stderr_path)
+    async with two_workers(redis_url, tmp_path, stderr_path) as (process, url, workers):
         victim, survivor = workers[0], workers[1]
         os.kill(victim, signal.SIGKILL)
         exited = await wait_logged(stderr_path, "worker_exited", lambda r: r["pid"] == victim)
@@ -274,10 +282,7 @@ async def test_sigterm_closes_every_workers_clients_with_1001_and_exits_0(
     redis_url: str, tmp_path: Path
 ) -> None:
     stderr_path = tmp_path / "stderr.log"
-    async with serve_subprocess(
-        serve_args(redis_url, tmp_path), cwd=tmp_path, stderr_path=stderr_path
-    ) as (process, url):
-        workers = listening_workers(stderr_path)
+    async with two_workers(redis_url, tmp_path, stderr_path) as (process, url, workers):
         async with AsyncExitStack() as stack:
             clients, _ = await clients_on_each(stack, url, list(workers.values()))
             process.send_signal(signal.SIGTERM)
@@ -297,10 +302,7 @@ async def test_workers_stop_by_themselves_when_the_parent_is_killed(
     redis_url: str, tmp_path: Path
 ) -> None:
     stderr_path = tmp_path / "stderr.log"
-    async with serve_subprocess(
-        serve_args(redis_url, tmp_path), cwd=tmp_path, stderr_path=stderr_path
-    ) as (process, _):
-        workers = listening_workers(stderr_path)
+    async with two_workers(redis_url, tmp_path, stderr_path) as (process, _, workers):
         process.kill()
         with trio.fail_after(WAIT_S):
             while any(alive(pid) for pid in workers.values()):  # noqa: ASYNC110 - other processes
