@@ -35,10 +35,15 @@ typecheck: $(STAMP)
 # What the tests start for themselves (each test session runs its own, on a free
 # loopback port): installed from Debian's packages when missing.
 services:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "installing redis-server (the tests start their own)"; \
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
+	  || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (the tests start their own)"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q redis-server; }
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
+	fi
 
 # The whole suite under coverage (servers started as subprocesses included), then
 # the gates: 95 % of the package's branches, all of the sans-IO core's and the

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import orjson
 
+from netra_trio.storage.age_pruning import PASS_ROWS
 from netra_trio.storage.sqlite.events import (
-    _AGE_PRUNE_ROWS,
     _create_keep_count_trigger,
     _insert_statement,
     _prune_by_age,
@@ -143,7 +143,7 @@ def main() -> None:
         )
         pass_s = probe_age(path, args.users, args.events)
         print(
-            f"age prune: {pass_s * 1e3:.1f} ms per pass of up to {_AGE_PRUNE_ROWS} rows"
+            f"age prune: {pass_s * 1e3:.1f} ms per pass of up to {PASS_ROWS} rows"
             f" in a log of {args.users * args.events:,} rows"
         )
 

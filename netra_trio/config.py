@@ -18,6 +18,7 @@ import attrs
 
 from netra_trio.core.limits import MAX_BATCH_MESSAGES
 from netra_trio.errors import ConfigError
+from netra_trio.storage.opening import database_kind
 
 _LOG_FORMATS = ("text", "json")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -42,7 +43,7 @@ class Config:
     abuse_limit: int = 20
     handshake_rate_per_ip_s: float = 10.0
     handshake_burst: int = 20
-    database: str = "netra.db"
+    database: str = attrs.field(default="netra.db", repr=False)  # a URL may hold a password
     redis_url: str | None = attrs.field(default=None, repr=False)
     workers: int = 1
     database_busy_timeout_s: float = 5.0
@@ -120,6 +121,10 @@ class Config:
                 f"user-backlog-max-bytes must be at least queue-max-bytes ({self.queue_max_bytes}),"
                 f" got {self.user_backlog_max_bytes}"
             )
+        try:
+            database_kind(self.database)
+        except ValueError as exc:
+            raise ConfigError(f"{exc}, got {redacted_url(self.database)!r}") from None
         if self.redis_url is not None and not self.redis_url.startswith(
             ("redis://", "rediss://", "unix://")
         ):

@@ -18,6 +18,7 @@ import trio.testing
 from netra_trio.logs import LOGGER_NAME
 from netra_trio.server.app import Server
 from tests.helpers import start_server
+from tests.postgres_server import PostgresServer
 from tests.redis_server import RedisServer
 
 
@@ -65,3 +66,23 @@ def redis_url(redis_server: RedisServer) -> str:
         redis_server.start()
     assert redis_server.command("FLUSHALL") == b"+OK"
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """This test session's own PostgreSQL cluster (made on first use, removed
+    when the session ends)."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A new, empty database on this session's PostgreSQL, running."""
+    if not postgres_server.running:
+        postgres_server.start()
+    return postgres_server.create_database()

@@ -39,7 +39,7 @@ import trio
 
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.auth import Authenticator
-from netra_trio.config import Config
+from netra_trio.config import Config, redacted_url
 from netra_trio.handlers import default_router
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
@@ -122,7 +122,7 @@ class Server:
                 if handle_signals:
                     nursery.start_soon(self._wait_for_signal)
                 runtime.hub_nursery.start_soon(self._listen, listeners, runtime.hub_nursery)
-                log_event("listening", url=self.url, database=config.database)
+                log_event("listening", url=self.url, database=redacted_url(config.database))
                 task_status.started(self)
                 await self._shutdown.wait()
                 await self._graceful_shutdown(hub, runtime.hub_nursery)

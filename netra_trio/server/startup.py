@@ -44,8 +44,8 @@ from netra_trio.server.round_budget import RoundBudget
 from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.base import Storage, StorageError
+from netra_trio.storage.opening import open_storage
 from netra_trio.storage.records import Retention
-from netra_trio.storage.sqlite import SqliteStorage
 
 
 @attrs.frozen
@@ -66,7 +66,7 @@ async def running_services(
 ) -> AsyncIterator[Runtime]:
     """Start everything but the listeners; ``clock`` is the sessions' wall clock."""
     try:
-        storage = await SqliteStorage.open(
+        storage = await open_storage(
             config.database,
             busy_timeout_s=config.database_busy_timeout_s,
             retention=Retention(config.event_retention_count, config.event_retention_s),

@@ -13,10 +13,11 @@ import pytest
 import trio
 import trio.testing
 
+from netra_trio.storage.age_pruning import PASS_ROWS
 from netra_trio.storage.base import StorageError
 from netra_trio.storage.records import ReplayWindow, Retention, RunRecord, StoredEvent
 from netra_trio.storage.sqlite import SqliteStorage
-from netra_trio.storage.sqlite.events import _AGE_PRUNE_ROWS, _EVENTS_AFTER, SqliteEventStore
+from netra_trio.storage.sqlite.events import _EVENTS_AFTER, SqliteEventStore
 from netra_trio.storage.sqlite.migrations import MIGRATIONS
 from tests.storage.conformance import (
     check_event_store,
@@ -430,7 +431,7 @@ async def test_retention_by_count_holds_for_large_batches_and_follows_the_config
 async def test_retention_by_age_drops_a_backlog_a_bounded_piece_per_batch(
     tmp_path: Path,
 ) -> None:
-    """Expired events go oldest first, at most ``_AGE_PRUNE_ROWS`` with one batch;
+    """Expired events go oldest first, at most ``PASS_ROWS`` with one batch;
     while some are left, the next batch goes on; ``pruned_through`` follows."""
     path = tmp_path / "netra.db"
     storage = await SqliteStorage.open(path, retention=Retention(max_events=10_000))
@@ -448,7 +449,7 @@ async def test_retention_by_age_drops_a_backlog_a_bounded_piece_per_batch(
             alice = await storage.events.events_after("alice", 0, limit=10_000)
             left.append((len(alice), alice[0].seq if alice else None))
             left.append(await storage.events.replay_window("alice"))
-        rows = _AGE_PRUNE_ROWS
+        rows = PASS_ROWS
         assert left == [
             (4500 - rows, rows + 1),
             ReplayWindow(rows, 4500),

@@ -11,7 +11,7 @@ event that another writer of the same file already stored, failing its batch.
 Retention rides on the same statement: by count, a trigger of this
 connection's own (TEMP, made at open from the configured count) drops the
 event that each insert pushes out of its user's window; by age, at most once a
-second a batch also drops up to ``_AGE_PRUNE_ROWS`` of the oldest expired
+second a batch also drops up to ``PASS_ROWS`` of the oldest expired
 events, found through the age index. Each user's ``pruned_through`` follows,
 so that a replay can tell a gap.
 """
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-import time
 from collections.abc import Sequence
 
 import orjson
 
+from netra_trio.storage.age_pruning import PASS_ROWS, AgePruning
 from netra_trio.storage.base import SeqConflict, StorageError
 from netra_trio.storage.records import ReplayWindow, Retention, StoredEvent
 from netra_trio.storage.sqlite.database import Database
@@ -49,22 +49,15 @@ _EVENTS_AFTER = (
     " ORDER BY seq LIMIT ?3"
 )
 
-# Retention by age runs with a batch at most this often, and drops at most this
-# many events at a time (the next batch goes on when more are left): a pass
-# costs milliseconds, not a stall of every user's events.
-_AGE_PRUNE_INTERVAL_S = 1.0
-_AGE_PRUNE_ROWS = 2_000
-
 
 class SqliteEventStore:
     def __init__(
         self, database: Database, retention: Retention, *, uid_cache_max: int = UID_CACHE_MAX
     ) -> None:
         self._database = database
-        self._retention = retention
         self._uids: dict[str, int] = {}
         self._uid_cache_max = uid_cache_max
-        self._next_age_prune = 0.0
+        self._age_pruning = AgePruning(retention.max_age_s)
 
     @staticmethod
     def setup(retention: Retention) -> functools.partial[None]:
@@ -108,11 +101,7 @@ class SqliteEventStore:
         rows: list[object] = []  # the batch's columns, row after row, bound as parameters
         for e in events:
             rows += (uids[e.user_id], e.seq, e.type, e.run_id, e.thread_id, e.frame, e.created_at)
-        now = time.time()
-        age_cutoff = None
-        if now >= self._next_age_prune:
-            self._next_age_prune = now + _AGE_PRUNE_INTERVAL_S
-            age_cutoff = now - self._retention.max_age_s
+        age_cutoff = self._age_pruning.due()
         try:
             more_expired = await self._database.call(
                 self._insert,
@@ -124,12 +113,12 @@ class SqliteEventStore:
             if isinstance(exc.__cause__, sqlite3.IntegrityError):  # the unique (uid, seq)
                 raise SeqConflict(str(exc)) from exc.__cause__
             raise
-        if more_expired:  # the next batch goes on with the rest
-            self._next_age_prune = now
+        if more_expired:
+            self._age_pruning.more_left()
 
     def _insert(self, rows: list[object], age_cutoff: float | None) -> bool:
         """Insert the rows; with ``age_cutoff``, also drop up to
-        ``_AGE_PRUNE_ROWS`` events older than it. True when more are left."""
+        ``PASS_ROWS`` events older than it. True when more are left."""
         count = len(rows) // _EVENT_COLUMNS
         if count <= _MAX_INSERT_ROWS and age_cutoff is None:
             # One statement, atomic by itself (triggers move user_seq and apply
@@ -177,7 +166,7 @@ def _user_keys(db: sqlite3.Connection, users: bytes) -> list[tuple[str, int, int
 
 def _prune_by_age(db: sqlite3.Connection, cutoff: float) -> bool:
     """Retention by age, for everyone: the oldest events created before
-    ``cutoff``, at most ``_AGE_PRUNE_ROWS`` of them, found through the age index
+    ``cutoff``, at most ``PASS_ROWS`` of them, found through the age index
     (the work is in proportion to what is dropped, not to what is kept); each
     user's ``pruned_through`` follows. True when more are left."""
     oldest = (
@@ -188,14 +177,14 @@ def _prune_by_age(db: sqlite3.Connection, cutoff: float) -> bool:
         "UPDATE user_seq SET pruned_through = max(pruned_through, dropped.last)"
         f" FROM (SELECT uid, max(seq) AS last FROM ({oldest}) GROUP BY uid)"
         " AS dropped WHERE user_seq.uid = dropped.uid",
-        (cutoff, _AGE_PRUNE_ROWS),
+        (cutoff, PASS_ROWS),
     )
     deleted: int = db.execute(
         "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events INDEXED BY"
         " events_by_age WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
-        (cutoff, _AGE_PRUNE_ROWS),
+        (cutoff, PASS_ROWS),
     ).rowcount
-    return deleted >= _AGE_PRUNE_ROWS
+    return deleted >= PASS_ROWS
 
 
 def _create_keep_count_trigger(db: sqlite3.Connection, *, max_events: int) -> None:

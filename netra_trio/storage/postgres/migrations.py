@@ -1,0 +1,141 @@
+"""The PostgreSQL schema, as an ordered list of migrations.
+
+``netra_schema.version`` records how many have been applied. Each migration
+runs in a transaction of its own, under an advisory lock, so that nodes
+starting together apply each one once. Append new ones; never edit an applied
+one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, LiteralString
+
+import psycopg
+
+from netra_trio.storage.base import StorageError
+
+# pg_advisory_xact_lock key of the migrations ("netra" in ASCII).
+_LOCK = 0x6E65747261
+
+MIGRATIONS: tuple[LiteralString, ...] = (
+    # 1: threads, messages, runs, sessions, the per-user event log
+    """
+    CREATE TABLE threads (
+        thread_id   text PRIMARY KEY,
+        user_id     text NOT NULL,
+        title       text NOT NULL,
+        created_at  double precision NOT NULL,
+        updated_at  double precision NOT NULL
+    );
+    CREATE INDEX threads_by_user ON threads (user_id, updated_at DESC);
+
+    CREATE TABLE messages (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        message_id  text NOT NULL UNIQUE,
+        thread_id   text NOT NULL REFERENCES threads (thread_id),
+        role        text NOT NULL CHECK (role IN ('user', 'assistant')),
+        content     text NOT NULL,
+        run_id      text,
+        created_at  double precision NOT NULL
+    );
+    CREATE INDEX messages_by_thread ON messages (thread_id, id);
+
+    CREATE TABLE runs (
+        run_id      text PRIMARY KEY,
+        user_id     text NOT NULL,
+        thread_id   text NOT NULL REFERENCES threads (thread_id),
+        agent       text NOT NULL,
+        status      text NOT NULL
+                    CHECK (status IN ('running', 'success', 'cancelled', 'error', 'interrupted')),
+        agents      text NOT NULL DEFAULT '[]',
+        error_code  text,
+        started_at  double precision NOT NULL,
+        ended_at    double precision
+    );
+    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+
+    CREATE TABLE sessions (
+        session_id  text PRIMARY KEY,
+        user_id     text NOT NULL,
+        created_at  double precision NOT NULL,
+        last_active double precision NOT NULL,
+        nonce       bytea NOT NULL,
+        data        bytea NOT NULL
+    );
+    CREATE INDEX sessions_by_user ON sessions (user_id, last_active);
+    CREATE INDEX sessions_by_activity ON sessions (last_active);
+
+    CREATE TABLE user_seq (
+        user_id         text PRIMARY KEY,
+        last_seq        bigint NOT NULL,
+        pruned_through  bigint NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE events (
+        user_id     text NOT NULL,
+        seq         bigint NOT NULL,
+        type        text NOT NULL,
+        run_id      text,
+        thread_id   text,
+        frame       text NOT NULL,
+        created_at  double precision NOT NULL,
+        PRIMARY KEY (user_id, seq)
+    );
+    CREATE INDEX events_by_age ON events (created_at);
+
+    -- A batch of events in one call (one round trip, one statement's worth of
+    -- work per step). Each user's row of user_seq is claimed first, in user
+    -- order: a writer on another machine appending for the same user waits
+    -- there (never in a cycle), then finds the seq taken (unique violation on
+    -- events' key) and numbers its batch again. Retention by count goes with
+    -- it: events pushed out of the last p_keep of their user are not kept.
+    CREATE FUNCTION netra_append_events(
+        p_users text[], p_seqs bigint[], p_types text[], p_runs text[],
+        p_threads text[], p_frames text[], p_created double precision[], p_keep bigint
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO user_seq AS u (user_id, last_seq, pruned_through)
+            SELECT b.user_id, max(b.seq), greatest(max(b.seq) - p_keep, 0)
+            FROM unnest(p_users, p_seqs) AS b (user_id, seq)
+            GROUP BY b.user_id ORDER BY b.user_id
+        ON CONFLICT (user_id) DO UPDATE SET
+            last_seq = greatest(u.last_seq, excluded.last_seq),
+            pruned_through = greatest(u.pruned_through, excluded.pruned_through);
+        INSERT INTO events (user_id, seq, type, run_id, thread_id, frame, created_at)
+            SELECT b.user_id, b.seq, b.type, b.run_id, b.thread_id, b.frame, b.created_at
+            FROM (
+                SELECT *, max(seq) OVER (PARTITION BY user_id) AS top
+                FROM unnest(p_users, p_seqs, p_types, p_runs, p_threads, p_frames, p_created)
+                    AS r (user_id, seq, type, run_id, thread_id, frame, created_at)
+            ) AS b
+            WHERE b.seq > b.top - p_keep
+            ORDER BY b.user_id, b.seq;
+        DELETE FROM events AS e
+            USING (SELECT t.user_id, max(t.seq) AS top FROM unnest(p_users, p_seqs)
+                   AS t (user_id, seq) GROUP BY t.user_id) AS batch
+            WHERE e.user_id = batch.user_id AND e.seq <= batch.top - p_keep;
+    END
+    $$;
+    """,
+)
+
+
+def migrate(conn: psycopg.Connection[Any]) -> int:
+    """Apply every migration not yet applied; returns the schema version."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS netra_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO netra_schema SELECT 0 WHERE NOT EXISTS (TABLE netra_schema)")
+    while True:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            (version,) = conn.execute("SELECT version FROM netra_schema").fetchone() or (0,)
+            if version > len(MIGRATIONS):
+                raise StorageError(
+                    f"database schema version {version} is newer than this server"
+                    f" ({len(MIGRATIONS)})"
+                )
+            if version == len(MIGRATIONS):
+                return int(version)
+            conn.execute(MIGRATIONS[version])
+            conn.execute("UPDATE netra_schema SET version = %s", (version + 1,))
