@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import trio
@@ -17,6 +18,7 @@ import trio.testing
 
 from netra_trio.logs import LOGGER_NAME
 from netra_trio.server.app import Server
+from tests.databases import ServerDatabase
 from tests.helpers import start_server
 from tests.postgres_server import PostgresServer
 from tests.redis_server import RedisServer
@@ -86,3 +88,12 @@ def postgres_url(postgres_server: PostgresServer) -> str:
     if not postgres_server.running:
         postgres_server.start()
     return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> ServerDatabase:
+    """The test runs once on a SQLite file and once on a PostgreSQL database."""
+    if request.param == "sqlite":
+        return ServerDatabase("sqlite", str(tmp_path / "netra.db"), tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    return ServerDatabase("postgresql", url, tmp_path)

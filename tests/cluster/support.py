@@ -1,5 +1,5 @@
-"""Two (or more) server nodes of one cluster, all on one SQLite file and one
-redis-server, each on a free loopback port: as separate server processes
+"""Two (or more) server nodes of one cluster, all on one database (a SQLite file or
+PostgreSQL) and one redis-server, each on a free loopback port: as separate server processes
 (``netra-trio serve``, :func:`node_processes`), or as servers in this process
 (:func:`cluster`) where a test looks inside them."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -15,6 +14,7 @@ import trio
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.client import NetraClient
 from netra_trio.server.app import Server
+from tests.databases import ServerDatabase
 from tests.helpers import SECRET, SESSION_KEY, serve_subprocess, start_server
 
 TERMINAL = ("agent_completed", "agent_error")
@@ -23,12 +23,12 @@ TERMINAL = ("agent_completed", "agent_error")
 FAST_LAPSE = ("--heartbeat-interval-s", "1", "--heartbeat-timeout-s", "1")  # kill -9: 2 s
 
 
-def node_args(redis_url: str, database: Path, *more: str) -> list[str]:
+def node_args(redis_url: str, database: ServerDatabase, *more: str) -> list[str]:
     """The flags of a node started as a subprocess (``serve_subprocess``)."""
     return [
         "--jwt-secret", SECRET,
         "--session-key", SESSION_KEY,
-        "--database", str(database),
+        "--database", database.value,
         "--redis-url", redis_url,
         *more,
     ]  # fmt: skip
@@ -37,7 +37,7 @@ def node_args(redis_url: str, database: Path, *more: str) -> list[str]:
 @asynccontextmanager
 async def node_processes(
     redis_url: str,
-    database: Path,
+    database: ServerDatabase,
     *more: str,
     nodes: int = 2,
     module: str = "netra_trio",
@@ -50,8 +50,8 @@ async def node_processes(
             _, url = await stack.enter_async_context(
                 serve_subprocess(
                     node_args(redis_url, database, *more),
-                    cwd=database.parent,
-                    stderr_path=database.parent / f"node-{n}.log",
+                    cwd=database.workdir,
+                    stderr_path=database.workdir / f"node-{n}.log",
                     module=module,
                 )
             )
@@ -62,7 +62,7 @@ async def node_processes(
 @asynccontextmanager
 async def cluster(
     redis_url: str,
-    database: Path,
+    database: ServerDatabase,
     *,
     nodes: int = 2,
     agents: AgentRegistry | None = None,
@@ -71,7 +71,7 @@ async def cluster(
     async with trio.open_nursery() as nursery:
         servers = [
             await start_server(
-                nursery, agents=agents, database=str(database), redis_url=redis_url, **overrides
+                nursery, agents=agents, database=database.value, redis_url=redis_url, **overrides
             )
             for _ in range(nodes)
         ]

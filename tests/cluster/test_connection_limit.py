@@ -13,6 +13,7 @@ from trio_websocket import ConnectionRejected
 
 from netra_trio.client import open_client
 from tests.cluster.support import FAST_LAPSE, node_args, node_processes
+from tests.databases import ServerDatabase
 from tests.helpers import serve_subprocess, token_for
 
 
@@ -44,10 +45,10 @@ async def attempt(nursery: trio.Nursery, url: str, token: str) -> Held:
 
 
 async def test_twenty_simultaneous_handshakes_over_two_nodes_yield_exactly_five(
-    redis_url: str, tmp_path: Path
+    redis_url: str, database: ServerDatabase
 ) -> None:
     async with (
-        node_processes(redis_url, tmp_path / "netra.db") as (a, b),
+        node_processes(redis_url, database) as (a, b),
         trio.open_nursery() as nursery,
     ):
         token = token_for("alice")
@@ -70,9 +71,8 @@ async def test_twenty_simultaneous_handshakes_over_two_nodes_yield_exactly_five(
 
 
 async def test_a_killed_node_frees_its_slots_within_two_heartbeat_intervals(
-    redis_url: str, tmp_path: Path
+    redis_url: str, database: ServerDatabase, tmp_path: Path
 ) -> None:
-    database = tmp_path / "netra.db"
     args = node_args(redis_url, database, *FAST_LAPSE, "--max-connections-per-user", "2")
     token = token_for("alice")
     async with (

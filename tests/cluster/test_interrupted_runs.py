@@ -13,6 +13,7 @@ import trio
 
 from netra_trio.client import open_client
 from tests.cluster.support import FAST_LAPSE, cluster, node_args
+from tests.databases import ServerDatabase
 from tests.helpers import (
     agents_with,
     serve_subprocess,
@@ -24,10 +25,9 @@ from tests.runs.support import ISSUE_EXAMPLE
 
 
 async def test_a_starting_node_leaves_a_run_alive_on_another_node_alone(
-    redis_url: str, tmp_path: Path
+    redis_url: str, database: ServerDatabase
 ) -> None:
     gate = trio.Event()
-    database = tmp_path / "netra.db"
     agents = agents_with(supervisor=waiting_agent(gate))
     async with (
         cluster(redis_url, database, nodes=1, agents=agents) as (a,),
@@ -36,7 +36,7 @@ async def test_a_starting_node_leaves_a_run_alive_on_another_node_alone(
         await client.send("agent_request", {"content": ISSUE_EXAMPLE})
         waiting = await client.receive_type("tool_executing")
         async with trio.open_nursery() as nursery:
-            b = await start_server(nursery, database=str(database), redis_url=redis_url)
+            b = await start_server(nursery, database=database.value, redis_url=redis_url)
             run = await b.hub.services.storage.runs.get_run(waiting["run_id"])
             assert run is not None and run.status == "running"
             gate.set()
@@ -46,9 +46,8 @@ async def test_a_starting_node_leaves_a_run_alive_on_another_node_alone(
 
 
 async def test_the_runs_of_a_killed_node_are_interrupted_once_its_leases_lapse(
-    redis_url: str, tmp_path: Path
+    redis_url: str, database: ServerDatabase, tmp_path: Path
 ) -> None:
-    database = tmp_path / "netra.db"
     args = node_args(redis_url, database, *FAST_LAPSE)
     token = token_for("alice")
     async with (
@@ -66,7 +65,7 @@ async def test_the_runs_of_a_killed_node_are_interrupted_once_its_leases_lapse(
     async with trio.open_nursery() as nursery:
         b = await start_server(
             nursery,
-            database=str(database),
+            database=database.value,
             redis_url=redis_url,
             heartbeat_interval_s=1,
             heartbeat_timeout_s=1,

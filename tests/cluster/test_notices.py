@@ -4,10 +4,9 @@ else's), and ``stop_agent`` stops a run that runs on the other node."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from netra_trio.client import open_client
 from tests.cluster.support import node_processes
+from tests.databases import ServerDatabase
 from tests.helpers import token_for
 from tests.runs.support import ISSUE_EXAMPLE
 
@@ -15,9 +14,9 @@ WAITING = "tests.sessions.waiting_server"  # its supervisor waits in a tool call
 
 
 async def test_typing_reaches_the_users_connection_on_the_other_node(
-    redis_url: str, tmp_path: Path
+    redis_url: str, database: ServerDatabase
 ) -> None:
-    async with node_processes(redis_url, tmp_path / "netra.db") as (a, b):
+    async with node_processes(redis_url, database) as (a, b):
         token = token_for("alice")
         async with (
             open_client(a, token) as typist,
@@ -36,8 +35,10 @@ async def test_typing_reaches_the_users_connection_on_the_other_node(
             assert pong["type"] == "pong"
 
 
-async def test_stop_agent_stops_a_run_on_the_other_node(redis_url: str, tmp_path: Path) -> None:
-    async with node_processes(redis_url, tmp_path / "netra.db", module=WAITING) as (a, b):
+async def test_stop_agent_stops_a_run_on_the_other_node(
+    redis_url: str, database: ServerDatabase
+) -> None:
+    async with node_processes(redis_url, database, module=WAITING) as (a, b):
         token = token_for("alice")
         async with open_client(a, token) as on_a, open_client(b, token) as on_b:
             await on_a.send("agent_request", {"content": ISSUE_EXAMPLE})

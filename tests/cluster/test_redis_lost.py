@@ -6,8 +6,6 @@ node's too, in order, with nothing lost; the cluster serves again by itself."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import pytest
 import trio
@@ -16,6 +14,7 @@ from trio_websocket import ConnectionRejected
 from netra_trio.client import open_client
 from netra_trio.server.app import Server
 from tests.cluster.support import agent_events, cluster
+from tests.databases import ServerDatabase
 from tests.helpers import agents_with, paced_agent, token_for
 from tests.redis_server import RedisServer
 from tests.runs.support import ISSUE_EXAMPLE
@@ -35,11 +34,13 @@ async def readiness(server: Server) -> tuple[int, bytes]:
 
 
 @pytest.mark.usefixtures("redis_url")
-async def test_redis_lost_mid_run_then_back(redis_server: RedisServer, tmp_path: Path) -> None:
+async def test_redis_lost_mid_run_then_back(
+    redis_server: RedisServer, database: ServerDatabase
+) -> None:
     agents = agents_with(supervisor=paced_agent(steps=30, pause_s=0.1))
     async with cluster(
         redis_server.url,
-        tmp_path / "netra.db",
+        database,
         agents=agents,
         metrics_port=0,
     ) as (a, b):

@@ -5,20 +5,20 @@ from both nodes."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from netra_trio.client import open_client
 from tests.cluster.support import node_processes
+from tests.databases import ServerDatabase
 from tests.helpers import token_for
 from tests.runs.support import ISSUE_EXAMPLE
 
 WAITING = "tests.sessions.waiting_server"  # its supervisor waits in a tool call for ever
 
 
-async def test_runs_count_together_across_nodes(redis_url: str, tmp_path: Path) -> None:
-    async with node_processes(
-        redis_url, tmp_path / "netra.db", "--max-runs-per-user", "2", module=WAITING
-    ) as (a, b):
+async def test_runs_count_together_across_nodes(redis_url: str, database: ServerDatabase) -> None:
+    async with node_processes(redis_url, database, "--max-runs-per-user", "2", module=WAITING) as (
+        a,
+        b,
+    ):
         token = token_for("alice")
         async with open_client(a, token) as on_a, open_client(b, token) as on_b:
             ack = await on_a.request("user_message", {"content": ISSUE_EXAMPLE})
@@ -33,9 +33,11 @@ async def test_runs_count_together_across_nodes(redis_url: str, tmp_path: Path) 
             assert "at most 2 runs" in third["payload"]["message"]
 
 
-async def test_one_message_bucket_is_spent_from_both_nodes(redis_url: str, tmp_path: Path) -> None:
+async def test_one_message_bucket_is_spent_from_both_nodes(
+    redis_url: str, database: ServerDatabase
+) -> None:
     async with node_processes(
-        redis_url, tmp_path / "netra.db", "--message-rate-per-s", "0.1", "--message-burst", "50"
+        redis_url, database, "--message-rate-per-s", "0.1", "--message-burst", "50"
     ) as (a, b):
         token = token_for("alice")
         async with open_client(a, token) as on_a, open_client(b, token) as on_b:

@@ -5,17 +5,16 @@ to."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from netra_trio.client import open_client
 from tests.cluster.support import node_processes
+from tests.databases import ServerDatabase
 from tests.helpers import token_for
 
 
 async def test_a_session_resumes_on_the_other_node_with_its_data(
-    redis_url: str, tmp_path: Path
+    redis_url: str, database: ServerDatabase
 ) -> None:
-    async with node_processes(redis_url, tmp_path / "netra.db") as (a, b):
+    async with node_processes(redis_url, database) as (a, b):
         token = token_for("alice")
         async with open_client(a, token) as on_a:
             session_id = on_a.established["session_id"]
@@ -28,9 +27,8 @@ async def test_a_session_resumes_on_the_other_node_with_its_data(
 
 
 async def test_making_room_on_one_node_spares_a_session_attached_on_another(
-    redis_url: str, tmp_path: Path
+    redis_url: str, database: ServerDatabase
 ) -> None:
-    database = tmp_path / "netra.db"
     async with node_processes(redis_url, database, "--max-sessions-per-user", "2") as (a, b):
         token = token_for("alice")
         async with (

@@ -5,20 +5,19 @@ works on either node."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import trio
 
 from netra_trio.client import open_client
 from tests.cluster.support import agent_events, node_processes
+from tests.databases import ServerDatabase
 from tests.helpers import token_for
 from tests.runs.support import ISSUE_EXAMPLE
 
 
 async def test_a_run_on_one_node_reaches_the_users_connection_on_the_other(
-    redis_url: str, tmp_path: Path
+    redis_url: str, database: ServerDatabase
 ) -> None:
-    async with node_processes(redis_url, tmp_path / "netra.db") as (a, b):
+    async with node_processes(redis_url, database) as (a, b):
         token = token_for("alice")
         async with (
             open_client(a, token) as on_a,
@@ -40,9 +39,9 @@ async def test_a_run_on_one_node_reaches_the_users_connection_on_the_other(
 
 
 async def test_runs_of_one_user_on_both_nodes_share_one_increasing_seq(
-    redis_url: str, tmp_path: Path
+    redis_url: str, database: ServerDatabase
 ) -> None:
-    async with node_processes(redis_url, tmp_path / "netra.db", "--max-runs-per-user", "4") as (
+    async with node_processes(redis_url, database, "--max-runs-per-user", "4") as (
         a,
         b,
     ):
@@ -61,9 +60,9 @@ async def test_runs_of_one_user_on_both_nodes_share_one_increasing_seq(
 
 
 async def test_a_resume_on_the_other_node_replays_what_was_missed(
-    redis_url: str, tmp_path: Path
+    redis_url: str, database: ServerDatabase
 ) -> None:
-    async with node_processes(redis_url, tmp_path / "netra.db") as (a, b):
+    async with node_processes(redis_url, database) as (a, b):
         token = token_for("alice")
         async with open_client(a, token) as on_a:
             await on_a.send("agent_request", {"content": ISSUE_EXAMPLE})

@@ -9,13 +9,13 @@ from pathlib import Path
 import trio
 
 from netra_trio.client import NetraClient
+from tests.databases import ServerDatabase
 from tests.helpers import SECRET, SESSION_KEY, serve_subprocess
 from tests.sessions.support import (
     WAIT_S,
     Frame,
     connect,
     next_id,
-    query,
     request,
     session_state,
 )
@@ -28,8 +28,10 @@ TERMINAL = ("agent_completed", "agent_error")
 
 
 @asynccontextmanager
-async def serve(db: Path, stderr_path: Path) -> AsyncIterator[tuple[trio.Process, str]]:
-    """`netra-trio serve` as a subprocess on ``db``, its supervisor an agent that
+async def serve(
+    database: ServerDatabase, stderr_path: Path
+) -> AsyncIterator[tuple[trio.Process, str]]:
+    """`netra-trio serve` as a subprocess on ``database``, its supervisor an agent that
     waits in a tool call for ever; its URL once it listens. Killed on exit."""
     args = [
         "--jwt-secret",
@@ -37,11 +39,11 @@ async def serve(db: Path, stderr_path: Path) -> AsyncIterator[tuple[trio.Process
         "--session-key",
         SESSION_KEY,
         "--database",
-        str(db),
+        database.value,
     ]
     async with serve_subprocess(
         args,
-        cwd=db.parent,
+        cwd=database.workdir,
         stderr_path=stderr_path,
         timeout_s=WAIT_S,
         module="tests.sessions.waiting_server",
@@ -77,12 +79,14 @@ async def _resume(client: NetraClient, last_seq: int) -> tuple[list[Frame], Fram
                 replayed.append(frame)
 
 
-async def _run_statuses(db: Path) -> dict[str, str]:
-    return dict(await query(db, "SELECT run_id, status FROM runs"))
+async def _run_statuses(db: ServerDatabase) -> dict[str, str]:
+    return dict(await db.query("SELECT run_id, status FROM runs"))
 
 
-async def test_kill_9_during_runs_keeps_what_was_stored(tmp_path: Path) -> None:
-    db = tmp_path / "netra.db"
+async def test_kill_9_during_runs_keeps_what_was_stored(
+    database: ServerDatabase, tmp_path: Path
+) -> None:
+    db = database
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
 
     # -- before the crash ------------------------------------------------------------
@@ -104,8 +108,8 @@ async def test_kill_9_during_runs_keeps_what_was_stored(tmp_path: Path) -> None:
     assert not [e for e in live if e["type"] in TERMINAL]  # both runs were cut off
     # The crash left the runs 'running' and no terminal event stored.
     assert await _run_statuses(db) == dict.fromkeys(threads, "running")
-    assert await query(db, "SELECT count(*) FROM events WHERE type = 'agent_error'") == [(0,)]
-    ((stored_through,),) = await query(db, "SELECT max(seq) FROM events")
+    assert await db.query("SELECT count(*) FROM events WHERE type = 'agent_error'") == [(0,)]
+    ((stored_through,),) = await db.query("SELECT max(seq) FROM events")
     assert stored_through >= seen  # every event was stored before it was sent
 
     # -- after the restart -----------------------------------------------------------
@@ -150,8 +154,8 @@ async def test_kill_9_during_runs_keeps_what_was_stored(tmp_path: Path) -> None:
 
     statuses = await _run_statuses(db)
     assert statuses == dict.fromkeys(threads, "interrupted")
-    ended = await query(db, "SELECT ended_at FROM runs")
+    ended = await db.query("SELECT ended_at FROM runs")
     assert all(row[0] is not None for row in ended)
-    assert await query(db, "SELECT count(*) FROM events WHERE type = 'agent_error'") == [(RUNS,)]
+    assert await db.query("SELECT count(*) FROM events WHERE type = 'agent_error'") == [(RUNS,)]
     log = await trio.Path(second_log).read_text()
     assert "runs_interrupted" in log and "Traceback" not in log, log
