@@ -20,7 +20,7 @@ from netra_trio.handlers.threads import Refused
 from netra_trio.logs import log_event
 from netra_trio.protocol.client_messages import Batch, ClientMessage
 from netra_trio.protocol.codec import correlation_of, decode_message, parse_frame
-from netra_trio.storage.base import StorageError
+from netra_trio.storage.base import DatabaseUnavailable, StorageError
 
 
 def _cost(frame: dict[str, Any]) -> int:
@@ -90,10 +90,13 @@ class Router:
                 type=frame.get("type"),
                 error=str(exc),
             )
+            unreachable = isinstance(exc, DatabaseUnavailable)
             ctx.send_error(
                 ProtocolError(
-                    ErrorCode.INTERNAL,
-                    "storage is unavailable; nothing was saved",
+                    ErrorCode.UNAVAILABLE if unreachable else ErrorCode.INTERNAL,
+                    "the database is unavailable; nothing was saved"
+                    if unreachable
+                    else "storage is unavailable; nothing was saved",
                     correlation_id=correlation_id,
                 )
             )

@@ -9,7 +9,8 @@
 
 A backend bundles them as a :class:`Storage`. ``tests/storage/conformance.py``
 holds one check per store, run against every backend. Every failure of the
-database is a :class:`StorageError`; a write that fails leaves nothing behind.
+database is a :class:`StorageError` (:class:`DatabaseUnavailable` when its
+server cannot be reached); a write that fails leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from netra_trio.storage.records import (
 
 class StorageError(Exception):
     """The database could not do what was asked (locked, full, corrupt...)."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database server cannot be reached (now, or at the last attempt to
+    connect again): the request may succeed once it is back."""
 
 
 class SeqConflict(StorageError):

@@ -28,7 +28,7 @@ import psycopg.errors
 from psycopg import conninfo
 from psycopg.pq import TransactionStatus
 
-from netra_trio.storage.base import StorageError
+from netra_trio.storage.base import DatabaseUnavailable, StorageError
 from netra_trio.storage.worker_thread import SerialWorker, WorkerStopped
 
 T = TypeVar("T")
@@ -48,10 +48,6 @@ _LIVENESS = {
     "keepalives_count": 3,
     "tcp_user_timeout": 15_000,
 }
-
-
-class DatabaseUnavailable(StorageError):
-    """PostgreSQL cannot be reached (now, or at the last attempt)."""
 
 
 def describe(url: str) -> str:
