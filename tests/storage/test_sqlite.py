@@ -20,7 +20,11 @@ from netra_trio.storage.sqlite import SqliteStorage
 from netra_trio.storage.sqlite.events import _EVENTS_AFTER, SqliteEventStore
 from netra_trio.storage.sqlite.migrations import MIGRATIONS
 from tests.storage.conformance import (
+    OpenStorage,
+    check_concurrent_writers,
     check_event_store,
+    check_retention_by_age,
+    check_retention_by_count,
     check_run_store,
     check_session_store,
     check_storage,
@@ -67,6 +71,27 @@ async def test_each_store_conforms_on_a_file_of_its_own(tmp_path: Path, store: s
             await check_session_store(storage.sessions)
     finally:
         await storage.close()
+
+
+def _opener(path: Path) -> OpenStorage:
+    """Opens another storage (another process) on the file at ``path``."""
+
+    async def open_storage(retention: Retention) -> SqliteStorage:
+        return await SqliteStorage.open(path, retention=retention)
+
+    return open_storage
+
+
+async def test_retention_by_count_conforms(tmp_path: Path) -> None:
+    await check_retention_by_count(_opener(tmp_path / "netra.db"))
+
+
+async def test_retention_by_age_conforms(tmp_path: Path) -> None:
+    await check_retention_by_age(_opener(tmp_path / "netra.db"))
+
+
+async def test_concurrent_writers_on_one_file_conform(tmp_path: Path) -> None:
+    await check_concurrent_writers(_opener(tmp_path / "netra.db"))
 
 
 async def test_data_survives_a_restart(tmp_path: Path) -> None:
