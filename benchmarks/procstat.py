@@ -5,6 +5,12 @@ including netra-trio's SQLite worker thread), in seconds. The runner samples
 it at the client's ``@start`` / ``@end`` markers for both processes, so the
 CPU share of each over the measured window shows which side saturated (one
 core is 100 %; the machine has ``os.cpu_count()`` of them).
+
+``tree_cpu_seconds`` is that of a process and all its descendants, living or
+exited (an exited child's time is in its parent's ``cutime + cstime`` once the
+parent has reaped it): a PostgreSQL postmaster with its backends, WAL writer,
+checkpointer and short-lived autovacuum workers. ``thread_cpu_seconds`` is the
+time of each thread of a process.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Collection
 
 import attrs
 
@@ -20,10 +27,74 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    # fields[0] is the state (field 3 of stat); utime and stime are fields 14 and 15
+    fields = _stat_fields(f"/proc/{pid}/stat")
+    # fields[0] is the state (field 3 of stat); utime and stime are fields 14 and 15,
+    # cutime and cstime (reaped children) 16 and 17
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _stat_fields(path: str) -> list[str]:
+    with open(path) as handle:
+        return handle.read().rsplit(")", 1)[1].split()
+
+
+def children(pid: int) -> list[int]:
+    """The process's living children (``/proc/PID/task/TID/children``)."""
+    found: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as handle:
+                found += [int(child) for child in handle.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """``utime + stime + cutime + cstime`` of ``pid`` plus the same of every living
+    descendant: all the CPU the tree used since ``pid`` started."""
+    fields = _stat_fields(f"/proc/{pid}/stat")
+    total = sum(int(f) for f in fields[11:15]) / _TICKS
+    for child in children(pid):
+        try:
+            total += tree_cpu_seconds(child)
+        except OSError:  # exited meanwhile: its time moves to our cutime once reaped
+            continue
+    return total
+
+
+def own_and_children_cpu_seconds(pid: int) -> tuple[float, float]:
+    """``utime + stime`` of ``pid`` and ``cutime + cstime`` (its reaped children)."""
+    fields = _stat_fields(f"/proc/{pid}/stat")
+    return (int(fields[11]) + int(fields[12])) / _TICKS, (
+        int(fields[13]) + int(fields[14])
+    ) / _TICKS
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """``utime + stime`` of each thread of ``pid``, by thread id."""
+    times: dict[int, float] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fields = _stat_fields(f"/proc/{pid}/task/{tid}/stat")
+        except OSError:
+            continue
+        times[int(tid)] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return times
+
+
+def cmdline(pid: int) -> str:
+    """The process's command line as ``ps`` shows it (PostgreSQL rewrites its own:
+    ``postgres: walwriter``, ``postgres: USER DB 127.0.0.1(PORT) idle``)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
 
 
 def rss_kib(pid: int) -> int:
@@ -53,11 +124,12 @@ class Snapshot:
     machine: float
 
     @classmethod
-    def take(cls, pids: list[int]) -> Snapshot:
+    def take(cls, pids: list[int], trees: Collection[int] = ()) -> Snapshot:
+        """``trees``: the pids among ``pids`` whose CPU is that of their whole tree."""
         cpu = {}
         for pid in pids:
             try:
-                cpu[pid] = cpu_seconds(pid)
+                cpu[pid] = tree_cpu_seconds(pid) if pid in trees else cpu_seconds(pid)
             except OSError:
                 cpu[pid] = 0.0
         return cls(time.monotonic(), cpu, machine_busy_seconds())
