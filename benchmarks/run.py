@@ -11,14 +11,19 @@ server start; the baselines are in ``benchmarks/baseline_*.py``.
 Scenarios: ``rtt``, ``push``, ``agents``, ``idle``, ``priority``,
 ``cluster_push`` and ``cluster_agents`` (the same loads through two nodes of a
 cluster, on one redis-server that the runner starts and one SQLite file, each
-next to one in-process server; see :meth:`Bench.cluster`), ``profile``
+next to one in-process server; see :meth:`Bench.cluster`), ``storage_push``
+and ``storage_agents`` (the push C=1000 and agents loads on a SQLite file and
+on a fresh database of one PostgreSQL cluster that the runner starts for the
+run and removes after it; :mod:`benchmarks.storage_cells`), ``profile``
 (py-spy on our server under ``rtt`` C=100 and ``push`` C=1000). The full run
 writes ``benchmarks/RESULTS.md`` and ``benchmarks/results.json``; text between
 ``<!-- analysis:start -->`` and ``<!-- analysis:end -->`` in an existing
 RESULTS.md is kept. ``--quick`` runs ``rtt`` C=100 and ``push`` C=1000 (batch)
 against our server and bare trio-websocket only, writes nothing, and prints
 the ``bench-quick:`` summary as its last line; ``--quick --scenarios
-cluster_push,cluster_agents`` runs shorter cluster cells and prints their table.
+cluster_push,cluster_agents`` runs shorter cluster cells and prints their table,
+and ``--quick --scenarios storage_push,storage_agents`` shorter storage cells
+(SQLite and PostgreSQL with ``synchronous_commit=on`` only).
 ``--push-cell SERVER:C:TIMES`` runs one push cell a few times back to back (for
 A/B comparisons of a step).
 
@@ -73,6 +78,7 @@ CLUSTER_NODES = 2
 CLUSTER_CPU_RATIO_TARGET = 1.5
 CLUSTER_P99_TARGET_MS = 50.0
 CLUSTER_CELLS = ("push", "agents")
+STORAGE_CELLS = ("push", "agents")  # benchmarks/storage_cells.py
 ALL_SCENARIOS = (
     "rtt",
     "push",
@@ -80,6 +86,7 @@ ALL_SCENARIOS = (
     "idle",
     "priority",
     *(f"cluster_{cell}" for cell in CLUSTER_CELLS),
+    *(f"storage_{cell}" for cell in STORAGE_CELLS),
     "profile",
 )
 SERVER_LABELS = {
@@ -110,16 +117,21 @@ class ServerProcess:
         max_conns_per_user: int = 16,
         *,
         database: Path | None = None,
+        database_url: str | None = None,
         redis_url: str | None = None,
         env: dict[str, str] | None = None,
     ):
+        """``database_url``: our server on that database (e.g. ``postgresql://...``)
+        instead of a SQLite file (``database``, or a fresh one in ``workdir``)."""
         self.kind = kind
         self.database: Path | None = None
         env = dict(os.environ, NETRA_JWT_SECRET=secret, PYTHONUNBUFFERED="1", **(env or {}))
         stamp = f"{kind}-{time.monotonic_ns()}"
         if kind == "netra":
-            self.database = database or workdir / f"{stamp}.db"
-            argv = [PY, "-m", "benchmarks.netra_server", "--database", str(self.database)]
+            if database_url is None:
+                self.database = database or workdir / f"{stamp}.db"
+            target = database_url or str(self.database)
+            argv = [PY, "-m", "benchmarks.netra_server", "--database", target]
             argv += ["--max-connections-per-user", str(max_conns_per_user)]
             if redis_url is not None:
                 argv += ["--redis-url", redis_url]
@@ -147,6 +159,16 @@ class ServerProcess:
     def cpu_pids(self) -> dict[str, int]:
         """The server side's processes, by name, whose CPU a window sums."""
         return {"server": self.pid}
+
+    @property
+    def cpu_trees(self) -> frozenset[int]:
+        """The pids of ``cpu_pids`` whose CPU is that of their whole process tree."""
+        return frozenset()
+
+    def cpu_parts(self) -> dict[str, float]:
+        """CPU seconds so far by part of the server side (e.g. by thread), for a
+        window's breakdown; none by default."""
+        return {}
 
     def _wait_listening(self, timeout_s: float) -> int:
         assert self.proc.stdout is not None
@@ -295,6 +317,13 @@ class Cluster:
         pids = {f"node_{chr(ord('a') + i)}": node.pid for i, node in enumerate(self.nodes)}
         return {**pids, "redis": self.redis.pid}
 
+    @property
+    def cpu_trees(self) -> frozenset[int]:
+        return frozenset()
+
+    def cpu_parts(self) -> dict[str, float]:
+        return {}
+
     def stop(self) -> None:
         try:
             for node in self.nodes:
@@ -317,7 +346,8 @@ def run_client(
     """Run the load client on ``spec`` against ``server``; returns its result plus
     the CPU share of the server side (summed over its processes: a cluster's nodes
     and redis-server, each also on its own) and of the client over the measured
-    window(s), and the server side's CPU seconds in the window."""
+    window(s), and the server side's CPU seconds in the window (and by part, as
+    ``parts_cpu_s``, when the server side names parts: ``cpu_parts()``)."""
     spec = {**spec, "host": "127.0.0.1", "port": server.port, "ports": server.ports}
     spec.setdefault("hard_timeout_s", 240.0)
     spec_path = workdir / f"spec-{time.monotonic_ns()}.json"
@@ -334,22 +364,25 @@ def run_client(
     watchdog.start()
     server_pids = server.cpu_pids
     pids = [*server_pids.values(), proc.pid]
-    windows: list[dict[str, float]] = []
+    windows: list[dict[str, Any]] = []
     start: procstat.Snapshot | None = None
+    parts_at_start: dict[str, float] = {}
     result: dict[str, Any] = {}
     try:
         assert proc.stdout is not None and proc.stdin is not None
         for line in proc.stdout:
             if line.startswith("@start"):
-                start = procstat.Snapshot.take(pids)
+                start = procstat.Snapshot.take(pids, server.cpu_trees)
+                parts_at_start = server.cpu_parts()
                 if on_start is not None:
                     on_start()
             elif line.startswith("@end") and start is not None:
-                end = procstat.Snapshot.take(pids)
+                end = procstat.Snapshot.take(pids, server.cpu_trees)
+                parts_at_end = server.cpu_parts()
                 each = {
                     name: procstat.cpu_percent(start, end, pid) for name, pid in server_pids.items()
                 }
-                window = {
+                window: dict[str, Any] = {
                     "server_cpu_pct": round(sum(each.values()), 1),
                     "client_cpu_pct": procstat.cpu_percent(start, end, proc.pid),
                     "other_cpu_pct": procstat.other_percent(start, end),
@@ -361,6 +394,11 @@ def run_client(
                 }
                 if len(each) > 1:
                     window.update({f"{name}_cpu_pct": pct for name, pct in each.items()})
+                if parts_at_end:
+                    window["parts_cpu_s"] = {
+                        name: round(seconds - parts_at_start.get(name, 0.0), 3)
+                        for name, seconds in parts_at_end.items()
+                    }
                 windows.append(window)
             elif line.startswith("@ready") and on_ready is not None:
                 go_on = on_ready(int(line.split()[1]), proc.pid)
@@ -434,6 +472,7 @@ class Bench:
         self.rows: list[dict[str, Any]] = []
         self.profiles: list[dict[str, Any]] = []
         self.databases: list[dict[str, Any]] = []
+        self.postgres: Any = None  # the storage cells' PostgreSQL cluster, started on first use
         self._tokens: list[str] = []
         self.commit_at_start = git_commit()
 
@@ -464,12 +503,17 @@ class Bench:
             )
 
     def measure(
-        self, kind: str, spec: dict[str, Any], deploy: Callable[[], Deployment] | None = None
+        self,
+        kind: str,
+        spec: dict[str, Any],
+        deploy: Callable[[], Deployment] | None = None,
+        annotate: Callable[[Any, dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """One cell on a fresh server (``deploy()`` when given, e.g. a fresh cluster).
         When other processes on the machine took more than CONTENDED_PCT of a core
         during the window, wait and measure again (at most RETRIES more times; never in
-        --quick, which must stay under a minute), keeping the least contended attempt."""
+        --quick, which must stay under a minute), keeping the least contended attempt.
+        ``annotate(server, result)`` runs after each attempt's server is stopped."""
         best: dict[str, Any] | None = None
         for attempt in range(1 + (0 if self.quick else RETRIES)):
             server = deploy() if deploy is not None else self.server(kind)
@@ -477,6 +521,8 @@ class Bench:
                 result = run_client(spec, server, self.workdir)
             finally:
                 self._finish(server)
+            if annotate is not None:
+                annotate(server, result)
             result["attempts"] = attempt + 1
             result["other_cpu_pct"] = max(
                 [w["other_cpu_pct"] for w in result.get("windows", [])] or [0.0]
@@ -1197,6 +1243,13 @@ def markdown(bench: Bench, command: str, started: str, elapsed: float, previous:
         out.extend(cluster_lines)
         add("")
 
+    from benchmarks import storage_cells
+
+    storage_lines = storage_cells.section(rows, command_for(STORAGE_SCENARIOS, bench.quick))
+    if storage_lines:
+        out.extend(storage_lines)
+        add("")
+
     if bench.profiles:
         add("## profile: where our server's time goes (py-spy)\n")
         add(
@@ -1376,6 +1429,9 @@ def targets_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+STORAGE_SCENARIOS = ",".join(f"storage_{cell}" for cell in STORAGE_CELLS)
+
+
 def command_for(scenario: str, quick: bool) -> str:
     return f"python -m benchmarks.run {'--quick ' if quick else ''}--scenarios {scenario}"
 
@@ -1393,6 +1449,15 @@ def quick_line(rows: list[dict[str, Any]]) -> str:
         f" push_ratio_vs_trio_websocket={rate / push_base if push_base else 0:.2f}"
         f" p99_push_ms={p99:.1f}"
     )
+
+
+def run_storage_cells(bench: Bench, scenarios: Sequence[str]) -> None:
+    cells = [cell for cell in STORAGE_CELLS if f"storage_{cell}" in scenarios]
+    if cells:
+        from benchmarks import storage_cells  # it builds on this module
+
+        for cell in cells:
+            storage_cells.run_cell(bench, cell)
 
 
 def push_cells(cell: str) -> int:
@@ -1457,6 +1522,7 @@ def main(argv: list[str] | None = None) -> int:
             for cell in CLUSTER_CELLS:
                 if f"cluster_{cell}" in scenarios:
                     bench.cluster(cell)
+            run_storage_cells(bench, scenarios)
         else:
             if "rtt" in scenarios:
                 bench.rtt(("netra", *BASELINES), (1, 100, 1000))
@@ -1471,9 +1537,14 @@ def main(argv: list[str] | None = None) -> int:
             for cell in CLUSTER_CELLS:
                 if f"cluster_{cell}" in scenarios:
                     bench.cluster(cell)
+            run_storage_cells(bench, scenarios)
             if "profile" in scenarios:
                 bench.profile()
     finally:
+        if bench.postgres is not None:
+            from benchmarks import storage_cells
+
+            storage_cells.close(bench)
         if not args.keep_temp:
             shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - t0
@@ -1482,6 +1553,11 @@ def main(argv: list[str] | None = None) -> int:
         if cluster_lines:
             print("\n".join(cluster_lines[2:]), flush=True)
             print(targets_table([r for r in bench.rows if r["scenario"].startswith("cluster_")]))
+        from benchmarks import storage_cells
+
+        storage_lines = storage_cells.section(bench.rows, command_for(STORAGE_SCENARIOS, True))
+        if storage_lines:
+            print("\n".join(line for line in storage_lines[2:] if line), flush=True)
         if {"rtt", "push"} & set(scenarios):
             print(quick_line(bench.rows), flush=True)
         return 0
