@@ -42,6 +42,6 @@ class ServerDatabase:
             def run() -> list[tuple[Any, ...]]:
                 with psycopg.connect(self.value) as conn:
                     statement = sql.replace("?", "%s")
-                    return list(conn.execute(statement, tuple(params)).fetchall())  # type: ignore[call-overload]
+                    return list(conn.execute(statement, tuple(params)).fetchall())
 
         return await trio.to_thread.run_sync(run)

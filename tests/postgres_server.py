@@ -109,13 +109,18 @@ class PostgresServer:
             check=True,
             capture_output=True,
             env={**os.environ, "LC_ALL": "C"},
-            **self._identity(),  # type: ignore[arg-type]
+            user=self._uid,
+            group=self._gid,
+            extra_groups=None if self._user is None else [],
         )
 
-    def _identity(self) -> dict[str, object]:
-        if self._user is None:
-            return {}
-        return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
+    @property
+    def _uid(self) -> int | None:
+        return None if self._user is None else self._user.pw_uid
+
+    @property
+    def _gid(self) -> int | None:
+        return None if self._user is None else self._user.pw_gid
 
     def start(self) -> None:
         """Start it (again, on the same port) and wait until it answers."""
@@ -130,7 +135,9 @@ class PostgresServer:
                 stdout=log,
                 stderr=log,
                 env={**os.environ, "LC_ALL": "C"},
-                **self._identity(),  # type: ignore[arg-type]
+                user=self._uid,
+                group=self._gid,
+                extra_groups=None if self._user is None else [],
             )
         deadline = time.monotonic() + START_S
         while time.monotonic() < deadline:
