@@ -18,22 +18,36 @@ from netra_trio.handlers.context import HandlerContext
 from netra_trio.handlers.threads import owned_thread
 from netra_trio.protocol.client_messages import AgentRequest, StartAgent, StopAgent, UserMessage
 from netra_trio.protocol.server_messages import MessageAck
+from netra_trio.storage.records import MessageRecord
 
 SUPERVISOR = "supervisor"
 _TITLE_CHARS = 60
 
 
-async def _thread_for(
-    ctx: HandlerContext, thread_id: str | None, title: str, correlation_id: str | None
-) -> str:
-    """The thread the run goes on: the given one (the user's own), or a new one."""
+async def _store_request(
+    ctx: HandlerContext,
+    thread_id: str | None,
+    title: str,
+    content: str,
+    correlation_id: str | None,
+) -> tuple[str, MessageRecord | None]:
+    """Store the user's message (none when ``content`` is empty) on the thread
+    the run goes on: the given one (the user's own), or a new one, made with
+    its first message in one transaction (never a thread without it)."""
     if thread_id is not None:
-        return (await owned_thread(ctx, thread_id, correlation_id)).thread_id
+        thread_id = (await owned_thread(ctx, thread_id, correlation_id)).thread_id
+        if not content:
+            return thread_id, None
+        return thread_id, await ctx.threads.append_message(thread_id, "user", content)
     title = " ".join(title.split())
-    thread = await ctx.threads.create_thread(
-        ctx.user_id, title if len(title) <= _TITLE_CHARS else title[: _TITLE_CHARS - 1] + "…"
+    if len(title) > _TITLE_CHARS:
+        title = title[: _TITLE_CHARS - 1] + "…"
+    if not content:
+        return (await ctx.threads.create_thread(ctx.user_id, title)).thread_id, None
+    thread, stored = await ctx.threads.create_thread_with_message(
+        ctx.user_id, title, "user", content
     )
-    return thread.thread_id
+    return thread.thread_id, stored
 
 
 async def handle_user_message(ctx: HandlerContext, message: UserMessage) -> None:
@@ -41,8 +55,10 @@ async def handle_user_message(ctx: HandlerContext, message: UserMessage) -> None
     with await ctx.runs.reserve(
         SUPERVISOR, message.thread_id, correlation_id=message.message_id
     ) as run:
-        thread_id = await _thread_for(ctx, message.thread_id, content, message.message_id)
-        stored = await ctx.threads.append_message(thread_id, "user", content)
+        thread_id, stored = await _store_request(
+            ctx, message.thread_id, content, content, message.message_id
+        )
+        assert stored is not None  # the payload's content is never empty
         ctx.reply(
             MessageAck(message_id=stored.message_id, thread_id=thread_id),
             correlation_id=message.message_id,
@@ -56,8 +72,9 @@ async def handle_agent_request(ctx: HandlerContext, message: AgentRequest) -> No
     with await ctx.runs.reserve(
         SUPERVISOR, message.thread_id, correlation_id=message.message_id
     ) as run:
-        thread_id = await _thread_for(ctx, message.thread_id, content, message.message_id)
-        await ctx.threads.append_message(thread_id, "user", content)
+        thread_id, _ = await _store_request(
+            ctx, message.thread_id, content, content, message.message_id
+        )
         await run.start(
             thread_id,
             content,
@@ -69,9 +86,9 @@ async def handle_start_agent(ctx: HandlerContext, message: StartAgent) -> None:
     name = message.payload.agent
     with await ctx.runs.reserve(name, message.thread_id, correlation_id=message.message_id) as run:
         text = _as_text(message.payload.input)
-        thread_id = await _thread_for(ctx, message.thread_id, f"{name}: {text}", message.message_id)
-        if text:
-            await ctx.threads.append_message(thread_id, "user", text)
+        thread_id, _ = await _store_request(
+            ctx, message.thread_id, f"{name}: {text}", text, message.message_id
+        )
         await run.start(thread_id, message.payload.input)
 
 

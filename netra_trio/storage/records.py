@@ -1,11 +1,15 @@
 """The records that the stores keep and return.
 
-Plain attrs classes, one per kind of row. ``StoredEvent`` is made for every
+Plain attrs classes, one per kind of row, and the functions that make a new
+thread or message (its id and time). ``StoredEvent`` is made for every
 agent event, so it is a slotted, non-frozen class (a frozen one sets each
 field through ``object.__setattr__``, ~3x the cost): treat it as read-only.
 """
 
 from __future__ import annotations
+
+import time
+import uuid
 
 import attrs
 
@@ -17,6 +21,25 @@ class ThreadRecord:
     title: str
     created_at: float
     updated_at: float
+
+
+def new_thread(user_id: str, title: str, thread_id: str | None = None) -> ThreadRecord:
+    """A thread made now (its id made up when not given)."""
+    now = time.time()
+    return ThreadRecord(thread_id or f"t-{uuid.uuid4().hex[:16]}", user_id, title, now, now)
+
+
+def new_message(
+    thread_id: str,
+    role: str,
+    content: str,
+    message_id: str | None = None,
+    run_id: str | None = None,
+) -> MessageRecord:
+    """A message made now (its id made up when not given)."""
+    return MessageRecord(
+        message_id or f"m-{uuid.uuid4().hex[:16]}", thread_id, role, content, time.time(), run_id
+    )
 
 
 @attrs.frozen

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 import psycopg
 
 from netra_trio.storage.postgres.connection import PgConnection
-from netra_trio.storage.records import MessageRecord, ThreadRecord
+from netra_trio.storage.records import MessageRecord, ThreadRecord, new_message, new_thread
 
 _THREAD_COLUMNS = "SELECT thread_id, user_id, title, created_at, updated_at FROM threads"
 
@@ -21,18 +19,28 @@ class PgThreadStore:
     async def create_thread(
         self, user_id: str, title: str, *, thread_id: str | None = None
     ) -> ThreadRecord:
-        now = time.time()
-        record = ThreadRecord(thread_id or f"t-{uuid.uuid4().hex[:16]}", user_id, title, now, now)
+        record = new_thread(user_id, title, thread_id)
 
         def insert(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction():
-                conn.execute(
-                    "INSERT INTO threads VALUES (%s, %s, %s, %s, %s)",
-                    (record.thread_id, user_id, title, now, now),
-                )
+                _insert_thread(conn, record)
 
         await self._connection.call(insert)
         return record
+
+    async def create_thread_with_message(
+        self, user_id: str, title: str, role: str, content: str
+    ) -> tuple[ThreadRecord, MessageRecord]:
+        thread = new_thread(user_id, title)
+        message = new_message(thread.thread_id, role, content)
+
+        def insert(conn: psycopg.Connection[Any]) -> None:
+            with conn.transaction():
+                _insert_thread(conn, thread)
+                _insert_message(conn, message)
+
+        await self._connection.call(insert)
+        return thread, message
 
     async def get_thread(self, thread_id: str) -> ThreadRecord | None:
         def select(conn: psycopg.Connection[Any]) -> ThreadRecord | None:
@@ -61,23 +69,11 @@ class PgThreadStore:
         message_id: str | None = None,
         run_id: str | None = None,
     ) -> MessageRecord:
-        record = MessageRecord(
-            message_id or f"m-{uuid.uuid4().hex[:16]}",
-            thread_id,
-            role,
-            content,
-            time.time(),
-            run_id,
-        )
+        record = new_message(thread_id, role, content, message_id, run_id)
 
         def insert(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction():
-                conn.execute(
-                    "INSERT INTO messages"
-                    " (message_id, thread_id, role, content, run_id, created_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
-                    (record.message_id, thread_id, role, content, run_id, record.timestamp),
-                )
+                _insert_message(conn, record)
                 conn.execute(
                     "UPDATE threads SET updated_at = %s WHERE thread_id = %s",
                     (record.timestamp, thread_id),
@@ -99,3 +95,25 @@ class PgThreadStore:
             return [MessageRecord(*row) for row in rows]
 
         return await self._connection.call(select, grouped=False)
+
+
+def _insert_thread(conn: psycopg.Connection[Any], thread: ThreadRecord) -> None:
+    conn.execute(
+        "INSERT INTO threads VALUES (%s, %s, %s, %s, %s)",
+        (thread.thread_id, thread.user_id, thread.title, thread.created_at, thread.updated_at),
+    )
+
+
+def _insert_message(conn: psycopg.Connection[Any], message: MessageRecord) -> None:
+    conn.execute(
+        "INSERT INTO messages (message_id, thread_id, role, content, run_id, created_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (
+            message.message_id,
+            message.thread_id,
+            message.role,
+            message.content,
+            message.run_id,
+            message.timestamp,
+        ),
+    )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-import uuid
+import sqlite3
 
-from netra_trio.storage.records import MessageRecord, ThreadRecord
+from netra_trio.storage.records import MessageRecord, ThreadRecord, new_message, new_thread
 from netra_trio.storage.sqlite.database import Database
 
 _THREAD_COLUMNS = "SELECT thread_id, user_id, title, created_at, updated_at FROM threads"
@@ -18,18 +17,28 @@ class SqliteThreadStore:
     async def create_thread(
         self, user_id: str, title: str, *, thread_id: str | None = None
     ) -> ThreadRecord:
-        now = time.time()
-        record = ThreadRecord(thread_id or f"t-{uuid.uuid4().hex[:16]}", user_id, title, now, now)
+        record = new_thread(user_id, title, thread_id)
 
         def insert() -> None:
             with self._database.transaction() as db:
-                db.execute(
-                    "INSERT INTO threads VALUES (?, ?, ?, ?, ?)",
-                    (record.thread_id, user_id, title, now, now),
-                )
+                _insert_thread(db, record)
 
         await self._database.call(insert)
         return record
+
+    async def create_thread_with_message(
+        self, user_id: str, title: str, role: str, content: str
+    ) -> tuple[ThreadRecord, MessageRecord]:
+        thread = new_thread(user_id, title)
+        message = new_message(thread.thread_id, role, content)
+
+        def insert() -> None:
+            with self._database.transaction() as db:
+                _insert_thread(db, thread)
+                _insert_message(db, message)
+
+        await self._database.call(insert)
+        return thread, message
 
     async def get_thread(self, thread_id: str) -> ThreadRecord | None:
         def select() -> ThreadRecord | None:
@@ -59,23 +68,11 @@ class SqliteThreadStore:
         message_id: str | None = None,
         run_id: str | None = None,
     ) -> MessageRecord:
-        record = MessageRecord(
-            message_id or f"m-{uuid.uuid4().hex[:16]}",
-            thread_id,
-            role,
-            content,
-            time.time(),
-            run_id,
-        )
+        record = new_message(thread_id, role, content, message_id, run_id)
 
         def insert() -> None:
             with self._database.transaction() as db:
-                db.execute(
-                    "INSERT INTO messages"
-                    " (message_id, thread_id, role, content, run_id, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (record.message_id, thread_id, role, content, run_id, record.timestamp),
-                )
+                _insert_message(db, record)
                 db.execute(
                     "UPDATE threads SET updated_at = ? WHERE thread_id = ?",
                     (record.timestamp, thread_id),
@@ -97,3 +94,25 @@ class SqliteThreadStore:
             return [MessageRecord(*row) for row in rows]
 
         return await self._database.read(select)
+
+
+def _insert_thread(db: sqlite3.Connection, thread: ThreadRecord) -> None:
+    db.execute(
+        "INSERT INTO threads VALUES (?, ?, ?, ?, ?)",
+        (thread.thread_id, thread.user_id, thread.title, thread.created_at, thread.updated_at),
+    )
+
+
+def _insert_message(db: sqlite3.Connection, message: MessageRecord) -> None:
+    db.execute(
+        "INSERT INTO messages (message_id, thread_id, role, content, run_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            message.message_id,
+            message.thread_id,
+            message.role,
+            message.content,
+            message.run_id,
+            message.timestamp,
+        ),
+    )
