@@ -109,6 +109,7 @@ class PostgresServer:
             check=True,
             capture_output=True,
             env={**os.environ, "LC_ALL": "C"},
+            cwd=self.workdir,  # a directory its user may enter
             user=self._uid,
             group=self._gid,
             extra_groups=None if self._user is None else [],
@@ -135,6 +136,7 @@ class PostgresServer:
                 stdout=log,
                 stderr=log,
                 env={**os.environ, "LC_ALL": "C"},
+                cwd=self.workdir,
                 user=self._uid,
                 group=self._gid,
                 extra_groups=None if self._user is None else [],
