@@ -305,7 +305,8 @@ def run_cell(bench: Bench, cell: str, users: int = USERS) -> None:
 
 
 def saturation(row: dict[str, Any]) -> str:
-    """Which process ran out of CPU first; the machine's cores, when they all did."""
+    """Which process ran out of CPU first (our server's threads share one GIL, so
+    the process tops out near one core); the machine's cores, when they all did."""
     netra = row.get("netra_cpu_pct", row.get("server_cpu_pct", 0.0))
     postgres = row.get("postgres_cpu_pct")
     client, other = row.get("client_cpu_pct", 0.0), row.get("other_cpu_pct", 0.0)
@@ -315,13 +316,16 @@ def saturation(row: dict[str, Any]) -> str:
         return f"contended: other processes {other:.0f}% ({busy})"
     parts = row.get("parts_cpu_s") or {}
     window = row.get("window_s") or 0.0
-    loop = 100.0 * parts.get("loop", 0.0) / window if window else 0.0
-    if loop >= 90:
-        return f"server's loop thread ({loop:.0f}%; {busy})"
+    loop, threads = (
+        (100.0 * parts.get(key, 0.0) / window if window else 0.0) for key in ("loop", "threads")
+    )
+    threads_text = f"loop thread {loop:.0f}%, other threads {threads:.0f}%"
+    if netra >= 90:
+        return f"server process ({netra:.0f}%: {threads_text}{pg})"
     total = netra + (postgres or 0.0) + client + other
     if total >= 180:
         return f"machine ({total:.0f}% of 200%: {busy})"
-    return f"neither ({busy}, loop thread {loop:.0f}%)"
+    return f"neither ({busy}; {threads_text})"
 
 
 # -- reporting ------------------------------------------------------------------------------
