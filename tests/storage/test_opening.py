@@ -1,6 +1,7 @@
 """Which backend ``--database`` names: a path or ``sqlite:///PATH`` is a SQLite
 file, ``postgresql://`` (or ``postgres://``) PostgreSQL, anything else with a
-scheme is refused at configuration, without echoing a password."""
+scheme is refused at configuration, without echoing a password; a PostgreSQL
+that cannot be reached stops `serve` with a message naming it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from netra_trio.errors import ConfigError
 from netra_trio.storage.opening import database_kind, open_storage
 from netra_trio.storage.postgres import PostgresStorage
 from netra_trio.storage.sqlite import SqliteStorage
+from tests.redis_server import free_port
+from tests.test_cli import run_cli
 
 
 @pytest.mark.parametrize(
@@ -65,3 +68,13 @@ async def test_a_postgresql_url_opens_postgresql(postgres_url: str) -> None:
         await storage.ping()
     finally:
         await storage.close()
+
+
+def test_serve_exits_naming_a_postgresql_it_cannot_reach(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql://netra:hunter2@127.0.0.1:{port}/netra"
+    result = run_cli("serve", "--port", "0", "--database", url, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert f"PostgreSQL at 127.0.0.1:{port}/netra is unavailable" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
