@@ -32,27 +32,24 @@ def execute(url: str, query: LiteralString, params: tuple[Any, ...] = ()) -> Non
         conn.execute(query, params)
 
 
-def _activity(url: str, query: LiteralString) -> int:
-    """``query`` over the other sessions of ``url``'s database (it gets the
-    database's name), asked from a session of its own."""
+def sessions_waiting_on_a_lock(url: str, *, table: str | None = None) -> int:
+    """Other sessions of ``url``'s database that wait for a lock (on ``table``)."""
     database = conninfo.conninfo_to_dict(url)["dbname"]
-    found = rows(url, query, (database,))
+    found = rows(
+        url,
+        "SELECT count(DISTINCT a.pid) FROM pg_stat_activity AS a JOIN pg_locks AS l USING (pid)"
+        " WHERE a.datname = %s AND a.pid <> pg_backend_pid() AND NOT l.granted"
+        " AND (%s::text IS NULL OR l.relation = to_regclass(%s))",
+        (database, table, table),
+    )
     return int(found[0][0])
 
 
-def sessions_waiting_on_a_lock(url: str) -> int:
-    return _activity(
-        url,
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
-    )
-
-
 async def wait_for_sessions_waiting_on_a_lock(
-    url: str, count: int, *, timeout_s: float = 10
+    url: str, count: int, *, table: str | None = None, timeout_s: float = 10
 ) -> None:
     deadline = time.monotonic() + timeout_s
-    while sessions_waiting_on_a_lock(url) < count:
+    while sessions_waiting_on_a_lock(url, table=table) < count:
         assert time.monotonic() < deadline, f"fewer than {count} sessions wait on a lock"
         await trio.sleep(0.005)
 
@@ -61,9 +58,10 @@ async def wait_for_no_other_sessions(url: str, *, timeout_s: float = 10) -> None
     """Until nothing but this look is connected to ``url``'s database (a
     session ends a moment after its client closed it)."""
     deadline = time.monotonic() + timeout_s
+    database = conninfo.conninfo_to_dict(url)["dbname"]
     query: LiteralString = (
         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
     )
-    while (left := _activity(url, query)) > 0:
+    while (left := rows(url, query, (database,))[0][0]) > 0:
         assert time.monotonic() < deadline, f"{left} sessions are still connected"
         await trio.sleep(0.01)
