@@ -13,11 +13,13 @@ connects again; while the server cannot be reached, attempts are spaced out
 (0.1 s doubling to 5 s) and calls in between fail at once. A call that lost a
 deadlock or a serialization conflict (another machine's writer) was rolled
 back whole and is made again. Every failure reaches the caller as a
-:class:`StorageError` that names the server, never its password.
+:class:`StorageError` that names the server, never its password (nor does
+the one for a URL that cannot be read, which libpq's message repeats).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +52,22 @@ _LIVENESS = {
 }
 
 
+# ``:password@`` in a URL that a message repeats.
+_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+
+
+def _conninfo(url: str) -> str:
+    """The connection string for ``url``, with the settings above; a
+    :class:`StorageError` when the URL cannot be read."""
+    try:
+        return conninfo.make_conninfo(url, connect_timeout=CONNECT_TIMEOUT_S, **_LIVENESS)
+    except psycopg.ProgrammingError as exc:
+        problem = _PASSWORD.sub(r"\1:***@", str(exc).strip())
+    # raised here, not in the except clause: psycopg's error, which holds the
+    # password, is not its context either
+    raise StorageError(f"the PostgreSQL URL cannot be read: {problem}")
+
+
 def describe(url: str) -> str:
     """``host:port/database`` of a PostgreSQL URL: what messages name."""
     try:
@@ -64,7 +82,7 @@ class PgConnection:
     """``grouped``: calls queued back to back may share one transaction."""
 
     def __init__(self, url: str, name: str, *, grouped: bool = True) -> None:
-        self._conninfo = conninfo.make_conninfo(url, connect_timeout=CONNECT_TIMEOUT_S, **_LIVENESS)
+        self._conninfo = _conninfo(url)
         self.where = describe(url)
         self._conn: psycopg.Connection[Any] | None = None
         self._worker = SerialWorker(name, group=self._group if grouped else None)
