@@ -13,17 +13,22 @@ The appends have a connection of their own (the event log's writer is their
 only caller, and is woken directly); replays and look-ups of the replay window
 go through the storage's main connection, so a long replay never holds up
 the log. Retention by count rides on the append; by age, a pass (at most once
-a second, bounded) runs after an append, in a transaction of its own.
+a second, bounded) runs after an append, in a transaction of its own. The
+batch has landed by then: a pass that fails is logged and left to a later one,
+and the append still returns as landed (the caller must not number again, nor
+report as lost, events that are stored).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 import psycopg.errors
 
+from netra_trio.logs import log_event
 from netra_trio.storage.age_pruning import PASS_ROWS, AgePruning
 from netra_trio.storage.base import SeqConflict, StorageError
 from netra_trio.storage.postgres.connection import PgConnection
@@ -110,7 +115,12 @@ class PgEventStore:
                 row = conn.execute(_PRUNE_BY_AGE, {"cutoff": cutoff, "rows": PASS_ROWS}).fetchone()
             return int(row[0]) if row else 0
 
-        if await self._writer.call(prune, grouped=False, direct=True) >= PASS_ROWS:
+        try:
+            dropped = await self._writer.call(prune, grouped=False, direct=True)
+        except StorageError as exc:  # the next pass is due a second later
+            log_event("event_retention_error", logging.WARNING, error=str(exc))
+            return
+        if dropped >= PASS_ROWS:
             self._age_pruning.more_left()
 
     async def events_after(self, user_id: str, seq: int, *, limit: int = 1000) -> list[StoredEvent]:
