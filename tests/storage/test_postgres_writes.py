@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+import attrs
 import psycopg
 import pytest
 import trio
@@ -18,7 +19,13 @@ import trio.testing
 
 from netra_trio.storage.base import DatabaseUnavailable, StorageError
 from netra_trio.storage.postgres import PostgresStorage
-from netra_trio.storage.records import RunRecord, SessionRecord, StoredEvent
+from netra_trio.storage.records import (
+    ReplayWindow,
+    Retention,
+    RunRecord,
+    SessionRecord,
+    StoredEvent,
+)
 from tests.postgres_server import PostgresServer
 from tests.storage.postgres_support import (
     execute,
@@ -252,3 +259,39 @@ async def test_a_write_that_loses_a_deadlock_is_made_again(
     finally:
         other.close()
         await storage.close()
+
+
+async def test_an_append_whose_age_pass_fails_after_it_has_landed_says_it_landed(
+    postgres_server: PostgresServer, postgres_url: str, netra_logs: pytest.LogCaptureFixture
+) -> None:
+    """The age pass runs after the batch is committed, in a transaction of its
+    own: when it fails (here it waits too long for a row another session
+    holds), the batch has landed all the same, and the append says so. The
+    failure is logged and the pass made again later."""
+    database = postgres_url.rsplit("/", 1)[1]
+    execute(postgres_server.url(), f"ALTER DATABASE {database} SET lock_timeout = '200ms'")
+    retention = Retention(max_events=10_000, max_age_s=3600)
+    first = await PostgresStorage.open(postgres_url, retention=retention)
+    second = await PostgresStorage.open(postgres_url, retention=retention)
+    third = await PostgresStorage.open(postgres_url, retention=retention)
+    holder = psycopg.connect(postgres_url)
+    try:
+        await first.events.append([_event("bob", 1)])  # its first pass: nothing to drop
+        old = attrs.evolve(_event("alice", 1), created_at=time.time() - 7200)
+        await first.events.append([old])  # expired, but the next pass is a second away
+        holder.execute("SELECT * FROM events WHERE user_id = 'alice' FOR UPDATE")
+        # the first append of another storage passes: alice's event is held
+        await second.events.append([_event("carol", 1)])
+        assert await second.events.events_after("carol", 0) != []
+        assert await second.events.last_seqs(["carol"]) == {"carol": 1}
+        assert await second.events.events_after("alice", 0) == [old]  # not dropped yet
+        [logged] = [r for r in netra_logs.records if r.getMessage() == "event_retention_error"]
+        assert "lock timeout" in logged.netra_fields["error"]  # type: ignore[attr-defined]
+        holder.rollback()
+        await third.events.append([_event("carol", 2)])  # a later pass drops it
+        assert await third.events.events_after("alice", 0) == []
+        assert await third.events.replay_window("alice") == ReplayWindow(1, 1)
+    finally:
+        holder.close()
+        for storage in (first, second, third):
+            await storage.close()
