@@ -22,15 +22,17 @@ from netra_trio.storage.records import (
     StoredEvent,
 )
 from tests.storage.conformance import (
-    OpenStorage,
-    check_concurrent_writers,
     check_event_store,
-    check_retention_by_age,
-    check_retention_by_count,
     check_run_store,
     check_session_store,
     check_storage,
     check_thread_store,
+)
+from tests.storage.conformance_event_log import (
+    OpenStorage,
+    check_concurrent_writers,
+    check_retention_by_age,
+    check_retention_by_count,
 )
 from tests.storage.postgres_support import execute, rows, wait_for_no_other_sessions
 

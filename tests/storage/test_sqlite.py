@@ -20,15 +20,17 @@ from netra_trio.storage.sqlite import SqliteStorage
 from netra_trio.storage.sqlite.events import _EVENTS_AFTER, SqliteEventStore
 from netra_trio.storage.sqlite.migrations import MIGRATIONS
 from tests.storage.conformance import (
-    OpenStorage,
-    check_concurrent_writers,
     check_event_store,
-    check_retention_by_age,
-    check_retention_by_count,
     check_run_store,
     check_session_store,
     check_storage,
     check_thread_store,
+)
+from tests.storage.conformance_event_log import (
+    OpenStorage,
+    check_concurrent_writers,
+    check_retention_by_age,
+    check_retention_by_count,
 )
 
 
