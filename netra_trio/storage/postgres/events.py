@@ -1,13 +1,14 @@
 """The per-user event log in PostgreSQL: rows in, rows out.
 
-A batch is one call of ``netra_append_events`` (migration 1): the batch's
+A batch is one call of ``netra_append_events`` (migration 2): the batch's
 columns go as seven arrays, so a batch of any size is one statement, one round
 trip and one commit. The function claims each user's ``user_seq`` row before it
 inserts: two machines appending for the same user queue on that row, and the
-second finds its seqs taken (the primary key ``(user_id, seq)``), which fails
-its batch with :class:`SeqConflict` so that the event log numbers it again.
-Each user's ``last_seq`` is committed with the events, so a writer that reads
-it always reads a number whose events are stored.
+second finds its seqs taken (not above the user's last seq: stored, or
+dropped by retention), which fails its batch with :class:`SeqConflict` so that
+the event log numbers it again. Each user's ``last_seq`` is committed with the
+events, so a writer that reads it always reads a number whose events are
+stored (or were, before retention dropped them).
 
 The appends have a connection of their own (the event log's writer is their
 only caller, and is woken directly); replays and look-ups of the replay window
