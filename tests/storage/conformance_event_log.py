@@ -49,6 +49,9 @@ async def check_retention_by_count(open_storage: OpenStorage) -> None:
     out go with the append that pushes them out, and ``pruned_through``
     follows. A refused batch drops nothing. The count is the appending
     storage's own."""
+    for nothing_kept in (0, -1):
+        with pytest.raises(ValueError, match="at least 1"):
+            await open_storage(Retention(max_events=nothing_kept))
     storage = await open_storage(Retention(max_events=3, max_age_s=3600))
     try:
         store = storage.events
@@ -188,23 +191,65 @@ async def check_retention_by_age(open_storage: OpenStorage) -> None:
         await storage.close()
 
 
+async def check_dropped_seqs_stay_taken(open_storage: OpenStorage) -> None:
+    """A seq that retention dropped is still taken. A writer whose last seqs
+    are stale (another machine appended since) numbers its batch from below
+    the stored last seq: it is refused with :class:`SeqConflict` whether those
+    seqs are stored, dropped by count or dropped by age, so that it numbers
+    the batch again, above. A user's seqs only ever go up."""
+    retention = Retention(max_events=3, max_age_s=3600)
+    stale = await open_storage(retention)
+    current = await open_storage(retention)
+    pruner = await open_storage(retention)
+    try:
+        assert await stale.events.last_seqs(["alice", "bob"]) == {"alice": 0, "bob": 0}
+        await current.events.append(_events("alice", range(1, 6)))  # 1-2 dropped by count
+        await current.events.append(_events("bob", range(1, 4), created_at=time.time() - 7200))
+        await pruner.events.append(_events("carol", [1]))  # its first pass: bob's go by age
+        windows = {"alice": ReplayWindow(2, 5), "bob": ReplayWindow(3, 3)}
+        kept = {"alice": [3, 4, 5], "bob": [], "carol": [1]}
+        for refused in (
+            _events("alice", [1]),  # dropped by count
+            _events("alice", [2, 3]),  # dropped, then stored
+            _events("alice", [5]),  # stored
+            _events("bob", [1]),  # dropped by age
+            _events("bob", [3]),  # dropped by age: the last seq
+            [*_events("carol", [2]), *_events("bob", [2])],  # the whole batch
+        ):
+            with pytest.raises(SeqConflict):
+                await stale.events.append(refused)
+            for user, window in windows.items():
+                assert await stale.events.replay_window(user) == window
+            assert {user: await _seqs(stale.events, user) for user in kept} == kept
+        # numbered again from the stored last seqs, the batch lands
+        assert await stale.events.last_seqs(["alice", "bob"]) == {"alice": 5, "bob": 3}
+        await stale.events.append([*_events("alice", [6]), *_events("bob", [4])])
+        assert await _seqs(current.events, "alice") == [4, 5, 6]
+        assert await current.events.replay_window("bob") == ReplayWindow(3, 4)
+    finally:
+        for storage in (stale, current, pruner):
+            await storage.close()
+
+
 # -- several writers ----------------------------------------------------------------------
 
 
 async def check_concurrent_writers(
-    open_storage: OpenStorage, *, machines: int = 3, batches: int = 30
+    open_storage: OpenStorage, *, machines: int = 3, batches: int = 30, keep: int | None = None
 ) -> None:
     """Several storages on one database (processes of a cluster, on several
     machines) append for the same users at once, each numbering its batches
     from the last seqs it knows, the way the event log does. Every append
     lands or is refused whole with :class:`SeqConflict`, and then the batch
     is numbered again from the stored last seqs. In the end each user's
-    stored events are exactly those that landed, seqs 1..N."""
+    stored events are exactly those that landed, seqs 1..N (with ``keep``,
+    retention by count: the last ``keep`` of them)."""
     users = ["u-a", "u-b", "u-c", "u-d"]
+    retention = Retention() if keep is None else Retention(max_events=keep)
     storages = []
     try:
         for _ in range(machines):
-            storages.append(await open_storage(Retention()))
+            storages.append(await open_storage(retention))
         landed: dict[str, dict[int, str]] = {user: {} for user in users}
         conflicts = 0
         numbered_from_zero = 0
@@ -266,12 +311,13 @@ async def check_concurrent_writers(
             for user in users:
                 stored = await store.events_after(user, 0, limit=100_000)
                 count = len(landed[user])
-                assert [e.seq for e in stored] == list(range(1, count + 1))
+                first = 1 if keep is None else max(count - keep + 1, 1)
+                assert [e.seq for e in stored] == list(range(first, count + 1))
                 assert [e.frame for e in stored] == [
-                    landed[user][seq] for seq in range(1, count + 1)
+                    landed[user][seq] for seq in range(first, count + 1)
                 ]
                 assert last[user] == count
-                assert await store.replay_window(user) == ReplayWindow(0, count)
+                assert await store.replay_window(user) == ReplayWindow(first - 1, count)
     finally:
         for storage in storages:
             await storage.close()

@@ -31,6 +31,7 @@ from tests.storage.conformance import (
 from tests.storage.conformance_event_log import (
     OpenStorage,
     check_concurrent_writers,
+    check_dropped_seqs_stay_taken,
     check_retention_by_age,
     check_retention_by_count,
 )
@@ -78,8 +79,15 @@ async def test_retention_by_age_conforms(postgres_url: str) -> None:
     await check_retention_by_age(_opener(postgres_url))
 
 
-async def test_concurrent_writers_on_several_machines_conform(postgres_url: str) -> None:
-    await check_concurrent_writers(_opener(postgres_url))
+async def test_dropped_seqs_stay_taken(postgres_url: str) -> None:
+    await check_dropped_seqs_stay_taken(_opener(postgres_url))
+
+
+@pytest.mark.parametrize("keep", [None, 2])
+async def test_concurrent_writers_on_several_machines_conform(
+    postgres_url: str, keep: int | None
+) -> None:
+    await check_concurrent_writers(_opener(postgres_url), keep=keep)
 
 
 # -- PostgreSQL's own ---------------------------------------------------------------------
