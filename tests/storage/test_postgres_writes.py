@@ -127,6 +127,11 @@ async def test_writes_queued_back_to_back_share_a_transaction_and_one_failing_fa
             ("t-2", partial(threads.create_thread, "bob", "second", thread_id="t-2")),
             ("m3", partial(threads.append_message, "t-1", "user", "m3")),
             ("finish", partial(runs.finish_run, "r-taken", "success")),
+            ("half thread", partial(threads.create_thread_with_message, "c", "half", "x", "?")),
+            (
+                "whole thread",
+                partial(threads.create_thread_with_message, "c", "whole", "user", "hi"),
+            ),
         ]
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
@@ -151,16 +156,20 @@ async def test_writes_queued_back_to_back_share_a_transaction_and_one_failing_fa
                 finally:  # a failed check must not leave the calls waiting for ever
                     holds_the_worker.rollback()
                     holds_the_group.rollback()
-        refused = {"taken run", "taken thread", "missing thread"}
+        refused = {"taken run", "taken thread", "missing thread", "half thread"}
         assert outcomes == {tag: "refused" if tag in refused else "stored" for tag, _ in writes}
         after = _snapshot(postgres_url)
+        [whole] = [row[0] for row in after["threads"] if row[2] == "whole"]
         assert [row[2:5] for row in after["messages"]] == [
             ("t-1", "user", "m1"),
             ("t-1", "assistant", "m2"),
             ("t-1", "user", "m3"),
+            (whole, "user", "hi"),
         ]
-        assert [row[0] for row in after["threads"]] == ["t-1", "t-2"]
-        assert after["threads"][0][:3] == before["threads"][0][:3]  # not taken over by bob
+        # no half thread: carol's refused one left no row, her whole one has its message
+        assert sorted(row[:3] for row in after["threads"]) == sorted(
+            [("t-1", "alice", "t"), ("t-2", "bob", "second"), (whole, "c", "whole")]
+        )
         assert [(row[0], row[4]) for row in after["runs"]] == [
             ("r-1", "running"),
             ("r-taken", "success"),
