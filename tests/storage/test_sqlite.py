@@ -80,9 +80,6 @@ async def test_each_store_conforms_on_a_file_of_its_own(tmp_path: Path, store: s
 # whose last seqs are stale stores again, below the user's last seq, a seq that
 # retention dropped (PostgreSQL refuses it since its migration 2). To be fixed
 # in the SQLite backend; these turn into failures once it is.
-_DROPPED_SEQS_REUSED = "SQLite stores again a seq that retention dropped"
-
-
 def _opener(path: Path) -> OpenStorage:
     """Opens another storage (another process) on the file at ``path``."""
 
@@ -100,7 +97,6 @@ async def test_retention_by_age_conforms(tmp_path: Path) -> None:
     await check_retention_by_age(_opener(tmp_path / "netra.db"))
 
 
-@pytest.mark.xfail(strict=True, reason=_DROPPED_SEQS_REUSED)
 async def test_dropped_seqs_stay_taken(tmp_path: Path) -> None:
     await check_dropped_seqs_stay_taken(_opener(tmp_path / "netra.db"))
 
@@ -108,7 +104,7 @@ async def test_dropped_seqs_stay_taken(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "keep",
     # (with a count of 2, a stale writer's seqs were mostly dropped already)
-    [None, pytest.param(2, marks=pytest.mark.xfail(reason=_DROPPED_SEQS_REUSED))],
+    [None, 2],
 )
 async def test_concurrent_writers_on_one_file_conform(tmp_path: Path, keep: int | None) -> None:
     await check_concurrent_writers(_opener(tmp_path / "netra.db"), keep=keep)

@@ -149,6 +149,20 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE user_seq SET last_seq = NEW.seq WHERE uid = NEW.uid AND last_seq < NEW.seq;
     END;
     """,
+    # 6: a seq dropped by retention stays taken. The unique index refuses only
+    # the seqs still stored: a writer whose last seqs were stale (another
+    # process appended since, and retention dropped what it had appended) would
+    # store its user's seqs again, below the last one. Now an event whose seq is
+    # not above its user's last seq fails its statement (a constraint error,
+    # as a taken seq is), and the batch is numbered again.
+    """
+    DROP TRIGGER events_advance_seq;
+    CREATE TRIGGER events_advance_seq AFTER INSERT ON events BEGIN
+        SELECT RAISE(ABORT, 'seq is not above its user''s last seq')
+            FROM user_seq WHERE uid = NEW.uid AND last_seq >= NEW.seq;
+        UPDATE user_seq SET last_seq = NEW.seq WHERE uid = NEW.uid;
+    END;
+    """,
 )
 
 
