@@ -167,6 +167,57 @@ MIGRATIONS: tuple[LiteralString, ...] = (
     END
     $$;
     """,
+    # 3: retention by count deletes only for the users of the batch past the
+    # count, one user at a time through the key. As one DELETE joined to the
+    # batch, the function's plan (made once, while the table was small) read
+    # the whole events table on every append.
+    """
+    CREATE OR REPLACE FUNCTION netra_append_events(
+        p_users text[], p_seqs bigint[], p_types text[], p_runs text[],
+        p_threads text[], p_frames text[], p_created double precision[], p_keep bigint
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+        v_stale boolean;
+        v_user text;
+        v_through bigint;
+    BEGIN
+        WITH batch AS (
+            SELECT b.user_id, min(b.seq) AS first, max(b.seq) AS top
+            FROM unnest(p_users, p_seqs) AS b (user_id, seq)
+            GROUP BY b.user_id
+        ), claimed AS (
+            INSERT INTO user_seq AS u (user_id, last_seq, pruned_through)
+                SELECT batch.user_id, batch.top, greatest(batch.top - p_keep, 0)
+                FROM batch ORDER BY batch.user_id
+            ON CONFLICT (user_id) DO UPDATE SET
+                last_seq = excluded.last_seq,
+                pruned_through = greatest(u.pruned_through, excluded.pruned_through)
+            WHERE u.last_seq < (SELECT batch.first FROM batch WHERE batch.user_id = u.user_id)
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM claimed) < (SELECT count(*) FROM batch) INTO v_stale;
+        IF v_stale THEN
+            RAISE unique_violation USING MESSAGE = 'a seq of the batch is not above its'
+                ' user''s last seq (stored, or dropped by retention)';
+        END IF;
+        INSERT INTO events (user_id, seq, type, run_id, thread_id, frame, created_at)
+            SELECT b.user_id, b.seq, b.type, b.run_id, b.thread_id, b.frame, b.created_at
+            FROM (
+                SELECT *, max(seq) OVER (PARTITION BY user_id) AS top
+                FROM unnest(p_users, p_seqs, p_types, p_runs, p_threads, p_frames, p_created)
+                    AS r (user_id, seq, type, run_id, thread_id, frame, created_at)
+            ) AS b
+            WHERE b.seq > b.top - p_keep
+            ORDER BY b.user_id, b.seq;
+        FOR v_user, v_through IN
+            SELECT t.user_id, max(t.seq) - p_keep FROM unnest(p_users, p_seqs)
+                AS t (user_id, seq) GROUP BY t.user_id HAVING max(t.seq) > p_keep
+        LOOP
+            DELETE FROM events WHERE user_id = v_user AND seq <= v_through;
+        END LOOP;
+    END
+    $$;
+    """,
 )
 
 

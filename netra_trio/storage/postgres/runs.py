@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from netra_trio.storage.postgres.connection import PgConnection
+from netra_trio.storage.postgres.connection import PgConnection, execute_write
 from netra_trio.storage.records import RunRecord
 
 _COLUMNS = "run_id, user_id, thread_id, agent, status, started_at, ended_at, agents, error_code"
@@ -21,21 +21,20 @@ class PgRunStore:
 
     async def start_run(self, run: RunRecord) -> None:
         def insert(conn: psycopg.Connection[Any]) -> None:
-            with conn.transaction():
-                conn.execute(
-                    "INSERT INTO runs"
-                    " (run_id, user_id, thread_id, agent, status, agents, started_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (
-                        run.run_id,
-                        run.user_id,
-                        run.thread_id,
-                        run.agent,
-                        run.status,
-                        json.dumps(list(run.agents)),
-                        run.started_at,
-                    ),
-                )
+            execute_write(
+                conn,
+                "INSERT INTO runs (run_id, user_id, thread_id, agent, status, agents, started_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    run.run_id,
+                    run.user_id,
+                    run.thread_id,
+                    run.agent,
+                    run.status,
+                    json.dumps(list(run.agents)),
+                    run.started_at,
+                ),
+            )
 
         await self._connection.call(insert)
 
@@ -43,12 +42,12 @@ class PgRunStore:
         self, run_id: str, status: str, *, agents: Sequence[str] = (), error_code: str | None = None
     ) -> None:
         def update(conn: psycopg.Connection[Any]) -> None:
-            with conn.transaction():
-                conn.execute(
-                    "UPDATE runs SET status = %s, agents = %s, error_code = %s, ended_at = %s"
-                    " WHERE run_id = %s",
-                    (status, json.dumps(list(agents)), error_code, time.time(), run_id),
-                )
+            execute_write(
+                conn,
+                "UPDATE runs SET status = %s, agents = %s, error_code = %s, ended_at = %s"
+                " WHERE run_id = %s",
+                (status, json.dumps(list(agents)), error_code, time.time(), run_id),
+            )
 
         await self._connection.call(update)
 

@@ -7,7 +7,7 @@ from typing import Any, LiteralString
 
 import psycopg
 
-from netra_trio.storage.postgres.connection import PgConnection
+from netra_trio.storage.postgres.connection import PgConnection, execute_write
 from netra_trio.storage.records import SessionRecord
 
 _SESSION_COLUMNS = "SELECT session_id, user_id, created_at, last_active, nonce, data FROM sessions"
@@ -19,21 +19,21 @@ class PgSessionStore:
 
     async def put_session(self, session: SessionRecord) -> None:
         def upsert(conn: psycopg.Connection[Any]) -> None:
-            with conn.transaction():
-                conn.execute(
-                    "INSERT INTO sessions VALUES (%s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (session_id) DO UPDATE SET"
-                    " last_active = excluded.last_active, nonce = excluded.nonce,"
-                    " data = excluded.data",
-                    (
-                        session.session_id,
-                        session.user_id,
-                        session.created_at,
-                        session.last_active,
-                        session.nonce,
-                        session.data,
-                    ),
-                )
+            execute_write(
+                conn,
+                "INSERT INTO sessions VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (session_id) DO UPDATE SET"
+                " last_active = excluded.last_active, nonce = excluded.nonce,"
+                " data = excluded.data",
+                (
+                    session.session_id,
+                    session.user_id,
+                    session.created_at,
+                    session.last_active,
+                    session.nonce,
+                    session.data,
+                ),
+            )
 
         await self._connection.call(upsert)
 
@@ -60,20 +60,19 @@ class PgSessionStore:
 
     async def touch_sessions(self, session_ids: Sequence[str], last_active: float) -> None:
         def update(conn: psycopg.Connection[Any]) -> None:
-            with conn.transaction():
-                conn.execute(
-                    "UPDATE sessions SET last_active = %s WHERE session_id = ANY(%s)",
-                    (last_active, list(session_ids)),
-                )
+            execute_write(
+                conn,
+                "UPDATE sessions SET last_active = %s WHERE session_id = ANY(%s)",
+                (last_active, list(session_ids)),
+            )
 
         await self._connection.call(update)
 
     async def delete_sessions(self, session_ids: Sequence[str]) -> None:
         def delete(conn: psycopg.Connection[Any]) -> None:
-            with conn.transaction():
-                conn.execute(
-                    "DELETE FROM sessions WHERE session_id = ANY(%s)", (list(session_ids),)
-                )
+            execute_write(
+                conn, "DELETE FROM sessions WHERE session_id = ANY(%s)", (list(session_ids),)
+            )
 
         await self._connection.call(delete)
 

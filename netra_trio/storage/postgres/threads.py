@@ -6,9 +6,10 @@ from typing import Any
 
 import psycopg
 
-from netra_trio.storage.postgres.connection import PgConnection
+from netra_trio.storage.postgres.connection import PgConnection, execute_write
 from netra_trio.storage.records import MessageRecord, ThreadRecord, new_message, new_thread
 
+_INSERT_THREAD = "INSERT INTO threads VALUES (%s, %s, %s, %s, %s)"
 _THREAD_COLUMNS = "SELECT thread_id, user_id, title, created_at, updated_at FROM threads"
 
 
@@ -22,8 +23,7 @@ class PgThreadStore:
         record = new_thread(user_id, title, thread_id)
 
         def insert(conn: psycopg.Connection[Any]) -> None:
-            with conn.transaction():
-                _insert_thread(conn, record)
+            execute_write(conn, _INSERT_THREAD, _thread_row(record))
 
         await self._connection.call(insert)
         return record
@@ -36,7 +36,7 @@ class PgThreadStore:
 
         def insert(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction():
-                _insert_thread(conn, thread)
+                conn.execute(_INSERT_THREAD, _thread_row(thread))
                 _insert_message(conn, message)
 
         await self._connection.call(insert)
@@ -97,11 +97,8 @@ class PgThreadStore:
         return await self._connection.call(select, grouped=False)
 
 
-def _insert_thread(conn: psycopg.Connection[Any], thread: ThreadRecord) -> None:
-    conn.execute(
-        "INSERT INTO threads VALUES (%s, %s, %s, %s, %s)",
-        (thread.thread_id, thread.user_id, thread.title, thread.created_at, thread.updated_at),
-    )
+def _thread_row(thread: ThreadRecord) -> tuple[Any, ...]:
+    return (thread.thread_id, thread.user_id, thread.title, thread.created_at, thread.updated_at)
 
 
 def _insert_message(conn: psycopg.Connection[Any], message: MessageRecord) -> None:
