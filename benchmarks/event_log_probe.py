@@ -72,7 +72,7 @@ import orjson
 import trio
 
 from benchmarks import procstat
-from benchmarks.run import RedisProcess
+from benchmarks.harness import RedisProcess
 from netra_trio.backplane.notices import Notice
 from netra_trio.backplane.redis import RedisBackplane
 from netra_trio.protocol.codec import encode

@@ -40,8 +40,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,12 +50,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import procstat
+from benchmarks import procstat, storage_cells
 from benchmarks.bench_agents import EMIT, PACED
+from benchmarks.harness import HERE, PY, ROOT, RedisProcess, ServerProcess, fmt, log, ratio
+from benchmarks.storage_cells import STORAGE_CELLS
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-PY = sys.executable
 AGENT_CONTENT = (
     "we send 2M requests/day to gpt-4o with 1.5k input and 300 output tokens, how do we cut cost?"
 )
@@ -78,7 +75,6 @@ CLUSTER_NODES = 2
 CLUSTER_CPU_RATIO_TARGET = 1.5
 CLUSTER_P99_TARGET_MS = 50.0
 CLUSTER_CELLS = ("push", "agents")
-STORAGE_CELLS = ("push", "agents")  # benchmarks/storage_cells.py
 ALL_SCENARIOS = (
     "rtt",
     "push",
@@ -99,176 +95,7 @@ SERVER_LABELS = {
 }
 
 
-def log(text: str) -> None:
-    print(f"[bench] {text}", file=sys.stderr, flush=True)
-
-
 # -- processes -----------------------------------------------------------------------------
-
-
-class ServerProcess:
-    """One server under test, started in its own process, stopped with SIGTERM."""
-
-    def __init__(
-        self,
-        kind: str,
-        workdir: Path,
-        secret: str,
-        max_conns_per_user: int = 16,
-        *,
-        database: Path | None = None,
-        database_url: str | None = None,
-        redis_url: str | None = None,
-        env: dict[str, str] | None = None,
-    ):
-        """``database_url``: our server on that database (e.g. ``postgresql://...``)
-        instead of a SQLite file (``database``, or a fresh one in ``workdir``)."""
-        self.kind = kind
-        self.database: Path | None = None
-        env = dict(os.environ, NETRA_JWT_SECRET=secret, PYTHONUNBUFFERED="1", **(env or {}))
-        stamp = f"{kind}-{time.monotonic_ns()}"
-        if kind == "netra":
-            if database_url is None:
-                self.database = database or workdir / f"{stamp}.db"
-            target = database_url or str(self.database)
-            argv = [PY, "-m", "benchmarks.netra_server", "--database", target]
-            argv += ["--max-connections-per-user", str(max_conns_per_user)]
-            if redis_url is not None:
-                argv += ["--redis-url", redis_url]
-        elif kind == "fastapi":
-            self.database = workdir / f"{stamp}.db"
-            argv = [PY, "-m", "benchmarks.baseline_fastapi", "--database", str(self.database)]
-        else:
-            argv = [PY, "-m", f"benchmarks.baseline_{kind}"]
-        self.log_path = workdir / f"{stamp}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self._log, text=True
-        )
-        self.port = self._wait_listening(timeout_s=60.0)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def ports(self) -> list[int]:
-        return [self.port]
-
-    @property
-    def cpu_pids(self) -> dict[str, int]:
-        """The server side's processes, by name, whose CPU a window sums."""
-        return {"server": self.pid}
-
-    @property
-    def cpu_trees(self) -> frozenset[int]:
-        """The pids of ``cpu_pids`` whose CPU is that of their whole process tree."""
-        return frozenset()
-
-    def cpu_parts(self) -> dict[str, float]:
-        """CPU seconds so far by part of the server side (e.g. by thread), for a
-        window's breakdown; none by default."""
-        return {}
-
-    def _wait_listening(self, timeout_s: float) -> int:
-        assert self.proc.stdout is not None
-        timer = threading.Timer(timeout_s, self.proc.kill)
-        timer.start()
-        try:
-            for line in self.proc.stdout:
-                if line.startswith("listening "):
-                    return int(line.split()[1])
-        finally:
-            timer.cancel()
-        raise RuntimeError(f"{self.kind} server did not start; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class RedisProcess:
-    """A redis-server of the benchmarks' own, on a free loopback port, persisting
-    nothing unless told (``persistence``: its flags); stopped with SIGTERM (then
-    SIGKILL)."""
-
-    def __init__(
-        self,
-        workdir: Path,
-        start_timeout_s: float = 10.0,
-        *,
-        persistence: Sequence[str] = ("--appendonly", "no"),
-    ) -> None:
-        executable = shutil.which("redis-server") or "/usr/bin/redis-server"
-        if not Path(executable).exists():
-            raise RuntimeError(
-                "redis-server is not installed (`make services`; Debian: apt-get install"
-                " redis-server)"
-            )
-        self.port = free_port()
-        self.log_path = workdir / f"redis-{time.monotonic_ns()}.log"
-        self.proc = subprocess.Popen(
-            [
-                executable,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                *persistence,
-                "--dir", str(workdir),
-                "--logfile", str(self.log_path),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + start_timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited at start; see {self.log_path}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(64).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"redis-server did not answer on port {self.port}")
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Cluster:
@@ -638,6 +465,13 @@ class Bench:
             "drain_timeout_s": 30.0,
         }
 
+    def _agents_cell_spec(self, users: int) -> dict[str, Any]:
+        """The agents load of the cluster and storage cells (shorter in --quick)."""
+        spec = self._agents_spec("netra", users)
+        if self.quick:
+            spec.update(stagger_s=2.0, warmup_s=4.0, duration_s=6.0, drain_timeout_s=15.0)
+        return spec
+
     def agents(self, servers: tuple[str, ...], count: int) -> None:
         for kind in servers:
             result = self.measure(kind, self._agents_spec(kind, count))
@@ -665,9 +499,7 @@ class Bench:
         if cell == "push":
             spec = self._cluster_push_spec(users)
         elif cell == "agents":
-            spec = self._agents_spec("netra", users)
-            if self.quick:
-                spec.update(stagger_s=2.0, warmup_s=4.0, duration_s=6.0, drain_timeout_s=15.0)
+            spec = self._agents_cell_spec(users)
         else:
             raise ValueError(f"unknown cluster cell {cell!r}")
         for deployment in ("netra", "netra_cluster"):
@@ -971,20 +803,6 @@ def find(rows: list[dict[str, Any]], scenario: str, server: str, **match: Any) -
     return {}
 
 
-def ratio(ours: float | None, theirs: float | None) -> str:
-    if not ours or not theirs:
-        return "-"
-    return f"{ours / theirs:.2f}x"
-
-
-def fmt(value: Any, digits: int = 0) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, float | int):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
 def cpu_cells(row: dict[str, Any]) -> str:
     """The server, client and other CPU columns of a result row."""
     return (
@@ -1243,8 +1061,6 @@ def markdown(bench: Bench, command: str, started: str, elapsed: float, previous:
         out.extend(cluster_lines)
         add("")
 
-    from benchmarks import storage_cells
-
     storage_lines = storage_cells.section(rows, command_for(STORAGE_SCENARIOS, bench.quick))
     if storage_lines:
         out.extend(storage_lines)
@@ -1452,12 +1268,16 @@ def quick_line(rows: list[dict[str, Any]]) -> str:
 
 
 def run_storage_cells(bench: Bench, scenarios: Sequence[str]) -> None:
-    cells = [cell for cell in STORAGE_CELLS if f"storage_{cell}" in scenarios]
-    if cells:
-        from benchmarks import storage_cells  # it builds on this module
-
-        for cell in cells:
-            storage_cells.run_cell(bench, cell)
+    """The storage cells asked for, each on the push or agents cell's spec for
+    ``storage_cells.USERS`` users."""
+    users = storage_cells.USERS
+    for cell in STORAGE_CELLS:
+        if f"storage_{cell}" in scenarios:
+            if cell == "push":
+                spec = bench._push_spec("netra_batch", users, bench._push_events(users))
+            else:
+                spec = bench._agents_cell_spec(users)
+            storage_cells.run_cell(bench, cell, spec, users)
 
 
 def push_cells(cell: str) -> int:
@@ -1541,10 +1361,7 @@ def main(argv: list[str] | None = None) -> int:
             if "profile" in scenarios:
                 bench.profile()
     finally:
-        if bench.postgres is not None:
-            from benchmarks import storage_cells
-
-            storage_cells.close(bench)
+        storage_cells.close(bench)
         if not args.keep_temp:
             shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - t0
@@ -1553,8 +1370,6 @@ def main(argv: list[str] | None = None) -> int:
         if cluster_lines:
             print("\n".join(cluster_lines[2:]), flush=True)
             print(targets_table([r for r in bench.rows if r["scenario"].startswith("cluster_")]))
-        from benchmarks import storage_cells
-
         storage_lines = storage_cells.section(bench.rows, command_for(STORAGE_SCENARIOS, True))
         if storage_lines:
             print("\n".join(line for line in storage_lines[2:] if line), flush=True)

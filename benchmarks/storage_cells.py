@@ -45,12 +45,14 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from benchmarks import procstat
-from benchmarks.run import STORAGE_CELLS, Bench, ServerProcess, fmt, log, ratio
+from benchmarks.harness import ServerProcess, fmt, log, ratio
 
+STORAGE_CELLS = ("push", "agents")
 BACKENDS = ("sqlite", "postgresql", "postgresql_nosync")
 QUICK_BACKENDS = ("sqlite", "postgresql")
 BACKEND_LABELS = {
@@ -71,6 +73,25 @@ PARTS = (
     ("pg_checkpointer", "pg checkpointer + bgwriter"),
     ("pg_other", "pg postmaster, autovacuum, exited"),
 )
+
+
+class Runner(Protocol):
+    """What the cells use of the scenario runner (``benchmarks.run.Bench``)."""
+
+    quick: bool
+    workdir: Path
+    secret: str
+    postgres: Any  # the run's PostgresForRun, made on first use
+
+    def measure(
+        self,
+        kind: str,
+        spec: dict[str, Any],
+        deploy: Callable[[], Any] | None = None,
+        annotate: Callable[[Any, dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]: ...
+
+    def record(self, row: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class PostgresForRun:
@@ -250,28 +271,23 @@ def sqlite_after(server: StorageServer) -> dict[str, Any]:
 # -- the cells ------------------------------------------------------------------------------
 
 
-def postgres_for(bench: Bench) -> PostgresForRun:
+def postgres_for(bench: Runner) -> PostgresForRun:
     if bench.postgres is None:
         bench.postgres = PostgresForRun()
     pg: PostgresForRun = bench.postgres
     return pg
 
 
-def close(bench: Bench) -> None:
+def close(bench: Runner) -> None:
     """Stop and remove the run's PostgreSQL cluster, if one was started."""
     if bench.postgres is not None:
         bench.postgres.close()
 
 
-def run_cell(bench: Bench, cell: str, users: int = USERS) -> None:
-    """``cell`` (``push`` or ``agents``) on each backend in turn, the same spec."""
-    if cell == "push":
-        spec = bench._push_spec("netra_batch", users, bench._push_events(users))
-    elif cell == "agents":
-        spec = bench._agents_spec("netra", users)
-        if bench.quick:
-            spec.update(stagger_s=2.0, warmup_s=4.0, duration_s=6.0, drain_timeout_s=15.0)
-    else:
+def run_cell(bench: Runner, cell: str, spec: dict[str, Any], users: int = USERS) -> None:
+    """``cell`` (``push`` or ``agents``: the runner's spec of that load for
+    ``users`` users) on each backend in turn, the same spec."""
+    if cell not in STORAGE_CELLS:
         raise ValueError(f"unknown storage cell {cell!r}")
     pg = postgres_for(bench)
     try:
