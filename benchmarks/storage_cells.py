@@ -37,7 +37,10 @@ shutdown), taken before the server starts and after it stops, from
 ``pg_stat_wal`` (``track_wal_io_timing = on``: the time of each WAL write and
 flush), ``pg_stat_database``, ``pg_stat_bgwriter`` and ``pg_stat_user_functions``
 (``track_functions = pl``: the calls of the event log's append function and
-the time inside it), divided by the events the database holds at the end.
+the time inside it), divided by the events the database holds at the end, and
+from ``pg_stat_user_tables`` the scans of the ``events`` table over the fresh
+database's life: sequential scans and the rows they read, index scans (an
+append that reads the whole table shows as a sequential scan per append).
 """
 
 from __future__ import annotations
@@ -251,6 +254,14 @@ def pg_after(server: StorageServer) -> dict[str, Any]:
             (APPEND_FUNCTION,),
         ).fetchone()
         delta["append_calls"], delta["append_ms"] = (float(v) for v in row or (0, 0))
+        # read before the count below, which scans the table itself
+        row = conn.execute(
+            "SELECT seq_scan, seq_tup_read, coalesce(idx_scan, 0) FROM pg_stat_user_tables"
+            " WHERE relname = 'events'"
+        ).fetchone()
+        if row is not None:
+            names = ("events_seq_scan", "events_seq_rows", "events_idx_scan")
+            delta.update({name: float(v) for name, v in zip(names, row, strict=True)})
         (stored,) = conn.execute("SELECT count(*) FROM events").fetchone() or (0,)
         (size,) = conn.execute("SELECT pg_database_size(current_database())").fetchone() or (0,)
     with contextlib.suppress(Exception):  # keep the disk clear for the next cells
@@ -415,14 +426,17 @@ def section(rows: list[dict[str, Any]], command: str) -> list[str]:
         " (one per batch: one statement in one transaction); *ms / append*: time inside it,"
         " on the server; *WAL flushes*: `pg_stat_wal.wal_sync` (fsyncs of the WAL, by"
         " backends at commit and by the WAL writer); *active ms / s*: `active_time` (the"
-        " backends executing statements) per second of the cell.\n"
+        " backends executing statements) per second of the cell; *events: seq scans (rows"
+        " read), index scans*: `pg_stat_user_tables` for the `events` table over the fresh"
+        " database's life.\n"
     )
     out.append(
         "| cell | backend | events stored | database MB | appends | events / append | ms /"
         " append | transactions / 1,000 events | WAL bytes / event | WAL flushes / 1,000"
         " events | ms / WAL flush | WAL write + flush s | checkpoints | active ms / s |"
+        " events: seq scans (rows read), index scans |"
     )
-    out.append("|" + "---|" * 14)
+    out.append("|" + "---|" * 15)
     for cell in STORAGE_CELLS:
         for r in [r for r in storage_rows if r["scenario"] == f"storage_{cell}"]:
             stored = r.get("stored_events") or 0
@@ -431,7 +445,7 @@ def section(rows: list[dict[str, Any]], command: str) -> list[str]:
             if not pg or not stored:
                 out.append(
                     f"| {cell} | {BACKEND_LABELS[r['server']]} | {fmt(stored)} | {size} |"
-                    + " - |" * 10
+                    + " - |" * 11
                 )
                 continue
             calls = pg.get("append_calls") or 0
@@ -447,5 +461,16 @@ def section(rows: list[dict[str, Any]], command: str) -> list[str]:
                 f" {fmt(io_s, 1)} |"
                 f" {fmt(pg.get('checkpoints_timed', 0) + pg.get('checkpoints_req', 0))} |"
                 f" {fmt(pg.get('active_time', 0) / r['cell_s'] if r.get('cell_s') else None)} |"
+                f" {scans_cell(pg)} |"
             )
     return out
+
+
+def scans_cell(pg: dict[str, float]) -> str:
+    """``seq scans (rows read), index scans`` of the events table (``-`` when not read)."""
+    if "events_seq_scan" not in pg:
+        return "-"
+    seq, rows, index = (
+        fmt(pg[key]) for key in ("events_seq_scan", "events_seq_rows", "events_idx_scan")
+    )
+    return f"{seq} ({rows}), {index}"
