@@ -3,8 +3,6 @@ database (the ``database`` fixture): every backend keeps the same contract."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from netra_trio.storage.base import Storage
@@ -34,15 +32,6 @@ def _opener(database: ServerDatabase) -> OpenStorage:
         return await open_storage(database.value, retention=retention)
 
     return opened
-
-
-@pytest.fixture
-async def storage(database: ServerDatabase) -> AsyncIterator[Storage]:
-    opened = await open_storage(database.value)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def test_the_backend_conforms(storage: Storage) -> None:
