@@ -1,5 +1,5 @@
-"""PostgreSQL storage on a real server: conformance (the same checks as
-SQLite's), data kept across a reopen, the versioned schema, nodes that open
+"""PostgreSQL storage on a real server (its conformance, the same checks as
+SQLite's: ``test_conformance.py``): data kept across a reopen, the versioned schema, nodes that open
 it at once. Writes that fail: ``test_postgres_writes.py``; a server that
 cannot be reached: ``test_postgres_unavailable.py``."""
 
@@ -16,81 +16,11 @@ from netra_trio.storage.postgres import PostgresStorage
 from netra_trio.storage.postgres.migrations import MIGRATIONS
 from netra_trio.storage.records import (
     ReplayWindow,
-    Retention,
     RunRecord,
     SessionRecord,
     StoredEvent,
 )
-from tests.storage.conformance import (
-    check_event_store,
-    check_run_store,
-    check_session_store,
-    check_storage,
-    check_thread_store,
-)
-from tests.storage.conformance_event_log import (
-    OpenStorage,
-    check_concurrent_writers,
-    check_dropped_seqs_stay_taken,
-    check_retention_by_age,
-    check_retention_by_count,
-)
 from tests.storage.postgres_support import execute, rows, wait_for_no_other_sessions
-
-
-def _opener(url: str) -> OpenStorage:
-    """Opens another storage (another machine) on the database at ``url``."""
-
-    async def open_storage(retention: Retention) -> PostgresStorage:
-        return await PostgresStorage.open(url, retention=retention)
-
-    return open_storage
-
-
-async def test_postgres_conforms(postgres_url: str) -> None:
-    storage = await PostgresStorage.open(postgres_url)
-    try:
-        await check_storage(storage)
-    finally:
-        await storage.close()
-
-
-@pytest.mark.parametrize("store", ["threads", "runs", "events", "sessions"])
-async def test_each_store_conforms_on_a_database_of_its_own(postgres_url: str, store: str) -> None:
-    storage = await PostgresStorage.open(postgres_url)
-    try:
-        if store == "threads":
-            await check_thread_store(storage.threads)
-        elif store == "runs":
-            await check_run_store(storage.runs, storage.threads)
-        elif store == "events":
-            await check_event_store(storage.events)
-        else:
-            await check_session_store(storage.sessions)
-    finally:
-        await storage.close()
-
-
-async def test_retention_by_count_conforms(postgres_url: str) -> None:
-    await check_retention_by_count(_opener(postgres_url))
-
-
-async def test_retention_by_age_conforms(postgres_url: str) -> None:
-    await check_retention_by_age(_opener(postgres_url))
-
-
-async def test_dropped_seqs_stay_taken(postgres_url: str) -> None:
-    await check_dropped_seqs_stay_taken(_opener(postgres_url))
-
-
-@pytest.mark.parametrize("keep", [None, 2])
-async def test_concurrent_writers_on_several_machines_conform(
-    postgres_url: str, keep: int | None
-) -> None:
-    await check_concurrent_writers(_opener(postgres_url), keep=keep)
-
-
-# -- PostgreSQL's own ---------------------------------------------------------------------
 
 
 async def test_data_survives_close_and_reopen(postgres_url: str) -> None:

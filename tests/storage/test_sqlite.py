@@ -1,4 +1,5 @@
-"""SQLite storage on a real file: conformance, restart, WAL, failures."""
+"""SQLite storage on a real file (its conformance: ``test_conformance.py``):
+restart, WAL, migrations, retention, failures."""
 
 from __future__ import annotations
 
@@ -19,20 +20,6 @@ from netra_trio.storage.records import ReplayWindow, Retention, RunRecord, Store
 from netra_trio.storage.sqlite import SqliteStorage
 from netra_trio.storage.sqlite.events import _EVENTS_AFTER, SqliteEventStore
 from netra_trio.storage.sqlite.migrations import MIGRATIONS
-from tests.storage.conformance import (
-    check_event_store,
-    check_run_store,
-    check_session_store,
-    check_storage,
-    check_thread_store,
-)
-from tests.storage.conformance_event_log import (
-    OpenStorage,
-    check_concurrent_writers,
-    check_dropped_seqs_stay_taken,
-    check_retention_by_age,
-    check_retention_by_count,
-)
 
 
 def _event(user: str, seq: int, body: str = "") -> StoredEvent:
@@ -50,64 +37,6 @@ def _events(user: str, seqs: Iterable[int]) -> list[StoredEvent]:
 async def _seqs(storage: SqliteStorage, user: str) -> list[int]:
     """The seqs of ``user``'s stored events."""
     return [e.seq for e in await storage.events.events_after(user, 0, limit=100_000)]
-
-
-async def test_sqlite_conforms(tmp_path: Path) -> None:
-    storage = await SqliteStorage.open(tmp_path / "netra.db")
-    try:
-        await check_storage(storage)
-    finally:
-        await storage.close()
-
-
-@pytest.mark.parametrize("store", ["threads", "runs", "events", "sessions"])
-async def test_each_store_conforms_on_a_file_of_its_own(tmp_path: Path, store: str) -> None:
-    storage = await SqliteStorage.open(tmp_path / "netra.db")
-    try:
-        if store == "threads":
-            await check_thread_store(storage.threads)
-        elif store == "runs":
-            await check_run_store(storage.runs, storage.threads)
-        elif store == "events":
-            await check_event_store(storage.events)
-        else:
-            await check_session_store(storage.sessions)
-    finally:
-        await storage.close()
-
-
-# SQLite's unique (uid, seq) index refuses only the seqs still stored: a writer
-# whose last seqs are stale stores again, below the user's last seq, a seq that
-# retention dropped (PostgreSQL refuses it since its migration 2). To be fixed
-# in the SQLite backend; these turn into failures once it is.
-def _opener(path: Path) -> OpenStorage:
-    """Opens another storage (another process) on the file at ``path``."""
-
-    async def open_storage(retention: Retention) -> SqliteStorage:
-        return await SqliteStorage.open(path, retention=retention)
-
-    return open_storage
-
-
-async def test_retention_by_count_conforms(tmp_path: Path) -> None:
-    await check_retention_by_count(_opener(tmp_path / "netra.db"))
-
-
-async def test_retention_by_age_conforms(tmp_path: Path) -> None:
-    await check_retention_by_age(_opener(tmp_path / "netra.db"))
-
-
-async def test_dropped_seqs_stay_taken(tmp_path: Path) -> None:
-    await check_dropped_seqs_stay_taken(_opener(tmp_path / "netra.db"))
-
-
-@pytest.mark.parametrize(
-    "keep",
-    # (with a count of 2, a stale writer's seqs were mostly dropped already)
-    [None, 2],
-)
-async def test_concurrent_writers_on_one_file_conform(tmp_path: Path, keep: int | None) -> None:
-    await check_concurrent_writers(_opener(tmp_path / "netra.db"), keep=keep)
 
 
 async def test_data_survives_a_restart(tmp_path: Path) -> None:

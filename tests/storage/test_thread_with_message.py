@@ -3,22 +3,9 @@ every backend: a request that fails never leaves a thread without its message.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from netra_trio.storage.base import Storage, StorageError
-from netra_trio.storage.opening import open_storage
-from tests.databases import ServerDatabase
-
-
-@pytest.fixture
-async def storage(database: ServerDatabase) -> AsyncIterator[Storage]:
-    opened = await open_storage(database.value)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def test_a_thread_is_made_with_its_first_message(storage: Storage) -> None:

@@ -83,96 +83,18 @@ MIGRATIONS: tuple[LiteralString, ...] = (
     );
     CREATE INDEX events_by_age ON events (created_at);
 
-    -- A batch of events in one call (one round trip, one statement's worth of
-    -- work per step). Each user's row of user_seq is claimed first, in user
-    -- order: a writer on another machine appending for the same user waits
-    -- there (never in a cycle), then finds the seq taken (unique violation on
-    -- events' key) and numbers its batch again. Retention by count goes with
-    -- it: events pushed out of the last p_keep of their user are not kept.
+    -- A batch of events in one call: one round trip, one statement's worth of
+    -- work per step. Each user's row of user_seq is claimed first, in user
+    -- order, and only when the batch's first seq of that user is above its
+    -- last_seq (seen under the row's lock): a writer on another machine
+    -- appending for the same user waits there (never in a cycle), then finds
+    -- its seqs taken, stored or dropped by retention, and the batch is refused
+    -- as a unique violation, so that it is numbered again. Retention by count
+    -- goes with it: events pushed out of the last p_keep of their user are not
+    -- kept, and older ones are deleted through the key, one user past the
+    -- count at a time (a DELETE joined to the batch got a plan, made while the
+    -- table was small, that read the whole table on every append).
     CREATE FUNCTION netra_append_events(
-        p_users text[], p_seqs bigint[], p_types text[], p_runs text[],
-        p_threads text[], p_frames text[], p_created double precision[], p_keep bigint
-    ) RETURNS void LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO user_seq AS u (user_id, last_seq, pruned_through)
-            SELECT b.user_id, max(b.seq), greatest(max(b.seq) - p_keep, 0)
-            FROM unnest(p_users, p_seqs) AS b (user_id, seq)
-            GROUP BY b.user_id ORDER BY b.user_id
-        ON CONFLICT (user_id) DO UPDATE SET
-            last_seq = greatest(u.last_seq, excluded.last_seq),
-            pruned_through = greatest(u.pruned_through, excluded.pruned_through);
-        INSERT INTO events (user_id, seq, type, run_id, thread_id, frame, created_at)
-            SELECT b.user_id, b.seq, b.type, b.run_id, b.thread_id, b.frame, b.created_at
-            FROM (
-                SELECT *, max(seq) OVER (PARTITION BY user_id) AS top
-                FROM unnest(p_users, p_seqs, p_types, p_runs, p_threads, p_frames, p_created)
-                    AS r (user_id, seq, type, run_id, thread_id, frame, created_at)
-            ) AS b
-            WHERE b.seq > b.top - p_keep
-            ORDER BY b.user_id, b.seq;
-        DELETE FROM events AS e
-            USING (SELECT t.user_id, max(t.seq) AS top FROM unnest(p_users, p_seqs)
-                   AS t (user_id, seq) GROUP BY t.user_id) AS batch
-            WHERE e.user_id = batch.user_id AND e.seq <= batch.top - p_keep;
-    END
-    $$;
-    """,
-    # 2: a seq dropped by retention stays taken. The key (user_id, seq) refuses
-    # only the seqs still stored: a writer whose last seqs were stale (another
-    # machine appended since, and retention dropped what it had appended) would
-    # store its user's seqs again, below the last one. Now a user's row is
-    # claimed only when the batch's first seq of that user is above its
-    # last_seq (seen under the row's lock), and otherwise the batch is refused
-    # as a unique violation, as a taken seq is.
-    """
-    CREATE OR REPLACE FUNCTION netra_append_events(
-        p_users text[], p_seqs bigint[], p_types text[], p_runs text[],
-        p_threads text[], p_frames text[], p_created double precision[], p_keep bigint
-    ) RETURNS void LANGUAGE plpgsql AS $$
-    DECLARE
-        v_stale boolean;
-    BEGIN
-        WITH batch AS (
-            SELECT b.user_id, min(b.seq) AS first, max(b.seq) AS top
-            FROM unnest(p_users, p_seqs) AS b (user_id, seq)
-            GROUP BY b.user_id
-        ), claimed AS (
-            INSERT INTO user_seq AS u (user_id, last_seq, pruned_through)
-                SELECT batch.user_id, batch.top, greatest(batch.top - p_keep, 0)
-                FROM batch ORDER BY batch.user_id
-            ON CONFLICT (user_id) DO UPDATE SET
-                last_seq = excluded.last_seq,
-                pruned_through = greatest(u.pruned_through, excluded.pruned_through)
-            WHERE u.last_seq < (SELECT batch.first FROM batch WHERE batch.user_id = u.user_id)
-            RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM claimed) < (SELECT count(*) FROM batch) INTO v_stale;
-        IF v_stale THEN
-            RAISE unique_violation USING MESSAGE = 'a seq of the batch is not above its'
-                ' user''s last seq (stored, or dropped by retention)';
-        END IF;
-        INSERT INTO events (user_id, seq, type, run_id, thread_id, frame, created_at)
-            SELECT b.user_id, b.seq, b.type, b.run_id, b.thread_id, b.frame, b.created_at
-            FROM (
-                SELECT *, max(seq) OVER (PARTITION BY user_id) AS top
-                FROM unnest(p_users, p_seqs, p_types, p_runs, p_threads, p_frames, p_created)
-                    AS r (user_id, seq, type, run_id, thread_id, frame, created_at)
-            ) AS b
-            WHERE b.seq > b.top - p_keep
-            ORDER BY b.user_id, b.seq;
-        DELETE FROM events AS e
-            USING (SELECT t.user_id, max(t.seq) AS top FROM unnest(p_users, p_seqs)
-                   AS t (user_id, seq) GROUP BY t.user_id) AS batch
-            WHERE e.user_id = batch.user_id AND e.seq <= batch.top - p_keep;
-    END
-    $$;
-    """,
-    # 3: retention by count deletes only for the users of the batch past the
-    # count, one user at a time through the key. As one DELETE joined to the
-    # batch, the function's plan (made once, while the table was small) read
-    # the whole events table on every append.
-    """
-    CREATE OR REPLACE FUNCTION netra_append_events(
         p_users text[], p_seqs bigint[], p_types text[], p_runs text[],
         p_threads text[], p_frames text[], p_created double precision[], p_keep bigint
     ) RETURNS void LANGUAGE plpgsql AS $$

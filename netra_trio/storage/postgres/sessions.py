@@ -9,8 +9,9 @@ import psycopg
 
 from netra_trio.storage.postgres.connection import PgConnection, execute_write
 from netra_trio.storage.records import SessionRecord
+from netra_trio.storage.rows import SESSION_COLUMNS, session_row
 
-_SESSION_COLUMNS = "SELECT session_id, user_id, created_at, last_active, nonce, data FROM sessions"
+_SESSION_COLUMNS = f"SELECT {SESSION_COLUMNS} FROM sessions"
 
 
 class PgSessionStore:
@@ -25,14 +26,7 @@ class PgSessionStore:
                 " ON CONFLICT (session_id) DO UPDATE SET"
                 " last_active = excluded.last_active, nonce = excluded.nonce,"
                 " data = excluded.data",
-                (
-                    session.session_id,
-                    session.user_id,
-                    session.created_at,
-                    session.last_active,
-                    session.nonce,
-                    session.data,
-                ),
+                session_row(session),
             )
 
         await self._connection.call(upsert)

@@ -8,6 +8,7 @@ import psycopg
 
 from netra_trio.storage.postgres.connection import PgConnection, execute_write
 from netra_trio.storage.records import MessageRecord, ThreadRecord, new_message, new_thread
+from netra_trio.storage.rows import MESSAGE_INSERT_COLUMNS, message_row, thread_row
 
 _INSERT_THREAD = "INSERT INTO threads VALUES (%s, %s, %s, %s, %s)"
 _THREAD_COLUMNS = "SELECT thread_id, user_id, title, created_at, updated_at FROM threads"
@@ -23,7 +24,7 @@ class PgThreadStore:
         record = new_thread(user_id, title, thread_id)
 
         def insert(conn: psycopg.Connection[Any]) -> None:
-            execute_write(conn, _INSERT_THREAD, _thread_row(record))
+            execute_write(conn, _INSERT_THREAD, thread_row(record))
 
         await self._connection.call(insert)
         return record
@@ -36,7 +37,7 @@ class PgThreadStore:
 
         def insert(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction():
-                conn.execute(_INSERT_THREAD, _thread_row(thread))
+                conn.execute(_INSERT_THREAD, thread_row(thread))
                 _insert_message(conn, message)
 
         await self._connection.call(insert)
@@ -97,20 +98,8 @@ class PgThreadStore:
         return await self._connection.call(select, grouped=False)
 
 
-def _thread_row(thread: ThreadRecord) -> tuple[Any, ...]:
-    return (thread.thread_id, thread.user_id, thread.title, thread.created_at, thread.updated_at)
-
-
 def _insert_message(conn: psycopg.Connection[Any], message: MessageRecord) -> None:
     conn.execute(
-        "INSERT INTO messages (message_id, thread_id, role, content, run_id, created_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        (
-            message.message_id,
-            message.thread_id,
-            message.role,
-            message.content,
-            message.run_id,
-            message.timestamp,
-        ),
+        f"INSERT INTO messages ({MESSAGE_INSERT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
+        message_row(message),
     )

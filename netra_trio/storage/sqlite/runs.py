@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Collection, Sequence
-from typing import Any
 
 from netra_trio.storage.records import RunRecord
+from netra_trio.storage.rows import (
+    RUN_COLUMNS,
+    RUN_INSERT_COLUMNS,
+    agents_value,
+    run_from_row,
+    run_row,
+)
 from netra_trio.storage.sqlite.database import Database
 
-_RUN_COLUMNS = (
-    "SELECT run_id, user_id, thread_id, agent, status, started_at, ended_at, agents, error_code"
-    " FROM runs"
-)
+_RUN_COLUMNS = f"SELECT {RUN_COLUMNS} FROM runs"
 
 
 class SqliteRunStore:
@@ -24,18 +26,8 @@ class SqliteRunStore:
         def insert() -> None:
             with self._database.transaction() as db:
                 db.execute(
-                    "INSERT INTO runs"
-                    " (run_id, user_id, thread_id, agent, status, agents, started_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        run.run_id,
-                        run.user_id,
-                        run.thread_id,
-                        run.agent,
-                        run.status,
-                        json.dumps(list(run.agents)),
-                        run.started_at,
-                    ),
+                    f"INSERT INTO runs ({RUN_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    run_row(run),
                 )
 
         await self._database.call(insert)
@@ -48,7 +40,7 @@ class SqliteRunStore:
                 db.execute(
                     "UPDATE runs SET status = ?, agents = ?, error_code = ?, ended_at = ?"
                     " WHERE run_id = ?",
-                    (status, json.dumps(list(agents)), error_code, time.time(), run_id),
+                    (status, agents_value(agents), error_code, time.time(), run_id),
                 )
 
         await self._database.call(update)
@@ -58,14 +50,16 @@ class SqliteRunStore:
             row = self._database.connection.execute(
                 _RUN_COLUMNS + " WHERE run_id = ?", (run_id,)
             ).fetchone()
-            return _run(row) if row else None
+            return run_from_row(row) if row else None
 
         return await self._database.read(select)
 
     async def running_runs(self) -> list[RunRecord]:
         def select() -> list[RunRecord]:
             db = self._database.connection
-            return [_run(row) for row in db.execute(_RUN_COLUMNS + " WHERE status = 'running'")]
+            return [
+                run_from_row(row) for row in db.execute(_RUN_COLUMNS + " WHERE status = 'running'")
+            ]
 
         return await self._database.read(select)
 
@@ -75,7 +69,7 @@ class SqliteRunStore:
         def update() -> list[RunRecord]:
             with self._database.transaction() as db:
                 rows = db.execute(_RUN_COLUMNS + " WHERE status = 'running'").fetchall()
-                runs = [_run(row) for row in rows if row[0] not in kept]
+                runs = [run_from_row(row) for row in rows if row[0] not in kept]
                 db.executemany(
                     "UPDATE runs SET status = 'interrupted', ended_at = ? WHERE run_id = ?",
                     [(time.time(), run.run_id) for run in runs],
@@ -83,18 +77,3 @@ class SqliteRunStore:
             return runs
 
         return await self._database.call(update)
-
-
-def _run(row: tuple[Any, ...]) -> RunRecord:
-    run_id, user_id, thread_id, agent, status, started_at, ended_at, agents, error_code = row
-    return RunRecord(
-        run_id,
-        user_id,
-        thread_id,
-        agent,
-        status,
-        started_at,
-        ended_at,
-        tuple(json.loads(agents)),
-        error_code,
-    )

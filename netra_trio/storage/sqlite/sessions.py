@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netra_trio.storage.records import SessionRecord
+from netra_trio.storage.rows import SESSION_COLUMNS, session_row
 from netra_trio.storage.sqlite.database import Database
 
-_SESSION_COLUMNS = "SELECT session_id, user_id, created_at, last_active, nonce, data FROM sessions"
+_SESSION_COLUMNS = f"SELECT {SESSION_COLUMNS} FROM sessions"
 
 
 class SqliteSessionStore:
@@ -22,14 +23,7 @@ class SqliteSessionStore:
                     " ON CONFLICT (session_id) DO UPDATE SET"
                     " last_active = excluded.last_active, nonce = excluded.nonce,"
                     " data = excluded.data",
-                    (
-                        session.session_id,
-                        session.user_id,
-                        session.created_at,
-                        session.last_active,
-                        session.nonce,
-                        session.data,
-                    ),
+                    session_row(session),
                 )
 
         await self._database.call(upsert)

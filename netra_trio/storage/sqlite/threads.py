@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from netra_trio.storage.records import MessageRecord, ThreadRecord, new_message, new_thread
+from netra_trio.storage.rows import MESSAGE_INSERT_COLUMNS, message_row, thread_row
 from netra_trio.storage.sqlite.database import Database
 
 _THREAD_COLUMNS = "SELECT thread_id, user_id, title, created_at, updated_at FROM threads"
@@ -99,20 +100,12 @@ class SqliteThreadStore:
 def _insert_thread(db: sqlite3.Connection, thread: ThreadRecord) -> None:
     db.execute(
         "INSERT INTO threads VALUES (?, ?, ?, ?, ?)",
-        (thread.thread_id, thread.user_id, thread.title, thread.created_at, thread.updated_at),
+        thread_row(thread),
     )
 
 
 def _insert_message(db: sqlite3.Connection, message: MessageRecord) -> None:
     db.execute(
-        "INSERT INTO messages (message_id, thread_id, role, content, run_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            message.message_id,
-            message.thread_id,
-            message.role,
-            message.content,
-            message.run_id,
-            message.timestamp,
-        ),
+        f"INSERT INTO messages ({MESSAGE_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+        message_row(message),
     )
