@@ -30,7 +30,7 @@ AUTH = Authenticator(secret=SECRET)
 GENEROUS_RATES: dict[str, Any] = {
     "message_rate_per_s": 100_000.0,
     "message_burst": 100_000,
-    "handshake_rate_per_ip_s": 100_000.0,
+    "handshake_rate_per_s": 100_000.0,
     "handshake_burst": 100_000,
 }
 
