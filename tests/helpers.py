@@ -144,15 +144,17 @@ async def serve_subprocess(
     stderr_path: Path,
     timeout_s: float = 10.0,
     module: str = "netra_trio",
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[trio.Process, str]]:
     """``python -m MODULE serve --port 0 ARGS`` (``netra_trio``: the command
-    itself) as a subprocess running the code under test; yields it and its URL
-    once it listens, and kills it on exit."""
+    itself) as a subprocess running the code under test, with ``env`` added
+    to the environment; yields it and its URL once it listens, and kills it
+    on exit."""
     with stderr_path.open("ab") as stderr:
         process = await trio.lowlevel.open_process(
             [sys.executable, "-m", module, "serve", "--port", "0", *args],
             cwd=cwd,
-            env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
+            env={**os.environ, "PYTHONPATH": PROJECT_ROOT, **(env or {})},
             stdout=subprocess.PIPE,
             stderr=stderr,
         )

@@ -60,13 +60,13 @@ def test_a_trusted_proxy_that_is_not_a_network_is_refused(value: str) -> None:
         ({"trusted_proxies": value}, {}),
         ({}, {"NETRA_TRUSTED_PROXIES": value}),
     ):
-        with pytest.raises(ConfigError, match="trusted-proxies: .* is not an IP address"):
+        with pytest.raises(ConfigError, match=r"trusted-proxies: .* is not an IP address"):
             Config.from_sources(flags, environ)
 
 
 @pytest.mark.parametrize("value", ["app.example.com", "https://app.example.com/app", "*"])
 def test_an_allowed_origin_that_is_not_an_origin_is_refused(value: str) -> None:
-    with pytest.raises(ConfigError, match="allowed-origins: .* is not an origin") as refused:
+    with pytest.raises(ConfigError, match=r"allowed-origins: .* is not an origin") as refused:
         Config.from_sources({}, {"NETRA_ALLOWED_ORIGINS": value})
     assert value in str(refused.value)
 

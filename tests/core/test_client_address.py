@@ -27,7 +27,7 @@ def forwarded(value: str) -> list[tuple[bytes, bytes]]:
     return [(b"forwarded", value.encode())]
 
 
-# -- from an untrusted peer, the headers are never read -------------------------------------------
+# -- from an untrusted peer, the headers are never read --------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_a_peer_that_is_not_an_address_is_the_client() -> None:
     assert PROXIES.client_address("MemorySendStream", xff("203.0.113.9")) == "MemorySendStream"
 
 
-# -- X-Forwarded-For --------------------------------------------------------------------------------
+# -- X-Forwarded-For -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ def test_a_malformed_header_falls_back_to_the_peer(value: str) -> None:
     assert PROXIES.client_address(PROXY, xff(value)) == PROXY
 
 
-# -- Forwarded (RFC 7239) ---------------------------------------------------------------------------
+# -- Forwarded (RFC 7239) --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_a_malformed_forwarded_header_falls_back_to_the_peer(value: str) -> None
     assert PROXIES.client_address(PROXY, forwarded(value)) == PROXY
 
 
-# -- both headers -----------------------------------------------------------------------------------
+# -- both headers ----------------------------------------------------------------------------------
 
 
 def test_both_headers_that_agree_name_the_client() -> None:
@@ -192,7 +192,7 @@ def test_whatever_the_client_claims_it_gets_the_address_the_proxy_saw(
     assert PROXIES.client_address(PROXY, xff(header)) == client
 
 
-# -- parsing ----------------------------------------------------------------------------------------
+# -- parsing ---------------------------------------------------------------------------------------
 
 
 def test_networks_accept_addresses_and_cidrs() -> None:
