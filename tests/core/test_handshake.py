@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netra_trio.core.client_address import TrustedProxies
 from netra_trio.core.handshake import (
     CLUSTER_UNAVAILABLE,
     MAX_TRACKED_ADDRESSES,
@@ -31,7 +32,6 @@ from netra_trio.core.handshake import (
     too_many_connections,
     unauthorized,
 )
-from netra_trio.core.client_address import TrustedProxies
 from netra_trio.core.origins import OriginPolicy
 from netra_trio.errors import ErrorCode
 
