@@ -3,16 +3,19 @@ default 127.0.0.1, and ``--metrics-port``).
 
 It answers ``/healthz``, ``/readyz`` and ``/metrics`` (``http_routes.py``);
 the main port answers the first two as well. One request per connection,
-every read bounded.
+every read bounded; a request that fails is logged, and the listener (and the
+server) go on.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import h11
 import trio
 
+from netra_trio.logs import log_event
 from netra_trio.server.http_routes import HttpRoutes
 from netra_trio.server.hub import Hub
 from netra_trio.server.metrics import exposition
@@ -66,5 +69,7 @@ async def _handle(routes: HttpRoutes, stream: trio.abc.Stream) -> None:
                 break
     except (h11.RemoteProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
         pass
+    except Exception:  # one request's failure never takes the listener (or the server) down
+        log_event("http_error", logging.ERROR, exc_info=True)
     finally:
         await trio.aclose_forcefully(stream)
