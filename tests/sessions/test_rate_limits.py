@@ -179,3 +179,15 @@ async def test_the_default_handshake_rate_is_50_a_second_with_bursts_of_200_coun
         await trio.sleep(1 / 50)  # one handshake's worth at 50 a second
         assert await _status(hub, nursery, token_for("bob")) == 101
         assert await _status(hub, nursery, token_for("bob")) == 429
+
+
+async def test_a_refusal_a_moment_before_the_next_token_never_says_retry_in_zero(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_hub(**MESSAGE_LIMITS) as (hub, nursery):
+        client = await open_raw(hub, nursery, "alice", pump=True)
+        await _replies(client, await _flood(client, 50, "burst"))  # the bucket is empty
+        await trio.sleep(0.1999)  # a token is 0.0001 s away (at 5 a second)
+        refusal = await client.request("ping")
+        assert 0 < _retry_after(refusal) <= 0.001
+        assert refusal["payload"]["message"] == "too many messages; retry in 0.001 s"
