@@ -32,6 +32,7 @@ GENEROUS_RATES: dict[str, Any] = {
     "message_burst": 100_000,
     "handshake_rate_per_s": 100_000.0,
     "handshake_burst": 100_000,
+    "max_handshakes_per_address": 100_000,
 }
 
 
