@@ -121,18 +121,18 @@ async def read_request(stream: trio.abc.Stream) -> Handshake | PlainRequest | No
     What is not HTTP is answered with 400 and gives None, as does a peer that
     hangs up."""
     conn = WSConnection(ConnectionType.SERVER)
-    received: list[bytes] = []
+    received = bytearray()  # (what wsproto holds too, bounded by h11's limit on a request head)
     while True:
         data = await receive_quietly(stream)
         if not data:
             return None
-        received.append(data)
+        received += data
         try:
             conn.receive_data(data)
         except RemoteProtocolError as exc:
             hint = exc.event_hint
             status = hint.status_code if isinstance(hint, RejectConnection) else 400
-            plain = _plain_request(stream, b"".join(received), (status, str(exc)))
+            plain = _plain_request(stream, bytes(received), (status, str(exc)))
             if plain is not None:
                 return plain
             if isinstance(hint, RejectConnection):
