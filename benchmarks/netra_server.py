@@ -42,8 +42,10 @@ RAISED_LIMITS: dict[str, object] = {
     "shutdown_grace_s": 2.0,  # a capped push leaves runs behind; do not wait on them
     "message_rate_per_s": 1e9,
     "message_burst": 1_000_000_000,
-    "handshake_rate_per_ip_s": 1e9,
+    "handshake_rate_per_ip_s": 1e9,  # (its name in earlier versions)
+    "handshake_rate_per_s": 1e9,
     "handshake_burst": 1_000_000_000,
+    "max_handshakes_per_address": 1_000_000,
 }
 
 

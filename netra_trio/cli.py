@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from netra_trio.errors import ConfigError, StartupError
 from netra_trio.logs import configure_logging, log_event
 from netra_trio.secrets_store import load_or_create_secret, new_session_key
 from netra_trio.server.app import Server
-from netra_trio.server.runtime import tune_gc
+from netra_trio.server.runtime import raise_open_files_limit, tune_gc
 from netra_trio.worker import stopped_by_parent
 from netra_trio.workers import supervise
 
@@ -126,6 +127,15 @@ def _startup_error(exc: BaseException) -> StartupError | None:
 
 
 async def _serve(config: Config, agents: AgentRegistry | None, worker: bool) -> int:
+    limit = raise_open_files_limit()
+    log_event(
+        "open_files_limit",
+        logging.WARNING if limit.error else logging.INFO,
+        soft=limit.soft,
+        hard=limit.hard,
+        raised_from=limit.raised_from,
+        error=limit.error,
+    )
     server = Server(config, agents=agents, reuse_port=worker)
     stops = stopped_by_parent(server.request_shutdown) if worker else contextlib.nullcontext()
     async with stops, trio.open_nursery() as nursery:

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
+from netra_trio.core.client_address import TrustedProxies
 from netra_trio.core.limits import MAX_BATCH_MESSAGES
+from netra_trio.core.origins import OriginPolicy
 from netra_trio.errors import ConfigError
 from netra_trio.storage.opening import database_kind
 
@@ -41,13 +43,17 @@ class Config:
     message_rate_per_s: float = 20.0
     message_burst: int = 60
     abuse_limit: int = 20
-    handshake_rate_per_ip_s: float = 10.0
-    handshake_burst: int = 20
+    handshake_rate_per_s: float = 50.0
+    handshake_burst: int = 200
+    max_handshakes_per_address: int = 32
+    trusted_proxies: tuple[str, ...] | None = None
+    allowed_origins: tuple[str, ...] | None = None
     database: str = attrs.field(default="netra.db", repr=False)  # a URL may hold a password
     redis_url: str | None = attrs.field(default=None, repr=False)
     workers: int = 1
     database_busy_timeout_s: float = 5.0
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     max_connections_per_user: int = 5
     idle_timeout_s: float = 1800.0
     heartbeat_interval_s: float = 25.0
@@ -81,8 +87,9 @@ class Config:
             option = OPTIONS[field.name]
             raw = flags.get(field.name)
             source = f"--{field.name.replace('_', '-')}"
-            if raw is None and option.env in environ:
-                raw, source = environ[option.env], option.env
+            for env in (option.env, *option.legacy_env):
+                if raw is None and env in environ:
+                    raw, source = environ[env], env
             if raw is None:
                 continue
             values[field.name] = option.parse(source, raw)
@@ -121,6 +128,14 @@ class Config:
                 f"user-backlog-max-bytes must be at least queue-max-bytes ({self.queue_max_bytes}),"
                 f" got {self.user_backlog_max_bytes}"
             )
+        try:
+            TrustedProxies(self.trusted_proxies or ())
+        except ValueError as exc:
+            raise ConfigError(f"trusted-proxies: {exc}") from None
+        try:
+            OriginPolicy(self.allowed_origins)
+        except ValueError as exc:
+            raise ConfigError(f"allowed-origins: {exc}") from None
         try:
             database_kind(self.database)
         except ValueError as exc:
@@ -203,10 +218,20 @@ def _lower(source: str, raw: Any) -> str:
     return _text(source, raw).lower()
 
 
+def _list(source: str, raw: Any) -> tuple[str, ...]:
+    """Comma-separated values (or a sequence of them), each stripped."""
+    parts = raw.split(",") if isinstance(raw, str) else list(raw)
+    values = tuple(str(part).strip() for part in parts if str(part).strip())
+    if not values:
+        raise ConfigError(f"{source} must not be empty")
+    return values
+
+
 @attrs.frozen
 class _Option:
     env: str
     parse: Callable[[str, Any], Any]
+    legacy_env: tuple[str, ...] = ()  # read when ``env`` is not set
 
 
 OPTIONS: dict[str, _Option] = {
@@ -225,13 +250,19 @@ OPTIONS: dict[str, _Option] = {
     "message_rate_per_s": _Option("NETRA_MESSAGE_RATE_PER_S", _seconds),
     "message_burst": _Option("NETRA_MESSAGE_BURST", _int(1)),
     "abuse_limit": _Option("NETRA_ABUSE_LIMIT", _int(1)),
-    "handshake_rate_per_ip_s": _Option("NETRA_HANDSHAKE_RATE_PER_IP_S", _seconds),
+    "handshake_rate_per_s": _Option(
+        "NETRA_HANDSHAKE_RATE_PER_S", _seconds, legacy_env=("NETRA_HANDSHAKE_RATE_PER_IP_S",)
+    ),
     "handshake_burst": _Option("NETRA_HANDSHAKE_BURST", _int(1)),
+    "max_handshakes_per_address": _Option("NETRA_MAX_HANDSHAKES_PER_ADDRESS", _int(1)),
+    "trusted_proxies": _Option("NETRA_TRUSTED_PROXIES", _list),
+    "allowed_origins": _Option("NETRA_ALLOWED_ORIGINS", _list),
     "database": _Option("NETRA_DATABASE", _text),
     "redis_url": _Option("NETRA_REDIS_URL", _text),
     "workers": _Option("NETRA_WORKERS", _int(1)),
     "database_busy_timeout_s": _Option("NETRA_DATABASE_BUSY_TIMEOUT_S", _seconds),
     "metrics_port": _Option("NETRA_METRICS_PORT", _int(0)),
+    "metrics_host": _Option("NETRA_METRICS_HOST", _text),
     "max_connections_per_user": _Option("NETRA_MAX_CONNECTIONS_PER_USER", _int(1)),
     "idle_timeout_s": _Option("NETRA_IDLE_TIMEOUT_S", _seconds),
     "heartbeat_interval_s": _Option("NETRA_HEARTBEAT_INTERVAL_S", _seconds),

@@ -30,8 +30,9 @@ AUTH = Authenticator(secret=SECRET)
 GENEROUS_RATES: dict[str, Any] = {
     "message_rate_per_s": 100_000.0,
     "message_burst": 100_000,
-    "handshake_rate_per_ip_s": 100_000.0,
+    "handshake_rate_per_s": 100_000.0,
     "handshake_burst": 100_000,
+    "max_handshakes_per_address": 100_000,
 }
 
 
@@ -144,15 +145,17 @@ async def serve_subprocess(
     stderr_path: Path,
     timeout_s: float = 10.0,
     module: str = "netra_trio",
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[trio.Process, str]]:
     """``python -m MODULE serve --port 0 ARGS`` (``netra_trio``: the command
-    itself) as a subprocess running the code under test; yields it and its URL
-    once it listens, and kills it on exit."""
+    itself) as a subprocess running the code under test, with ``env`` added
+    to the environment; yields it and its URL once it listens, and kills it
+    on exit."""
     with stderr_path.open("ab") as stderr:
         process = await trio.lowlevel.open_process(
             [sys.executable, "-m", module, "serve", "--port", "0", *args],
             cwd=cwd,
-            env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
+            env={**os.environ, "PYTHONPATH": PROJECT_ROOT, **(env or {})},
             stdout=subprocess.PIPE,
             stderr=stderr,
         )

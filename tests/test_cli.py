@@ -15,6 +15,7 @@ import trio
 
 from netra_trio.auth import Authenticator
 from netra_trio.client import open_client
+from tests.helpers import PROJECT_ROOT
 
 
 def run_cli(
@@ -23,7 +24,7 @@ def run_cli(
     return subprocess.run(
         [sys.executable, "-m", "netra_trio", *args],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "PYTHONPATH": PROJECT_ROOT, **(env or {})},
         capture_output=True,
         text=True,
         timeout=30,

@@ -66,6 +66,13 @@ def test_defaults_match_the_protocol() -> None:
     assert config.heartbeat_interval_s == 25.0
     assert config.max_message_bytes == 65536
     assert config.max_violations == 5
+    # the edge (PROTOCOL.md 1.1)
+    assert config.handshake_rate_per_s == 50.0
+    assert config.handshake_burst == 200
+    assert config.trusted_proxies is None  # none: the peer is the client
+    assert config.allowed_origins is None  # any
+    assert config.metrics_host == "127.0.0.1"  # /metrics never on every interface by default
+    assert config.max_handshakes_per_address == 32
 
 
 def test_environment_overrides_defaults() -> None:
@@ -154,6 +161,22 @@ VALID: list[tuple[str, str, Any]] = [
     ("log_format", " JSON ", "json"),
     ("log_level", "Warning", "warning"),
     ("log_level", "debug", "debug"),
+    ("handshake_rate_per_s", "75", 75.0),
+    ("handshake_burst", "500", 500),
+    ("max_handshakes_per_address", "8", 8),
+    ("metrics_host", "0.0.0.0", "0.0.0.0"),
+    ("trusted_proxies", "10.0.0.0/8", ("10.0.0.0/8",)),
+    (
+        "trusted_proxies",
+        " 10.0.0.0/8 , 192.0.2.7,fd00::/8, ",
+        ("10.0.0.0/8", "192.0.2.7", "fd00::/8"),
+    ),
+    ("allowed_origins", "https://app.example.com", ("https://app.example.com",)),
+    (
+        "allowed_origins",
+        "https://app.example.com, http://localhost:5173",
+        ("https://app.example.com", "http://localhost:5173"),
+    ),
 ]
 
 

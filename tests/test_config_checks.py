@@ -1,5 +1,6 @@
 """Configuration checks not covered in ``test_config.py``: the session key, the
-message burst against a full batch, and the LLM endpoint's URL."""
+message burst against a full batch, the LLM endpoint's URL, the trusted
+proxies and allowed origins, and the handshake rate's former name."""
 
 from __future__ import annotations
 
@@ -51,3 +52,28 @@ def test_an_llm_endpoint_that_is_not_http_is_refused(url: str) -> None:
     with pytest.raises(ConfigError, match="llm-base-url must be an http") as refused:
         Config.from_sources({}, {"NETRA_LLM_BASE_URL": url})
     assert url in str(refused.value)
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "proxy.internal", "10.0.0.0/8,nonsense"])
+def test_a_trusted_proxy_that_is_not_a_network_is_refused(value: str) -> None:
+    for flags, environ in (
+        ({"trusted_proxies": value}, {}),
+        ({}, {"NETRA_TRUSTED_PROXIES": value}),
+    ):
+        with pytest.raises(ConfigError, match=r"trusted-proxies: .* is not an IP address"):
+            Config.from_sources(flags, environ)
+
+
+@pytest.mark.parametrize("value", ["app.example.com", "https://app.example.com/app", "*"])
+def test_an_allowed_origin_that_is_not_an_origin_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"allowed-origins: .* is not an origin") as refused:
+        Config.from_sources({}, {"NETRA_ALLOWED_ORIGINS": value})
+    assert value in str(refused.value)
+
+
+def test_the_former_name_of_the_handshake_rate_is_still_read() -> None:
+    assert Config.from_sources({}, {"NETRA_HANDSHAKE_RATE_PER_IP_S": "7"}).handshake_rate_per_s == 7
+    both = {"NETRA_HANDSHAKE_RATE_PER_IP_S": "7", "NETRA_HANDSHAKE_RATE_PER_S": "9"}
+    assert Config.from_sources({}, both).handshake_rate_per_s == 9  # the new name wins
+    with pytest.raises(ConfigError, match="NETRA_HANDSHAKE_RATE_PER_IP_S"):
+        Config.from_sources({}, {"NETRA_HANDSHAKE_RATE_PER_IP_S": "fast"})

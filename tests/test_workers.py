@@ -32,7 +32,7 @@ from netra_trio.config import Config
 from netra_trio.errors import ConfigError
 from netra_trio.workers import RestartBackoff
 from tests.e2e.support import assert_alive, close_code
-from tests.helpers import SECRET, SESSION_KEY, serve_subprocess, token_for
+from tests.helpers import PROJECT_ROOT, SECRET, SESSION_KEY, serve_subprocess, token_for
 from tests.redis_server import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -62,7 +62,7 @@ def serve_args(redis_url: str, tmp_path: Path, *extra: str) -> list[str]:
         "--session-key", SESSION_KEY,
         "--database", str(tmp_path / "netra.db"),
         "--log-format", "json",
-        "--handshake-rate-per-ip-s", "1000",
+        "--handshake-rate-per-s", "1000",
         "--handshake-burst", "1000",
         "--shutdown-grace-s", "2",
         *extra,
@@ -201,7 +201,7 @@ def test_serve_with_workers_but_without_redis_is_refused(
     result = subprocess.run(
         [sys.executable, "-m", "netra_trio", "serve", "--port", "0", *args],
         cwd=tmp_path,
-        env={**os.environ, **environ},
+        env={**os.environ, **environ, "PYTHONPATH": PROJECT_ROOT},
         capture_output=True,
         text=True,
         timeout=30,
@@ -220,6 +220,7 @@ def test_a_port_in_use_is_refused_before_any_worker_starts(tmp_path: Path) -> No
         result = subprocess.run(
             [*command, "--workers", "2", "--redis-url", "redis://127.0.0.1:1/0"],
             cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": PROJECT_ROOT},
             capture_output=True,
             text=True,
             timeout=30,
@@ -318,6 +319,7 @@ async def test_a_worker_that_cannot_start_stops_the_parent(tmp_path: Path) -> No
         process = await trio.lowlevel.open_process(
             [*command, *serve_args(unreachable, tmp_path)],
             cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": PROJECT_ROOT},  # the code under test
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )

@@ -11,6 +11,7 @@ sliding window, and ``abuse_limit`` of them within ``window_s`` close it.
 from __future__ import annotations
 
 import enum
+import math
 
 import attrs
 
@@ -32,6 +33,13 @@ class RateDecision:
 
 
 ALLOWED = RateDecision(RateVerdict.ALLOW)
+
+
+def shown_wait_s(seconds: float) -> float:
+    """The wait a client is told: rounded up to the millisecond and at least
+    one, so it is never 0 and never early (float noise under a microsecond
+    is not rounded up)."""
+    return max(0.001, math.ceil(seconds * 1000 - 1e-6) / 1000)
 
 
 class MessageRate:

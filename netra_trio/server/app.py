@@ -12,7 +12,7 @@
      │        └─ one UserHub nursery per user
      │             ├─ one nursery per connection: reader, writer, heartbeat, initial hold
      │             └─ agent runs, each in its own cancel scope
-     └─ health and metrics listener (--metrics-port), signal watcher
+     └─ health and metrics listener (--metrics-host, --metrics-port), signal watcher
 
 An agent event goes: the run's emitter -> the event log's queue -> its write
 stage (storage thread) -> its publish stage -> the deliverer -> the user's hub
@@ -114,10 +114,11 @@ class Server:
             async with trio.open_nursery() as nursery:
                 if config.metrics_port is not None:
                     self.metrics_port = await nursery.start(
-                        serve_http, hub, config.host, config.metrics_port
+                        serve_http, hub, config.metrics_host, config.metrics_port
                     )
                     log_event(
-                        "metrics_listening", url=f"http://{config.host}:{self.metrics_port}/metrics"
+                        "metrics_listening",
+                        url=f"http://{config.metrics_host}:{self.metrics_port}/metrics",
                     )
                 if handle_signals:
                     nursery.start_soon(self._wait_for_signal)

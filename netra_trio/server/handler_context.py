@@ -20,7 +20,7 @@ from netra_trio.backplane.notices import FanOut
 from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.core.limits import TokenBucket, ViolationAction, ViolationCounter
 from netra_trio.core.priority import Priority
-from netra_trio.core.rate import ALLOWED, MessageRate, RateVerdict
+from netra_trio.core.rate import ALLOWED, MessageRate, RateVerdict, shown_wait_s
 from netra_trio.errors import CloseCode, ErrorCode, ProtocolError
 from netra_trio.handlers.context import RunControl
 from netra_trio.logs import log_event
@@ -217,12 +217,13 @@ class ConnectionContext:
                 return False
             decision = self._rate.refused(trio.current_time(), retry_after)
         self._stats.rate_limited += 1
+        wait_s = shown_wait_s(decision.retry_after_s)
         self.send_error(
             ProtocolError(
                 ErrorCode.RATE_LIMITED,
-                f"too many messages; retry in {decision.retry_after_s:.2f} s",
+                f"too many messages; retry in {wait_s:g} s",
                 correlation_id=correlation_id,
-                details={"retry_after_s": round(decision.retry_after_s, 3)},
+                details={"retry_after_s": wait_s},
             )
         )
         if decision.verdict is RateVerdict.REFUSE_AND_CLOSE:

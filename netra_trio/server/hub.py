@@ -1,11 +1,13 @@
 """The Hub: accepts sockets, decides each handshake, and owns the map of
 user id -> UserHub.
 
-Each accepted socket is handled by one task in the hub nursery: it reads the
-upgrade request (``server/transport.py``), decides it (the decisions are the
-core's: ``core/handshake.py``, ``core/limits.py``; the token is checked by the
-authenticator), then hands the connection (and the socket) to its user's hub
-and ends. There is no path from the Hub to a user's connections except through
+Each accepted socket is handled by one task in the hub nursery: the front
+door (``server/front_door.py``) holds its slot among its address's handshakes
+in progress, reads the request (answering a plain HTTP one), finds the
+client's address and screens it; the hub then decides the rest (the
+decisions are the core's: ``core/handshake.py``, ``core/limits.py``; the
+token is checked by the authenticator), hands the connection (and the socket)
+to its user's hub and ends. There is no path from the Hub to a user's connections except through
 that user's UserHub. While a user has a hub here, the process is subscribed to
 that user's events on the backplane; the deliverer finds the hub through
 :meth:`Hub.recipient`.
@@ -30,11 +32,8 @@ from netra_trio.core.handshake import (
     CLUSTER_UNAVAILABLE,
     SESSION_FORBIDDEN,
     STORAGE_UNAVAILABLE,
-    HandshakeLimiter,
     Rejection,
     Target,
-    check_request,
-    parse_target,
     too_many_connections,
     unauthorized,
 )
@@ -43,10 +42,12 @@ from netra_trio.errors import AuthError, CloseCode
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.server.connection import Connection
+from netra_trio.server.front_door import Arrival, FrontDoor
+from netra_trio.server.readiness import Readiness
 from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionForbidden
 from netra_trio.server.stats import ServerStats
-from netra_trio.server.upgrade import describe_remote, read_handshake
+from netra_trio.server.upgrade import describe_remote
 from netra_trio.server.user_hub import HubClosed, UserHub
 from netra_trio.storage.base import StorageError
 
@@ -86,7 +87,8 @@ class Hub:
         self._accepting = True
         self._active_streams = 0
         self._drained = trio.Event()
-        self._handshakes = HandshakeLimiter(config.handshake_rate_per_ip_s, config.handshake_burst)
+        self.readiness = Readiness(services, lambda: self._accepting)
+        self._door = FrontDoor(config, self.readiness, lambda: self._accepting, self.stats)
 
     # -- the map ------------------------------------------------------------------------
 
@@ -150,12 +152,19 @@ class Hub:
     # -- one socket ---------------------------------------------------------------------
 
     async def handle_stream(self, stream: trio.abc.Stream) -> None:
-        """Handle one accepted socket: close it, unless a connection took it."""
+        """Handle one accepted socket: close it, unless a connection took it.
+        An address with ``max_handshakes_per_address`` handshakes in progress
+        gets 429 at once, before anything is read."""
         self._active_streams += 1
         handed_off = False
+        peer = describe_remote(stream)
         try:
             try:
-                handed_off = await self._handle(stream)
+                with self._door.entry(peer) as entered:
+                    if entered:
+                        handed_off = await self._handle(stream, peer)
+                    else:
+                        await self._door.refuse_unread(stream, peer)
             finally:
                 if not handed_off:
                     with trio.CancelScope(shield=True):
@@ -166,32 +175,18 @@ class Hub:
             self._active_streams -= 1
             self._check_drained()
 
-    async def _handle(self, stream: trio.abc.Stream) -> bool:
+    async def _handle(self, stream: trio.abc.Stream, peer: str) -> bool:
         """The handshake; True once the connection runs in its user's hub and
         owns the stream."""
         config = self.config
-        request = None
-        with trio.move_on_after(config.handshake_timeout_s):
-            request = await read_handshake(stream)
-        if request is None:
-            return False  # no complete handshake in time, or not a WebSocket upgrade
-        remote = describe_remote(stream)
-        decision = self._decide(
-            request.path, request.headers, request.subprotocols, remote.rsplit(":", 1)[0]
-        )
+        arrival = await self._door.arrive(stream, peer)
+        if arrival is None:
+            return False  # no complete request in time, not HTTP, or a plain one answered
+        request, remote = arrival.request, arrival.remote
+        decision = arrival.refusal or self._authenticate(arrival)
         seat = await self._admit(decision, remote) if isinstance(decision, Admitted) else decision
         if isinstance(seat, Rejection):
-            decision = seat
-            self.stats.handshakes_rejected[decision.status] += 1
-            log_event(
-                "handshake_rejected",
-                status=decision.status,
-                code=str(decision.code),
-                reason=decision.message,
-                remote=remote,
-            )
-            with trio.move_on_after(config.close_timeout_s):
-                await request.reject(decision.status, decision.headers(), decision.body())
+            await self._door.refuse(arrival, seat)
             return False
         user_hub, admitted = seat.user_hub, seat.admitted
         # The admitted slot is a lease on the user's hub and the session is
@@ -304,21 +299,10 @@ class Hub:
         self.services.coordinator.release_connection(user_hub.user_id, lease_id)
         user_hub.release()
 
-    def _decide(
-        self,
-        path: str,
-        headers: list[tuple[bytes, bytes]],
-        subprotocols: tuple[str, ...],
-        address: str,
-    ) -> Admitted | Rejection:
-        target = parse_target(path)
-        refused = check_request(target, self._accepting) or self._handshakes.take(
-            address, trio.current_time()
-        )
-        if refused is not None:
-            return refused
+    def _authenticate(self, arrival: Arrival) -> Admitted | Rejection:
+        request = arrival.request
         try:
-            principal = self._auth.authenticate(headers, subprotocols)
+            principal = self._auth.authenticate(request.headers, request.subprotocols)
         except AuthError as exc:
             return unauthorized(str(exc))
-        return Admitted(principal, target)
+        return Admitted(principal, arrival.target)

@@ -37,10 +37,12 @@ def _forbidden(name: str) -> bool:
 
 def test_core_has_the_expected_modules() -> None:
     expected = {
+        "client_address",
         "expiry",
         "handshake",
         "heartbeat",
         "limits",
+        "origins",
         "priority",
         "rate",
         "routing",

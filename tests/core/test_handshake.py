@@ -10,15 +10,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netra_trio.core.client_address import TrustedProxies
 from netra_trio.core.handshake import (
     CLUSTER_UNAVAILABLE,
     MAX_TRACKED_ADDRESSES,
     NOT_FOUND,
+    ORIGIN_FORBIDDEN,
     SESSION_FORBIDDEN,
     SHUTTING_DOWN,
     STORAGE_UNAVAILABLE,
+    TOO_MANY_IN_PROGRESS,
     WS_PATH,
+    HandshakeGate,
     HandshakeLimiter,
+    InProgress,
     Rejection,
     Target,
     check_request,
@@ -27,6 +32,7 @@ from netra_trio.core.handshake import (
     too_many_connections,
     unauthorized,
 )
+from netra_trio.core.origins import OriginPolicy
 from netra_trio.errors import ErrorCode
 
 BASE_HEADERS = [(b"Content-Type", b"application/json"), (b"Connection", b"close")]
@@ -103,6 +109,8 @@ REFUSALS: dict[str, Callable[[], Rejection]] = {
     "unauthorized": lambda: unauthorized("token signature is invalid"),
     "too many connections": lambda: too_many_connections(5),
     "handshake rate": lambda: handshake_rate(0.25),
+    "in progress": lambda: TOO_MANY_IN_PROGRESS,
+    "origin": lambda: ORIGIN_FORBIDDEN,
 }
 
 
@@ -117,6 +125,8 @@ REFUSALS: dict[str, Callable[[], Rejection]] = {
         ("unauthorized", 401, ErrorCode.UNAUTHORIZED, None),
         ("too many connections", 429, ErrorCode.TOO_MANY_CONNECTIONS, "1"),
         ("handshake rate", 429, ErrorCode.RATE_LIMITED, "1"),
+        ("in progress", 429, ErrorCode.RATE_LIMITED, "1"),
+        ("origin", 403, ErrorCode.FORBIDDEN, None),
     ],
 )
 def test_the_refusals_as_the_protocol_lists_them(
@@ -137,6 +147,18 @@ def test_the_messages_of_the_fixed_refusals() -> None:
     assert error_of(SESSION_FORBIDDEN)["message"] == "that session belongs to another user"
     assert error_of(STORAGE_UNAVAILABLE)["message"] == "storage is unavailable; try again"
     assert error_of(CLUSTER_UNAVAILABLE)["message"] == "Redis is unavailable; try again"
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_429_or_503_cannot_be_made_without_saying_when_to_retry(status: int) -> None:
+    with pytest.raises(ValueError, match="says when to retry"):
+        Rejection(status, ErrorCode.RATE_LIMITED, "no")
+
+
+@pytest.mark.parametrize("name", sorted(REFUSALS))
+def test_no_refusal_says_retry_in_zero_seconds(name: str) -> None:
+    message = error_of(REFUSALS[name]())["message"]
+    assert "retry in 0" not in message and "0.0 s" not in message
 
 
 def test_unauthorized_says_what_is_wrong_with_the_credentials() -> None:
@@ -386,3 +408,64 @@ def test_the_handshake_rate_message_and_header_agree(seconds: float) -> None:
     header = retry_after(rejection)
     assert header == str(max(1, math.ceil(seconds)))
     assert error_of(rejection)["message"].endswith(f"retry in {header} s")
+
+
+# -- InProgress ------------------------------------------------------------------------------------
+
+
+def test_handshakes_in_progress_are_capped_per_key() -> None:
+    in_progress = InProgress(2)
+    assert in_progress.enter("a") and in_progress.enter("a")
+    assert not in_progress.enter("a")  # at the cap: refused, and not counted
+    assert in_progress.enter("b")
+    in_progress.leave("a")
+    assert in_progress.enter("a")
+    for key in ("a", "a", "b"):
+        in_progress.leave(key)
+    assert len(in_progress) == 0  # nothing kept for an address with none in progress
+
+
+# -- HandshakeGate ---------------------------------------------------------------------------------
+
+
+def gate(burst: int = 2) -> HandshakeGate:
+    return HandshakeGate(
+        rate_per_s=1.0,
+        burst=burst,
+        trusted_proxies=TrustedProxies(["10.0.0.0/8"]),
+        origins=OriginPolicy(["https://app.example.com"]),
+    )
+
+
+def test_the_gate_counts_a_trusted_proxy_under_no_key() -> None:
+    assert gate().in_progress_key("10.1.1.1") is None
+    assert gate().in_progress_key("203.0.113.9") == "203.0.113.9"
+    assert gate().in_progress_key("2001:db8:0:1::5") == "2001:db8:0:1::/64"
+
+
+def test_the_gate_checks_the_path_the_state_the_rate_then_the_origin() -> None:
+    the_gate = gate()
+    ws = parse_target("/ws")
+    bad_origin = [(b"origin", b"https://evil.example")]
+    assert the_gate.screen(parse_target("/x"), [], "a", accepting=True, now=0) is NOT_FOUND
+    assert the_gate.screen(ws, [], "a", accepting=False, now=0) is SHUTTING_DOWN
+    # a refused origin still spends the address's handshake budget
+    assert the_gate.screen(ws, bad_origin, "a", accepting=True, now=0) is ORIGIN_FORBIDDEN
+    assert the_gate.screen(ws, [], "a", accepting=True, now=0) is None
+    refused = the_gate.screen(ws, [], "a", accepting=True, now=0)
+    assert refused is not None and refused.code is ErrorCode.RATE_LIMITED
+    assert the_gate.screen(ws, [], "b", accepting=True, now=0) is None  # its own budget
+
+
+def test_the_gate_rates_an_ipv6_host_by_its_64_network() -> None:
+    the_gate = gate(burst=1)
+    ws = parse_target("/ws")
+    assert the_gate.screen(ws, [], "2001:db8:0:1::1", accepting=True, now=0) is None
+    assert the_gate.screen(ws, [], "2001:db8:0:1::2", accepting=True, now=0) is not None
+    assert the_gate.screen(ws, [], "2001:db8:0:2::1", accepting=True, now=0) is None
+
+
+def test_the_gate_takes_the_client_address_from_a_trusted_proxy_only() -> None:
+    headers = [(b"x-forwarded-for", b"203.0.113.9")]
+    assert gate().client_address("10.0.0.1", headers) == "203.0.113.9"
+    assert gate().client_address("198.51.100.1", headers) == "198.51.100.1"

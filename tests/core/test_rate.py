@@ -15,6 +15,7 @@ from netra_trio.core.rate import (
     MessageRate,
     RateDecision,
     RateVerdict,
+    shown_wait_s,
 )
 
 ALLOW, REFUSE, CLOSE = RateVerdict.ALLOW, RateVerdict.REFUSE, RateVerdict.REFUSE_AND_CLOSE
@@ -248,3 +249,28 @@ def test_sustained_abuse_closes_at_exactly_the_limit(abuse_limit: int) -> None:
     rate = MessageRate(TokenBucket(1e-9, 0, updated=0.0), abuse_limit=abuse_limit)
     verdicts = [rate.check(i * 0.01).verdict for i in range(abuse_limit + 1)]
     assert verdicts == [REFUSE] * (abuse_limit - 1) + [CLOSE, CLOSE]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0.0, 0.001),  # never "retry in 0"
+        (0.0000048, 0.001),
+        (0.001, 0.001),
+        (0.0010001, 0.002),  # rounded up: never early
+        (0.2, 0.2),
+        (0.2 + 1e-12, 0.2),  # float noise is not a millisecond
+        (1.23456, 1.235),
+    ],
+)
+def test_the_wait_shown_to_a_client(seconds: float, shown: float) -> None:
+    assert shown_wait_s(seconds) == shown
+
+
+@settings(max_examples=300, deadline=None)
+@given(seconds=st.floats(0.0, 1e4))
+def test_the_wait_shown_is_never_zero_nor_early_by_more_than_float_noise(seconds: float) -> None:
+    shown = shown_wait_s(seconds)
+    assert shown >= 0.001
+    assert shown >= seconds - 1e-6
+    assert shown - 0.001 < max(seconds, 0.001)

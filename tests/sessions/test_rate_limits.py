@@ -10,7 +10,9 @@ import pytest
 import trio
 import trio.testing
 from wsproto.connection import ConnectionState
+from wsproto.events import AcceptConnection, RejectConnection
 
+from netra_trio.config import Config
 from netra_trio.server.hub import Hub
 from tests.e2e.support import events as log_events
 from tests.helpers import token_for
@@ -20,7 +22,7 @@ MESSAGE_LIMITS: dict[str, Any] = {
     "message_rate_per_s": 5.0,
     "message_burst": 50,
     "abuse_limit": 1000,  # warnings only: these tests do not reach sustained abuse
-    "handshake_rate_per_ip_s": 1000.0,
+    "handshake_rate_per_s": 1000.0,
     "handshake_burst": 1000,
 }
 
@@ -128,7 +130,7 @@ async def _refused(
 async def test_the_fourth_rapid_handshake_from_one_address_gets_429_with_retry_after(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    limits = {**MESSAGE_LIMITS, "handshake_rate_per_ip_s": 1.0, "handshake_burst": 3}
+    limits = {**MESSAGE_LIMITS, "handshake_rate_per_s": 1.0, "handshake_burst": 3}
     async with running_hub(**limits) as (hub, nursery):
         for user in ("u1", "u2", "u3"):
             client = await open_raw(hub, nursery, user)
@@ -141,3 +143,51 @@ async def test_the_fourth_rapid_handshake_from_one_address_gets_429_with_retry_a
         await trio.sleep(1.0)  # one handshake's worth of tokens at 1/s
         client = await open_raw(hub, nursery, "u4", pump=True)
         assert (await client.request("ping"))["type"] == "pong"
+
+
+async def _status(hub: Hub, nursery: trio.Nursery, token: str) -> int:
+    """The status a handshake with ``token`` gets (101 when it is accepted)."""
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    nursery.start_soon(hub.handle_stream, server_stream)
+    client = RawClient(client_stream)
+    event = await client.handshake(token)
+    if isinstance(event, RejectConnection):
+        return event.status_code
+    assert isinstance(event, AcceptConnection), event
+    await client.close()
+    return 101
+
+
+async def test_the_default_handshake_rate_is_50_a_second_with_bursts_of_200_counting_every_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """PROTOCOL.md: ``--handshake-rate-per-s`` 50 and ``--handshake-burst`` 200
+    per client address. A refused token still spends a handshake."""
+    defaults = Config()
+    limits = {
+        **MESSAGE_LIMITS,
+        "handshake_rate_per_s": defaults.handshake_rate_per_s,
+        "handshake_burst": defaults.handshake_burst,
+    }
+    async with running_hub(**limits) as (hub, nursery):
+        statuses = [await _status(hub, nursery, "not-a-token") for _ in range(199)]
+        assert statuses == [401] * 199
+        assert await _status(hub, nursery, token_for("alice")) == 101  # the 200th
+        status, headers, body = await _refused(hub, nursery, "bob")
+        assert status == 429 and body["error"]["code"] == "RATE_LIMITED"
+        assert headers[b"retry-after"] == b"1"
+        await trio.sleep(1 / 50)  # one handshake's worth at 50 a second
+        assert await _status(hub, nursery, token_for("bob")) == 101
+        assert await _status(hub, nursery, token_for("bob")) == 429
+
+
+async def test_a_refusal_a_moment_before_the_next_token_never_says_retry_in_zero(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_hub(**MESSAGE_LIMITS) as (hub, nursery):
+        client = await open_raw(hub, nursery, "alice", pump=True)
+        await _replies(client, await _flood(client, 50, "burst"))  # the bucket is empty
+        await trio.sleep(0.1999)  # a token is 0.0001 s away (at 5 a second)
+        refusal = await client.request("ping")
+        assert 0 < _retry_after(refusal) <= 0.001
+        assert refusal["payload"]["message"] == "too many messages; retry in 0.001 s"
