@@ -16,12 +16,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
+from netra_trio.algorithms import HMAC_ALGORITHMS, JWT_ALGORITHMS
 from netra_trio.core.limits import MAX_BATCH_MESSAGES
 from netra_trio.errors import ConfigError
 from netra_trio.storage.opening import database_kind
 
 _LOG_FORMATS = ("text", "json")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+_ALGORITHMS_BY_LOWER = {name.lower(): name for name in JWT_ALGORITHMS}
 
 
 @attrs.frozen(kw_only=True)
@@ -29,7 +31,11 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8765
     jwt_secret: str | None = attrs.field(default=None, repr=False)
-    jwt_algorithm: str = "HS256"
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_public_key: str | None = None  # a PEM file
+    jwks_url: str | None = None
+    jwks_cache_s: float = 300.0
+    jwks_min_refetch_s: float = 10.0
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     secret_file: str = ".netra/jwt-secret"
@@ -95,6 +101,7 @@ class Config:
             raise ConfigError(f"metrics-port must be between 0 and 65535, got {self.metrics_port}")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise ConfigError("jwt-secret must be at least 32 bytes (HS256 needs a 256-bit key)")
+        self._check_keys()
         if self.session_key is not None and len(self.session_key_bytes or b"") != 32:
             raise ConfigError("session-key must be 32 bytes, base64url-encoded")
         if self.message_burst < MAX_BATCH_MESSAGES:
@@ -155,6 +162,34 @@ class Config:
                 f"log-level must be one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}"
             )
 
+    def _check_keys(self) -> None:
+        _jwt_algorithms("jwt-algorithms", self.jwt_algorithms)  # also when built directly
+        asymmetric = [a for a in self.jwt_algorithms if a not in HMAC_ALGORITHMS]
+        if self.jwt_public_key is not None and self.jwks_url is not None:
+            raise ConfigError("give jwt-public-key or jwks-url, not both")
+        if asymmetric and self.jwt_public_key is None and self.jwks_url is None:
+            raise ConfigError(
+                f"jwt-algorithms lists {', '.join(asymmetric)}, which needs its public key:"
+                " give jwt-public-key (a PEM file) or jwks-url"
+            )
+        if not asymmetric and (self.jwt_public_key is not None or self.jwks_url is not None):
+            raise ConfigError(
+                "jwt-public-key and jwks-url verify RS*, ES* or EdDSA tokens:"
+                f" add one of them to jwt-algorithms (now {','.join(self.jwt_algorithms)})"
+            )
+        if self.jwks_url is not None and not self.jwks_url.startswith(("http://", "https://")):
+            raise ConfigError(f"jwks-url must be an http(s) URL, got {self.jwks_url!r}")
+        if self.jwt_secret is not None:
+            for algorithm in self.jwt_algorithms:
+                needed = HMAC_ALGORITHMS.get(algorithm, 0)
+                if len(self.jwt_secret.encode()) < needed:
+                    raise ConfigError(f"jwt-secret must be at least {needed} bytes for {algorithm}")
+
+    @property
+    def uses_secret(self) -> bool:
+        """Whether tokens signed with the shared secret (HS*) are accepted."""
+        return any(a in HMAC_ALGORITHMS for a in self.jwt_algorithms)
+
     @property
     def secret_path(self) -> Path:
         return Path(self.secret_file)
@@ -203,6 +238,25 @@ def _lower(source: str, raw: Any) -> str:
     return _text(source, raw).lower()
 
 
+def _jwt_algorithms(source: str, raw: Any) -> tuple[str, ...]:
+    """A comma-separated list (or a sequence) of algorithm names, in any case."""
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    names: list[str] = []
+    for item in items:
+        name = str(item).strip()
+        canonical = _ALGORITHMS_BY_LOWER.get(name.lower())
+        if canonical is None:
+            raise ConfigError(
+                f"{source}: {name!r} is not an algorithm this server verifies;"
+                f" choose from {', '.join(JWT_ALGORITHMS)} (never 'none'), got {raw!r}"
+            )
+        if canonical not in names:
+            names.append(canonical)
+    if not names:
+        raise ConfigError(f"{source} must name at least one algorithm")
+    return tuple(names)
+
+
 @attrs.frozen
 class _Option:
     env: str
@@ -213,7 +267,11 @@ OPTIONS: dict[str, _Option] = {
     "host": _Option("NETRA_HOST", _text),
     "port": _Option("NETRA_PORT", _int(0)),
     "jwt_secret": _Option("NETRA_JWT_SECRET", _text),
-    "jwt_algorithm": _Option("NETRA_JWT_ALGORITHM", _text),
+    "jwt_algorithms": _Option("NETRA_JWT_ALGORITHMS", _jwt_algorithms),
+    "jwt_public_key": _Option("NETRA_JWT_PUBLIC_KEY", _text),
+    "jwks_url": _Option("NETRA_JWKS_URL", _text),
+    "jwks_cache_s": _Option("NETRA_JWKS_CACHE_S", _seconds),
+    "jwks_min_refetch_s": _Option("NETRA_JWKS_MIN_REFETCH_S", _seconds),
     "jwt_audience": _Option("NETRA_JWT_AUDIENCE", _text),
     "jwt_issuer": _Option("NETRA_JWT_ISSUER", _text),
     "secret_file": _Option("NETRA_SECRET_FILE", _text),

@@ -66,6 +66,9 @@ STORAGE_UNAVAILABLE = Rejection(
     503, ErrorCode.UNAVAILABLE, "storage is unavailable; try again", 1.0
 )
 CLUSTER_UNAVAILABLE = Rejection(503, ErrorCode.UNAVAILABLE, "Redis is unavailable; try again", 1.0)
+KEYS_UNAVAILABLE = Rejection(
+    503, ErrorCode.UNAVAILABLE, "the token issuer's key set cannot be fetched; try again", 1.0
+)
 
 
 def unauthorized(reason: str) -> Rejection:

@@ -38,13 +38,13 @@ import signal
 import trio
 
 from netra_trio.agents.base import AgentRegistry
-from netra_trio.auth import Authenticator
 from netra_trio.config import Config, redacted_url
 from netra_trio.handlers import default_router
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.server.http import serve_http
 from netra_trio.server.hub import Hub
+from netra_trio.server.keys import load_authenticator
 from netra_trio.server.shared_port import reuse_port_listeners
 from netra_trio.server.startup import running_services
 
@@ -64,15 +64,9 @@ class Server:
         """``reuse_port``: bind the listening sockets with SO_REUSEPORT, as a
         worker of ``--workers`` does, so the kernel spreads new connections over
         every process bound to the port."""
-        if config.jwt_secret is None:
-            raise ValueError("the server needs a JWT secret")
+        if config.jwt_secret is None and config.uses_secret:
+            raise ValueError("the server needs a JWT secret to verify HS* tokens")
         self.config = config
-        self.authenticator = Authenticator(
-            secret=config.jwt_secret,
-            algorithm=config.jwt_algorithm,
-            audience=config.jwt_audience,
-            issuer=config.jwt_issuer,
-        )
         self._router = router or default_router()
         self._agents = agents if agents is not None else _default_agents()
         self._reuse_port = reuse_port
@@ -102,8 +96,9 @@ class Server:
         task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         config = self.config
+        authenticator = await load_authenticator(config)
         async with running_services(
-            config, agents=self._agents, router=self._router, authenticator=self.authenticator
+            config, agents=self._agents, router=self._router, authenticator=authenticator
         ) as runtime:
             self._hub = hub = runtime.hub
             if self._reuse_port:

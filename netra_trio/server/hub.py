@@ -28,6 +28,7 @@ from netra_trio.backplane.base import BackplaneUnavailable
 from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.core.handshake import (
     CLUSTER_UNAVAILABLE,
+    KEYS_UNAVAILABLE,
     SESSION_FORBIDDEN,
     STORAGE_UNAVAILABLE,
     HandshakeLimiter,
@@ -41,6 +42,7 @@ from netra_trio.core.handshake import (
 from netra_trio.core.limits import Admission
 from netra_trio.errors import AuthError, CloseCode
 from netra_trio.handlers.router import Router
+from netra_trio.jwt_keys import KeysUnavailable
 from netra_trio.logs import log_event
 from netra_trio.server.connection import Connection
 from netra_trio.server.services import Services
@@ -176,7 +178,7 @@ class Hub:
         if request is None:
             return False  # no complete handshake in time, or not a WebSocket upgrade
         remote = describe_remote(stream)
-        decision = self._decide(
+        decision = await self._decide(
             request.path, request.headers, request.subprotocols, remote.rsplit(":", 1)[0]
         )
         seat = await self._admit(decision, remote) if isinstance(decision, Admitted) else decision
@@ -304,7 +306,7 @@ class Hub:
         self.services.coordinator.release_connection(user_hub.user_id, lease_id)
         user_hub.release()
 
-    def _decide(
+    async def _decide(
         self,
         path: str,
         headers: list[tuple[bytes, bytes]],
@@ -318,7 +320,9 @@ class Hub:
         if refused is not None:
             return refused
         try:
-            principal = self._auth.authenticate(headers, subprotocols)
+            principal = await self._auth.authenticate(headers, subprotocols)
         except AuthError as exc:
             return unauthorized(str(exc))
+        except KeysUnavailable:
+            return KEYS_UNAVAILABLE
         return Admitted(principal, target)
