@@ -75,6 +75,8 @@ class Config:
     llm_timeout_s: float = 20.0
     log_format: str = "text"
     log_level: str = "info"
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     @classmethod
     def from_sources(
@@ -102,6 +104,8 @@ class Config:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise ConfigError("jwt-secret must be at least 32 bytes (HS256 needs a 256-bit key)")
         self._check_keys()
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls-cert and tls-key go together: give both, or neither")
         if self.session_key is not None and len(self.session_key_bytes or b"") != 32:
             raise ConfigError("session-key must be 32 bytes, base64url-encoded")
         if self.message_burst < MAX_BATCH_MESSAGES:
@@ -311,6 +315,8 @@ OPTIONS: dict[str, _Option] = {
     "llm_timeout_s": _Option("NETRA_LLM_TIMEOUT_S", _seconds),
     "log_format": _Option("NETRA_LOG_FORMAT", _lower),
     "log_level": _Option("NETRA_LOG_LEVEL", _lower),
+    "tls_cert": _Option("NETRA_TLS_CERT", _text),
+    "tls_key": _Option("NETRA_TLS_KEY", _text),
 }
 
 

@@ -21,7 +21,11 @@ delivery) -> the socket.
 
 The accept loop is ours rather than ``trio.serve_listeners`` because that one
 closes each stream when its handler returns, and here the handshake task
-returns once the socket belongs to a connection in its user's hub.
+returns once the socket belongs to a connection in its user's hub. With
+``--tls-cert``/``--tls-key`` each accepted socket is wrapped in a server-side
+``trio.SSLStream`` (``server/keys.py`` makes the context): the same port then
+speaks only TLS, and the TLS handshake, done on the first read, is bounded by
+the handshake timeout like the request it carries.
 
 Shutdown (SIGINT/SIGTERM or ``request_shutdown``): cancel the listener, refuse
 late handshakes, close every connection with 1001 after flushing its queue,
@@ -34,6 +38,7 @@ from __future__ import annotations
 import errno
 import logging
 import signal
+import ssl
 
 import trio
 
@@ -44,7 +49,7 @@ from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.server.http import serve_http
 from netra_trio.server.hub import Hub
-from netra_trio.server.keys import load_authenticator
+from netra_trio.server.keys import load_authenticator, load_tls_context
 from netra_trio.server.shared_port import reuse_port_listeners
 from netra_trio.server.startup import running_services
 
@@ -67,6 +72,7 @@ class Server:
         if config.jwt_secret is None and config.uses_secret:
             raise ValueError("the server needs a JWT secret to verify HS* tokens")
         self.config = config
+        self._tls: ssl.SSLContext | None = None
         self._router = router or default_router()
         self._agents = agents if agents is not None else _default_agents()
         self._reuse_port = reuse_port
@@ -84,7 +90,8 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}/ws"
+        scheme = "ws" if self.config.tls_cert is None else "wss"
+        return f"{scheme}://{self.config.host}:{self.port}/ws"
 
     def request_shutdown(self) -> None:
         self._shutdown.set()
@@ -97,6 +104,7 @@ class Server:
     ) -> None:
         config = self.config
         authenticator = await load_authenticator(config)
+        self._tls = await load_tls_context(config)
         async with running_services(
             config, agents=self._agents, router=self._router, authenticator=authenticator
         ) as runtime:
@@ -136,7 +144,7 @@ class Server:
         async with listener:
             while True:
                 try:
-                    stream = await listener.accept()
+                    socket_stream = await listener.accept()
                 except OSError as exc:
                     if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
                         raise
@@ -144,6 +152,13 @@ class Server:
                     log_event("accept_error", logging.ERROR, error=errno.errorcode[exc.errno])
                     await trio.sleep(_ACCEPT_RETRY_S)
                     continue
+                stream: trio.abc.Stream = socket_stream
+                if self._tls is not None:
+                    # the TLS handshake happens on the first read, within the
+                    # handshake timeout that bounds reading the request
+                    stream = trio.SSLStream(
+                        socket_stream, self._tls, server_side=True, https_compatible=True
+                    )
                 handlers.start_soon(self.hub.handle_stream, stream)
 
     async def _wait_for_signal(self) -> None:

@@ -16,7 +16,9 @@ from netra_trio.server.transport import WebSocketTransport, receive_quietly, sen
 
 
 def describe_remote(stream: trio.abc.Stream) -> str:
-    """``host:port`` of a socket stream's peer; the stream's type otherwise."""
+    """``host:port`` of a socket stream's peer (under TLS too); the stream's
+    type otherwise."""
+    stream = getattr(stream, "transport_stream", stream)  # a trio.SSLStream's socket
     sock = getattr(stream, "socket", None)
     if sock is not None:
         try:
