@@ -12,9 +12,18 @@ import pytest
 import trio
 import trio.testing
 
+from netra_trio.client import NetraClient
 from netra_trio.server.app import Server
 from tests.e2e.conftest import ServerFactory
-from tests.e2e.support import bearer, error_body, events, handshake, rejection
+from tests.e2e.support import (
+    assert_alive,
+    bearer,
+    error_body,
+    events,
+    handshake,
+    rejection,
+    websocket,
+)
 from tests.helpers import SECRET
 from tests.jwks_server import JwksServer
 from tests.signing_keys import ec_key, ed_key, forged, jwk, public_pem, rsa_key, signed
@@ -179,3 +188,28 @@ async def test_algorithms_outside_the_list_and_confusion_are_refused(
         message = await _refused(server, token)
         assert "algorithm" in message
     assert issuer.requests == 0  # refused before any key is looked for
+
+
+async def test_refresh_judges_the_new_token_by_the_key_set(
+    make_server: ServerFactory, issuer: JwksServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = await _jwks_server(make_server, issuer, idle_timeout_s=100_000.0)
+    first = signed(rsa_key(), "RS256", kid="rsa-1", ttl_s=600)
+    async with websocket(server.url, headers=bearer(first)) as ws:
+        client = NetraClient(ws)
+        assert (await client.receive())["type"] == "connection_established"
+        later = signed(ec_key(), "ES256", kid="ec-1", ttl_s=3600)
+        assert (await client.request("refresh", {"token": later}))["type"] == "token_refreshed"
+        # a rotated key the issuer cannot be asked about now: UNAVAILABLE, expiry kept
+        issuer.status = 500
+        await trio.sleep(MIN_REFETCH_S)
+        rotated = signed(rsa_key(n=1), "RS256", kid="rsa-2", ttl_s=7200)
+        reply = await client.request("refresh", {"token": rotated})
+        assert reply["payload"]["code"] == "UNAVAILABLE"
+        assert "key set" in reply["payload"]["message"]
+        # once it answers again, the key is found
+        issuer.status = 200
+        issuer.keys = [*issuer.keys, jwk(rsa_key(n=1), "rsa-2")]
+        await trio.sleep(MIN_REFETCH_S)
+        assert (await client.request("refresh", {"token": rotated}))["type"] == "token_refreshed"
+        await assert_alive(client)
