@@ -23,6 +23,14 @@ from netra_trio.jwt_keys import Jwk, KeysUnavailable, PublicKey, parse_jwks
 from netra_trio.logs import log_event
 
 MAX_DOCUMENT_BYTES = 1 << 20
+_FETCH_ERRORS = (
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    httpx.StreamError,
+    OSError,
+    trio.TooSlowError,
+    ValueError,
+)
 
 
 class JwksClient:
@@ -57,7 +65,7 @@ class JwksClient:
         try:
             with trio.fail_after(self._timeout_s):
                 keys = parse_jwks(await self._download())
-        except (httpx.HTTPError, OSError, trio.TooSlowError, ValueError) as exc:
+        except _FETCH_ERRORS as exc:
             reason = "no answer in time" if isinstance(exc, trio.TooSlowError) else str(exc)
             log_event(
                 "jwks_unavailable",
