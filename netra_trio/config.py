@@ -33,7 +33,7 @@ class Config:
     jwt_secret: str | None = attrs.field(default=None, repr=False)
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_public_key: str | None = None  # a PEM file
-    jwks_url: str | None = None
+    jwks_url: str | None = attrs.field(default=None, repr=False)  # a URL may hold a password
     jwks_cache_s: float = 300.0
     jwks_min_refetch_s: float = 10.0
     jwt_audience: str | None = None
@@ -182,7 +182,9 @@ class Config:
                 f" add one of them to jwt-algorithms (now {','.join(self.jwt_algorithms)})"
             )
         if self.jwks_url is not None and not self.jwks_url.startswith(("http://", "https://")):
-            raise ConfigError(f"jwks-url must be an http(s) URL, got {self.jwks_url!r}")
+            raise ConfigError(
+                f"jwks-url must be an http(s) URL, got {redacted_url(self.jwks_url)!r}"
+            )
         if self.jwt_secret is not None:
             for algorithm in self.jwt_algorithms:
                 needed = HMAC_ALGORITHMS.get(algorithm, 0)
