@@ -66,7 +66,7 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])
     try:
-        context.load_cert_chain(cert, key, password=_no_password)
+        context.load_cert_chain(cert, key, password=lambda: _encrypted(key))
     except ssl.SSLError as exc:
         if "KEY_VALUES_MISMATCH" in str(exc):
             raise StartupError(
@@ -86,5 +86,8 @@ def _read(option: str, path: str) -> bytes:
         raise StartupError(f"{option} {path!r} cannot be read: {exc.strerror or exc}") from None
 
 
-def _no_password() -> bytes:
-    raise StartupError("the TLS key is encrypted: give it unencrypted (protect the file instead)")
+def _encrypted(key: str) -> bytes:
+    """Asked for the key's password: there is none to give."""
+    raise StartupError(
+        f"tls-key {key!r} is encrypted: give it unencrypted (and readable only by the server)"
+    )

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import trio
 import trio.testing
+from cryptography.hazmat.primitives import serialization
 from trio_websocket import ConnectionRejected, open_websocket_url
 
 from netra_trio.client import open_client
@@ -211,3 +212,20 @@ async def test_files_that_are_not_pem_stop_the_start(
         message = await _start_error(nursery, *pair)
         assert message.startswith(f"tls-cert {str(pair[0])!r} and tls-key {str(pair[1])!r}")
         assert "cannot be used" in message
+
+
+async def test_an_encrypted_key_stops_the_start(
+    nursery: trio.Nursery, certificate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cert, key = certificate
+    encrypted = tmp_path / "encrypted-key.pem"
+    private = serialization.load_pem_private_key(key.read_bytes(), None)
+    encrypted.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"a password"),
+        )
+    )
+    message = await _start_error(nursery, cert, encrypted)
+    assert message.startswith(f"tls-key {str(encrypted)!r} is encrypted: give it unencrypted")
