@@ -20,6 +20,7 @@ import trio
 
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.auth import Authenticator
+from netra_trio.claims import MAX_LIFETIME_S
 from netra_trio.config import OPTIONS, Config
 from netra_trio.errors import ConfigError, StartupError
 from netra_trio.logs import configure_logging, log_event
@@ -53,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _with_secret(config: Config) -> tuple[Config, bool]:
+    """The config with its shared secret, from the secret file (made on first
+    use) when none is given and HS* tokens are accepted."""
     created = False
-    if config.jwt_secret is None:
+    if config.jwt_secret is None and config.uses_secret:
         secret, created = load_or_create_secret(config.secret_path)
         config = attrs.evolve(config, jwt_secret=secret)
     return config, created
@@ -78,14 +81,7 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
         print(f"netra-trio: {exc}", file=sys.stderr)
         return 2
     if args.command == "token":
-        authenticator = Authenticator(
-            secret=config.jwt_secret or "",
-            algorithm=config.jwt_algorithm,
-            audience=config.jwt_audience,
-            issuer=config.jwt_issuer,
-        )
-        print(authenticator.issue(args.user, args.ttl_s))
-        return 0
+        return _print_token(config, args.user, args.ttl_s)
     if config.workers > 1 and agents is not None:
         print(
             "netra-trio: --workers above 1 starts each worker as `python -m netra_trio`,"
@@ -95,7 +91,8 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
         return 2
     config = _with_session_key(config)
     configure_logging(config.log_format, config.log_level)
-    if flags.get("jwt_secret") is None and "NETRA_JWT_SECRET" not in os.environ:
+    secret_given = flags.get("jwt_secret") is not None or "NETRA_JWT_SECRET" in os.environ
+    if config.uses_secret and not secret_given:
         log_event(
             "dev_secret",
             path=str(config.secret_path),
@@ -112,6 +109,31 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
             raise
         print(f"netra-trio: {reason}", file=sys.stderr)
         return 1
+
+
+def _print_token(config: Config, user: str, ttl_s: float) -> int:
+    if not config.uses_secret:
+        print(
+            "netra-trio: token signs with the shared secret, and --jwt-algorithms lists no"
+            " HS256, HS384 or HS512: tokens come from the issuer of the public key",
+            file=sys.stderr,
+        )
+        return 2
+    if not 0 < ttl_s <= MAX_LIFETIME_S:
+        print(
+            f"netra-trio: --ttl-s must be above 0 and at most {MAX_LIFETIME_S:.0f}"
+            " (the longest lifetime the server accepts)",
+            file=sys.stderr,
+        )
+        return 2
+    authenticator = Authenticator(
+        secret=config.jwt_secret,
+        algorithms=config.jwt_algorithms,
+        audience=config.jwt_audience,
+        issuer=config.jwt_issuer,
+    )
+    print(authenticator.issue(user, ttl_s))
+    return 0
 
 
 def _startup_error(exc: BaseException) -> StartupError | None:

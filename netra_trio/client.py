@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
+import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -88,19 +89,29 @@ async def open_websocket(
     *,
     headers: Sequence[tuple[bytes, bytes]] = (),
     subprotocols: Sequence[str] = (),
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[WebSocketConnection]:
     """A client WebSocket whose TCP stream this function owns and always closes,
-    also when the server refuses the handshake or closes first.
+    also when the server refuses the handshake or closes first. A ``wss://``
+    URL speaks TLS, verified with ``ssl_context`` (the system's trusted
+    authorities when None).
 
     A refused handshake raises ``trio_websocket.ConnectionRejected`` (with the
     status, headers and JSON body), not an exception group.
     """
     parts = urlsplit(url)
-    if parts.hostname is None or parts.port is None:
-        raise ValueError(f"expected ws://HOST:PORT/PATH, got {url!r}")
+    if parts.scheme not in ("ws", "wss") or parts.hostname is None or parts.port is None:
+        raise ValueError(f"expected ws://HOST:PORT/PATH or wss://HOST:PORT/PATH, got {url!r}")
     resource = parts.path + (f"?{parts.query}" if parts.query else "")
-    stream = await trio.open_tcp_stream(parts.hostname, parts.port)
+    tcp = await trio.open_tcp_stream(parts.hostname, parts.port)
+    stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = tcp
     try:
+        if parts.scheme == "wss":
+            context = ssl_context or ssl.create_default_context()
+            stream = trio.SSLStream(tcp, context, server_hostname=parts.hostname)
+            # now, so that a certificate that is not trusted raises here
+            # (BrokenResourceError from ssl.SSLCertVerificationError)
+            await stream.do_handshake()
         try:
             async with trio.open_nursery() as nursery:
                 ws = await wrap_client_stream(
@@ -133,6 +144,7 @@ async def open_client(
     use_subprotocol: bool = False,
     unbatch: bool = True,
     connect_timeout_s: float = 10.0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[NetraClient]:
     """A connected client, past ``connection_established`` (its payload is in
     ``client.established``). Connecting is bounded by ``connect_timeout_s``."""
@@ -143,7 +155,9 @@ async def open_client(
     elif token is not None:
         headers = [(b"Authorization", f"Bearer {token}".encode())]
     with trio.CancelScope(deadline=trio.current_time() + connect_timeout_s) as opening:
-        async with open_websocket(url, headers=headers, subprotocols=subprotocols) as ws:
+        async with open_websocket(
+            url, headers=headers, subprotocols=subprotocols, ssl_context=ssl_context
+        ) as ws:
             client = NetraClient(ws, unbatch=unbatch)
             first = await client.receive()
             if first.get("type") != "connection_established":

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
+from netra_trio.algorithms import HMAC_ALGORITHMS, JWT_ALGORITHMS
 from netra_trio.core.client_address import TrustedProxies
 from netra_trio.core.limits import MAX_BATCH_MESSAGES
 from netra_trio.core.origins import OriginPolicy
@@ -24,6 +25,7 @@ from netra_trio.storage.opening import database_kind
 
 _LOG_FORMATS = ("text", "json")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+_ALGORITHMS_BY_LOWER = {name.lower(): name for name in JWT_ALGORITHMS}
 
 
 @attrs.frozen(kw_only=True)
@@ -31,7 +33,11 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8765
     jwt_secret: str | None = attrs.field(default=None, repr=False)
-    jwt_algorithm: str = "HS256"
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_public_key: str | None = None  # a PEM file
+    jwks_url: str | None = attrs.field(default=None, repr=False)  # a URL may hold a password
+    jwks_cache_s: float = 300.0
+    jwks_min_refetch_s: float = 10.0
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     secret_file: str = ".netra/jwt-secret"
@@ -75,6 +81,8 @@ class Config:
     llm_timeout_s: float = 20.0
     log_format: str = "text"
     log_level: str = "info"
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     @classmethod
     def from_sources(
@@ -102,6 +110,9 @@ class Config:
             raise ConfigError(f"metrics-port must be between 0 and 65535, got {self.metrics_port}")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise ConfigError("jwt-secret must be at least 32 bytes (HS256 needs a 256-bit key)")
+        self._check_keys()
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls-cert and tls-key go together: give both, or neither")
         if self.session_key is not None and len(self.session_key_bytes or b"") != 32:
             raise ConfigError("session-key must be 32 bytes, base64url-encoded")
         if self.message_burst < MAX_BATCH_MESSAGES:
@@ -170,6 +181,36 @@ class Config:
                 f"log-level must be one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}"
             )
 
+    def _check_keys(self) -> None:
+        _jwt_algorithms("jwt-algorithms", self.jwt_algorithms)  # also when built directly
+        asymmetric = [a for a in self.jwt_algorithms if a not in HMAC_ALGORITHMS]
+        if self.jwt_public_key is not None and self.jwks_url is not None:
+            raise ConfigError("give jwt-public-key or jwks-url, not both")
+        if asymmetric and self.jwt_public_key is None and self.jwks_url is None:
+            raise ConfigError(
+                f"jwt-algorithms lists {', '.join(asymmetric)}, which needs its public key:"
+                " give jwt-public-key (a PEM file) or jwks-url"
+            )
+        if not asymmetric and (self.jwt_public_key is not None or self.jwks_url is not None):
+            raise ConfigError(
+                "jwt-public-key and jwks-url verify RS*, ES* or EdDSA tokens:"
+                f" add one of them to jwt-algorithms (now {','.join(self.jwt_algorithms)})"
+            )
+        if self.jwks_url is not None and not self.jwks_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"jwks-url must be an http(s) URL, got {redacted_url(self.jwks_url)!r}"
+            )
+        if self.jwt_secret is not None:
+            for algorithm in self.jwt_algorithms:
+                needed = HMAC_ALGORITHMS.get(algorithm, 0)
+                if len(self.jwt_secret.encode()) < needed:
+                    raise ConfigError(f"jwt-secret must be at least {needed} bytes for {algorithm}")
+
+    @property
+    def uses_secret(self) -> bool:
+        """Whether tokens signed with the shared secret (HS*) are accepted."""
+        return any(a in HMAC_ALGORITHMS for a in self.jwt_algorithms)
+
     @property
     def secret_path(self) -> Path:
         return Path(self.secret_file)
@@ -227,6 +268,21 @@ def _list(source: str, raw: Any) -> tuple[str, ...]:
     return values
 
 
+def _jwt_algorithms(source: str, raw: Any) -> tuple[str, ...]:
+    """A comma-separated list (or a sequence) of algorithm names, in any case."""
+    names: list[str] = []
+    for name in _list(source, raw):
+        canonical = _ALGORITHMS_BY_LOWER.get(name.lower())
+        if canonical is None:
+            raise ConfigError(
+                f"{source}: {name!r} is not an algorithm this server verifies;"
+                f" choose from {', '.join(JWT_ALGORITHMS)} (never 'none'), got {raw!r}"
+            )
+        if canonical not in names:
+            names.append(canonical)
+    return tuple(names)
+
+
 @attrs.frozen
 class _Option:
     env: str
@@ -238,7 +294,11 @@ OPTIONS: dict[str, _Option] = {
     "host": _Option("NETRA_HOST", _text),
     "port": _Option("NETRA_PORT", _int(0)),
     "jwt_secret": _Option("NETRA_JWT_SECRET", _text),
-    "jwt_algorithm": _Option("NETRA_JWT_ALGORITHM", _text),
+    "jwt_algorithms": _Option("NETRA_JWT_ALGORITHMS", _jwt_algorithms),
+    "jwt_public_key": _Option("NETRA_JWT_PUBLIC_KEY", _text),
+    "jwks_url": _Option("NETRA_JWKS_URL", _text),
+    "jwks_cache_s": _Option("NETRA_JWKS_CACHE_S", _seconds),
+    "jwks_min_refetch_s": _Option("NETRA_JWKS_MIN_REFETCH_S", _seconds),
     "jwt_audience": _Option("NETRA_JWT_AUDIENCE", _text),
     "jwt_issuer": _Option("NETRA_JWT_ISSUER", _text),
     "secret_file": _Option("NETRA_SECRET_FILE", _text),
@@ -284,6 +344,8 @@ OPTIONS: dict[str, _Option] = {
     "llm_timeout_s": _Option("NETRA_LLM_TIMEOUT_S", _seconds),
     "log_format": _Option("NETRA_LOG_FORMAT", _lower),
     "log_level": _Option("NETRA_LOG_LEVEL", _lower),
+    "tls_cert": _Option("NETRA_TLS_CERT", _text),
+    "tls_key": _Option("NETRA_TLS_KEY", _text),
 }
 
 

@@ -15,8 +15,8 @@ class ErrorCode(enum.StrEnum):
     AGENT_BUSY = "AGENT_BUSY"
     INTERNAL = "INTERNAL"
     UNAVAILABLE = "UNAVAILABLE"  # a service the frame needs (Redis, the database) is unreachable
+    UNAUTHORIZED = "UNAUTHORIZED"  # a handshake's credentials, or a refresh's token
     # handshake-only codes (HTTP bodies)
-    UNAUTHORIZED = "UNAUTHORIZED"
     TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"
     SHUTTING_DOWN = "SHUTTING_DOWN"
 

@@ -111,7 +111,7 @@ def paced_agent(steps: int, pause_s: float) -> Agent:
     return agent
 
 
-LISTENING = "netra-trio listening on ws://"
+LISTENING = "netra-trio listening on "
 
 
 async def read_listening_url(
@@ -130,7 +130,8 @@ async def read_listening_url(
                 pytest.fail(f"the server exited before it listened:\n{log}")
             buffered += chunk
     line = buffered.decode().strip()
-    assert line.startswith(LISTENING) and line.endswith("/ws"), line
+    assert line.startswith((LISTENING + "ws://", LISTENING + "wss://")), line
+    assert line.endswith("/ws"), line
     return line.rsplit(" ", 1)[-1]
 
 

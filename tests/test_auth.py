@@ -189,11 +189,10 @@ def test_other_algorithm_is_refused_with_the_same_key() -> None:
     key = SECRET * 2  # long enough for HS512 without a key-length warning
     hs512 = sign(claims(), key=key, algorithm="HS512")
     assert "algorithm" in auth_error(Authenticator(secret=key, clock=Clock()), hs512)
-    assert Authenticator(secret=key, algorithm="HS512", clock=Clock()).verify(hs512)[0] == "alice"
+    hs512_only = Authenticator(secret=key, algorithms=("HS512",), clock=Clock())
+    assert hs512_only.verify(hs512)[0] == "alice"
     hs256 = sign(claims(), key=key)
-    assert "algorithm" in auth_error(
-        Authenticator(secret=key, algorithm="HS512", clock=Clock()), hs256
-    )
+    assert "algorithm" in auth_error(hs512_only, hs256)
 
 
 # --------------------------------------------------------------------------------------
@@ -201,17 +200,17 @@ def test_other_algorithm_is_refused_with_the_same_key() -> None:
 # --------------------------------------------------------------------------------------
 
 
-def authenticate(
+async def authenticate(
     headers: Sequence[tuple[bytes, bytes]],
     subprotocols: Sequence[str],
     auth: Authenticator | None = None,
 ) -> Principal:
-    return (auth or authenticator()).authenticate(headers, subprotocols)
+    return await (auth or authenticator()).authenticate(headers, subprotocols)
 
 
-def refused(headers: Sequence[tuple[bytes, bytes]], subprotocols: Sequence[str]) -> str:
+async def refused(headers: Sequence[tuple[bytes, bytes]], subprotocols: Sequence[str]) -> str:
     with pytest.raises(AuthError) as info:
-        authenticate(headers, subprotocols)
+        await authenticate(headers, subprotocols)
     return str(info.value)
 
 
@@ -220,76 +219,88 @@ def test_subprotocol_constants() -> None:
     assert BEARER_PREFIX == "bearer."
 
 
-def test_authorization_header() -> None:
-    principal = authenticate(header(sign(claims())), [])
+async def test_authorization_header() -> None:
+    principal = await authenticate(header(sign(claims())), [])
     assert principal == Principal(user_id="alice", expires_at=NOW + 600, subprotocol=None)
 
 
 @pytest.mark.parametrize("name", [b"authorization", b"Authorization", b"AUTHORIZATION"])
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
-def test_authorization_header_is_case_insensitive(name: bytes, scheme: str) -> None:
+async def test_authorization_header_is_case_insensitive(name: bytes, scheme: str) -> None:
     token = sign(claims())
-    principal = authenticate([(name, f"{scheme} {token}".encode())], [])
+    principal = await authenticate([(name, f"{scheme} {token}".encode())], [])
     assert principal.user_id == "alice"
 
 
-def test_authorization_header_with_netra_subprotocol_selects_it() -> None:
-    principal = authenticate(header(sign(claims())), ["netra.v1"])
+async def test_authorization_header_with_netra_subprotocol_selects_it() -> None:
+    principal = await authenticate(header(sign(claims())), ["netra.v1"])
     assert principal.subprotocol == "netra.v1"
 
 
-def test_bearer_subprotocol_with_netra_v1_selects_netra_v1() -> None:
+async def test_bearer_subprotocol_with_netra_v1_selects_netra_v1() -> None:
     token = sign(claims())
-    principal = authenticate([], ["netra.v1", f"bearer.{token}"])
+    principal = await authenticate([], ["netra.v1", f"bearer.{token}"])
     assert principal == Principal(user_id="alice", expires_at=NOW + 600, subprotocol="netra.v1")
-    principal = authenticate([(b"host", b"x")], [f"bearer.{token}", "netra.v1"])
+    principal = await authenticate([(b"host", b"x")], [f"bearer.{token}", "netra.v1"])
     assert principal.subprotocol == "netra.v1"
 
 
-def test_bearer_subprotocol_without_netra_v1_is_refused() -> None:
+async def test_bearer_subprotocol_without_netra_v1_is_refused() -> None:
     token = sign(claims())
-    message = refused([], [f"bearer.{token}"])
+    message = await refused([], [f"bearer.{token}"])
     assert "netra.v1" in message
     assert token not in message
-    assert token not in refused([], [f"bearer.{token}", "netra.v2"])
+    assert token not in await refused([], [f"bearer.{token}", "netra.v2"])
 
 
-def test_header_wins_over_the_subprotocol() -> None:
-    bob = jwt.encode({"sub": "bob", "exp": int(NOW) + 600}, SECRET, algorithm="HS256")
-    principal = authenticate(header(sign(claims())), ["netra.v1", f"bearer.{bob}"])
-    assert principal.user_id == "alice"
+async def test_a_header_and_a_bearer_subprotocol_are_ambiguous() -> None:
+    alice, bob = sign(claims()), sign(claims(sub="bob"))
+    for subprotocol_token in (bob, alice):  # another user's, or the very same token
+        message = await refused(header(alice), ["netra.v1", f"bearer.{subprotocol_token}"])
+        assert "credentials given twice" in message
+        assert alice not in message and bob not in message
 
 
-def test_invalid_token_in_the_subprotocol_is_refused() -> None:
+async def test_two_authorization_headers_are_ambiguous() -> None:
+    alice, bob = sign(claims()), sign(claims(sub="bob"))
+    for second in (bob, alice):
+        message = await refused(
+            [*header(alice), (b"Authorization", f"Bearer {second}".encode())], []
+        )
+        assert "more than one Authorization header" in message
+        assert alice not in message and bob not in message
+
+
+async def test_invalid_token_in_the_subprotocol_is_refused() -> None:
     token = sign(claims(), key=SECRET + "-other")
-    message = refused([], ["netra.v1", f"bearer.{token}"])
+    message = await refused([], ["netra.v1", f"bearer.{token}"])
     assert "signature" in message
     assert token not in message
 
 
-def test_no_credentials() -> None:
-    assert "no credentials" in refused([], [])
-    assert "no credentials" in refused([(b"cookie", b"a=b")], ["netra.v1"])
+async def test_no_credentials() -> None:
+    assert "no credentials" in await refused([], [])
+    assert "no credentials" in await refused([(b"cookie", b"a=b")], ["netra.v1"])
 
 
 @pytest.mark.parametrize(
     "value", [b"Basic dXNlcjpwYXNz", b"Bearer", b"Bearer   ", b"", b"Token abc.def.ghi"]
 )
-def test_malformed_authorization_header(value: bytes) -> None:
-    message = refused([(b"authorization", value)], [])
+async def test_malformed_authorization_header(value: bytes) -> None:
+    message = await refused([(b"authorization", value)], [])
     assert "Authorization" in message
     secret_part = value.partition(b" ")[2].strip()
     if secret_part:
         assert secret_part.decode() not in message
 
 
-def test_empty_bearer_subprotocol() -> None:
-    assert "no token" in refused([], ["netra.v1", "bearer."])
+async def test_empty_bearer_subprotocol() -> None:
+    assert "no token" in await refused([], ["netra.v1", "bearer."])
 
 
-def test_two_bearer_subprotocols_are_refused() -> None:
+async def test_two_bearer_subprotocols_are_refused() -> None:
     one, two = sign(claims()), sign(claims(sub="bob"))
-    message = refused([], ["netra.v1", f"bearer.{one}", f"bearer.{two}"])
+    message = await refused([], ["netra.v1", f"bearer.{one}", f"bearer.{two}"])
     assert one not in message and two not in message
 
 
@@ -311,7 +322,7 @@ LEAK_CASES: list[str] = [
 
 
 @pytest.mark.parametrize("token", LEAK_CASES)
-def test_errors_never_contain_the_token(token: str) -> None:
+async def test_errors_never_contain_the_token(token: str) -> None:
     auth = authenticator(audience=None)
     auth_error(auth, token)
     for headers, subprotocols in (
@@ -320,6 +331,6 @@ def test_errors_never_contain_the_token(token: str) -> None:
         ([], [f"bearer.{token}"]),
     ):
         with pytest.raises(AuthError) as info:
-            auth.authenticate(headers, subprotocols)
+            await auth.authenticate(headers, subprotocols)
         assert token not in str(info.value)
         assert token not in repr(info.value)

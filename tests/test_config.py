@@ -58,7 +58,7 @@ def test_defaults_match_the_protocol() -> None:
     assert config.host == "127.0.0.1"
     assert config.port == 8765
     assert config.jwt_secret is None
-    assert config.jwt_algorithm == "HS256"
+    assert config.jwt_algorithms == ("HS256",)
     assert config.database == "netra.db"
     assert config.metrics_port is None
     assert config.max_connections_per_user == 5
@@ -113,8 +113,9 @@ def test_every_option_has_its_environment_variable() -> None:
 @pytest.mark.parametrize("name", sorted(n for n, f in FIELDS.items() if f.default is not None))
 def test_every_option_reads_its_default_back(name: str) -> None:
     default = FIELDS[name].default
-    assert getattr(Config.from_sources({}, {env(name): str(default)}), name) == default
-    assert getattr(Config.from_sources({name: str(default)}, {}), name) == default
+    raw = ",".join(default) if isinstance(default, tuple) else str(default)
+    assert getattr(Config.from_sources({}, {env(name): raw}), name) == default
+    assert getattr(Config.from_sources({name: raw}, {}), name) == default
 
 
 # --------------------------------------------------------------------------------------
@@ -128,7 +129,8 @@ VALID: list[tuple[str, str, Any]] = [
     ("port", "0", 0),
     ("port", "65535", 65535),
     ("jwt_secret", LONG_SECRET, LONG_SECRET),
-    ("jwt_algorithm", "HS512", "HS512"),
+    ("jwt_algorithms", "HS512", ("HS512",)),
+    ("jwt_algorithms", " hs256 , HS384,hs256", ("HS256", "HS384")),
     ("jwt_audience", "netra-clients", "netra-clients"),
     ("jwt_issuer", "https://issuer.example", "https://issuer.example"),
     ("secret_file", "/var/lib/netra/secret", "/var/lib/netra/secret"),

@@ -89,6 +89,9 @@ TOO_MANY_IN_PROGRESS = Rejection(
     "too many handshakes in progress from this address; retry in 1 s",
     1.0,
 )
+KEYS_UNAVAILABLE = Rejection(
+    503, ErrorCode.UNAVAILABLE, "the token issuer's key set cannot be fetched; try again", 1.0
+)
 
 
 def unauthorized(reason: str) -> Rejection:

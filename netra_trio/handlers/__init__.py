@@ -14,6 +14,7 @@ from netra_trio.handlers.agents import (
 )
 from netra_trio.handlers.batch import batch_handler
 from netra_trio.handlers.heartbeat import handle_heartbeat, handle_ping
+from netra_trio.handlers.refresh import handle_refresh
 from netra_trio.handlers.router import Router
 from netra_trio.handlers.session import handle_resume, handle_session_get, handle_session_update
 from netra_trio.handlers.threads import handle_get_thread_history, handle_list_threads
@@ -25,6 +26,7 @@ from netra_trio.protocol.client_messages import (
     Heartbeat,
     ListThreads,
     Ping,
+    Refresh,
     Resume,
     SessionGet,
     SessionUpdate,
@@ -51,5 +53,6 @@ def default_router() -> Router:
     router.add(SessionUpdate, handle_session_update)
     router.add(SessionGet, handle_session_get)
     router.add(Resume, handle_resume)
+    router.add(Refresh, handle_refresh)
     router.add(Batch, batch_handler(router))
     return router

@@ -110,11 +110,25 @@ class HandlerContext(Protocol):
         """Send ``payload`` to the user's other connections, on every process."""
         ...
 
-    def security_violation(self, reason: str, *, correlation_id: str | None = None) -> None: ...
+    def security_violation(
+        self, reason: str, *, correlation_id: str | None = None, message: str = ...
+    ) -> None:
+        """Log and count a violation and answer FORBIDDEN (with ``message``);
+        too many close the connection with 1008."""
+        ...
 
     async def rate_limit(self, cost: int, correlation_id: str | None = None) -> bool: ...
 
     async def replay(self, last_seq: int) -> tuple[int, bool]: ...
+
+    async def verify_token(self, token: str) -> tuple[str, float]:
+        """``(user_id, expires_at)`` of a token, judged as at the handshake.
+        Raises AuthError, or KeysUnavailable when its key set cannot be fetched."""
+        ...
+
+    def renew_token(self, expires_at: float) -> None:
+        """The connection now expires at ``expires_at`` (Unix seconds)."""
+        ...
 
     async def wait_low_value_turn(self) -> None:
         """Wait until low-value work (typing indicators) may go on."""

@@ -16,6 +16,7 @@ from netra_trio.core.limits import MAX_BATCH_MESSAGES, MAX_CONTENT_CHARS
 from netra_trio.protocol.fields import int_range, max_items, text_length
 
 AnyObject = dict[str, Any]
+MAX_TOKEN_CHARS = 16_384
 
 
 @attrs.frozen(kw_only=True)
@@ -62,6 +63,11 @@ class SessionUpdatePayload:
 @attrs.frozen(kw_only=True)
 class ResumePayload:
     last_seq: int = attrs.field(validator=int_range(0))
+
+
+@attrs.frozen(kw_only=True)
+class RefreshPayload:
+    token: str = attrs.field(validator=text_length(1, MAX_TOKEN_CHARS), repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -148,6 +154,12 @@ class Resume(ClientMessage):
 
 
 @attrs.frozen(kw_only=True)
+class Refresh(ClientMessage):
+    TYPE = "refresh"
+    payload: RefreshPayload
+
+
+@attrs.frozen(kw_only=True)
 class Batch(ClientMessage):
     TYPE = "batch"
     payload: BatchPayload
@@ -167,6 +179,7 @@ CLIENT_MESSAGES: tuple[type[ClientMessage], ...] = (
     SessionUpdate,
     SessionGet,
     Resume,
+    Refresh,
     Batch,
 )
 CLIENT_TYPES: dict[str, type[ClientMessage]] = {cls.TYPE: cls for cls in CLIENT_MESSAGES}

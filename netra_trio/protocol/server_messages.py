@@ -148,6 +148,11 @@ class ResumeComplete:
     gap: bool
 
 
+@attrs.frozen
+class TokenRefreshed:
+    expires_at: float  # Unix seconds: when the connection now expires
+
+
 SERVER_TYPES: dict[type[Any], tuple[str, Priority]] = {
     ConnectionEstablished: ("connection_established", Priority.CRITICAL),
     ErrorPayload: ("error", Priority.CRITICAL),
@@ -165,5 +170,6 @@ SERVER_TYPES: dict[type[Any], tuple[str, Priority]] = {
     Threads: ("threads", Priority.HIGH),
     SessionState: ("session_state", Priority.HIGH),
     ResumeComplete: ("resume_complete", Priority.HIGH),
+    TokenRefreshed: ("token_refreshed", Priority.HIGH),
 }
 PONG = ("pong", Priority.HIGH)  # pong echoes an arbitrary object, so it has no class

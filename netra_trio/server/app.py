@@ -21,7 +21,11 @@ delivery) -> the socket.
 
 The accept loop is ours rather than ``trio.serve_listeners`` because that one
 closes each stream when its handler returns, and here the handshake task
-returns once the socket belongs to a connection in its user's hub.
+returns once the socket belongs to a connection in its user's hub. With
+``--tls-cert``/``--tls-key`` each accepted socket is wrapped in a server-side
+``trio.SSLStream`` (``server/keys.py`` makes the context): the same port then
+speaks only TLS, and the TLS handshake, done on the first read, is bounded by
+the handshake timeout like the request it carries.
 
 Shutdown (SIGINT/SIGTERM or ``request_shutdown``): cancel the listener, refuse
 late handshakes, close every connection with 1001 after flushing its queue,
@@ -34,17 +38,18 @@ from __future__ import annotations
 import errno
 import logging
 import signal
+import ssl
 
 import trio
 
 from netra_trio.agents.base import AgentRegistry
-from netra_trio.auth import Authenticator
 from netra_trio.config import Config, redacted_url
 from netra_trio.handlers import default_router
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.server.http import serve_http
 from netra_trio.server.hub import Hub
+from netra_trio.server.keys import load_authenticator, load_tls_context
 from netra_trio.server.shared_port import reuse_port_listeners
 from netra_trio.server.startup import running_services
 
@@ -64,15 +69,10 @@ class Server:
         """``reuse_port``: bind the listening sockets with SO_REUSEPORT, as a
         worker of ``--workers`` does, so the kernel spreads new connections over
         every process bound to the port."""
-        if config.jwt_secret is None:
-            raise ValueError("the server needs a JWT secret")
+        if config.jwt_secret is None and config.uses_secret:
+            raise ValueError("the server needs a JWT secret to verify HS* tokens")
         self.config = config
-        self.authenticator = Authenticator(
-            secret=config.jwt_secret,
-            algorithm=config.jwt_algorithm,
-            audience=config.jwt_audience,
-            issuer=config.jwt_issuer,
-        )
+        self._tls: ssl.SSLContext | None = None
         self._router = router or default_router()
         self._agents = agents if agents is not None else _default_agents()
         self._reuse_port = reuse_port
@@ -90,7 +90,8 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}/ws"
+        scheme = "ws" if self.config.tls_cert is None else "wss"
+        return f"{scheme}://{self.config.host}:{self.port}/ws"
 
     def request_shutdown(self) -> None:
         self._shutdown.set()
@@ -102,8 +103,10 @@ class Server:
         task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         config = self.config
+        authenticator = await load_authenticator(config)
+        self._tls = await load_tls_context(config)
         async with running_services(
-            config, agents=self._agents, router=self._router, authenticator=self.authenticator
+            config, agents=self._agents, router=self._router, authenticator=authenticator
         ) as runtime:
             self._hub = hub = runtime.hub
             if self._reuse_port:
@@ -142,7 +145,7 @@ class Server:
         async with listener:
             while True:
                 try:
-                    stream = await listener.accept()
+                    socket_stream = await listener.accept()
                 except OSError as exc:
                     if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
                         raise
@@ -150,6 +153,13 @@ class Server:
                     log_event("accept_error", logging.ERROR, error=errno.errorcode[exc.errno])
                     await trio.sleep(_ACCEPT_RETRY_S)
                     continue
+                stream: trio.abc.Stream = socket_stream
+                if self._tls is not None:
+                    # the TLS handshake happens on the first read, within the
+                    # handshake timeout that bounds reading the request
+                    stream = trio.SSLStream(
+                        socket_stream, self._tls, server_side=True, https_compatible=True
+                    )
                 handlers.start_soon(self.hub.handle_stream, stream)
 
     async def _wait_for_signal(self) -> None:

@@ -7,7 +7,8 @@ changes only through ``core/states.py``.
 
 All of the connection's endings are cancellation. The tasks run in one cancel
 scope whose deadline is the earlier of the idle deadline (moved forward as
-client frames arrive) and the token's expiry; a lost heartbeat, a slow
+client frames arrive) and the token's expiry (moved by a ``refresh``, to the
+new token's); a lost heartbeat, a slow
 consumer, an eviction or a shutdown cancel that scope with a close code. A
 draining close (shutdown, violations, oversized frames) stops the reader and
 lets the writer flush what is queued, within ``close_timeout_s``.
@@ -149,6 +150,17 @@ class Connection:
 
     async def replay(self, last_seq: int) -> tuple[int, bool]:
         return await self._replay.replay(last_seq, self)
+
+    def renew_token(self, expires_at: float) -> None:
+        """The connection now expires with a token that expires at
+        ``expires_at`` (Unix seconds), earlier or later than its old one."""
+        now = trio.current_time()
+        self._token_expires_at = expires_at
+        self._token_deadline = now + (expires_at - time.time())
+        if self._lifecycle.state is _OPEN:
+            self._tasks_scope.deadline = self._services.expiry.deadline(
+                self._last_activity, self._token_deadline
+            )
 
     # -- frames in (from the user's hub and from handlers) --------------------------
 

@@ -1,7 +1,8 @@
 """What handlers see of the connection that received a frame (``handlers/context.py``).
 
 It replies to the client, tells the user's other connections, counts
-security violations and spends the user's message rate (the decisions are the
+security violations, checks a new token and moves the connection's expiry to
+it (``refresh``), and spends the user's message rate (the decisions are the
 core's: ``core/limits.py``, ``core/rate.py``; a violation past the limit or
 sustained abuse of the rate closes the connection, after the answer), replays,
 and reaches the user's threads, runs and session. The connection's reader makes
@@ -73,6 +74,8 @@ class ServedConnection(Protocol):
 
     async def replay(self, last_seq: int) -> tuple[int, bool]: ...
 
+    def renew_token(self, expires_at: float) -> None: ...
+
 
 class ConnectionContext:
     __slots__ = ("_connection", "_rate", "_stats", "_user_id", "_violations")
@@ -133,6 +136,18 @@ class ConnectionContext:
     async def replay(self, last_seq: int) -> tuple[int, bool]:
         return await self._connection.replay(last_seq)
 
+    async def verify_token(self, token: str) -> tuple[str, float]:
+        return await self._connection.user_hub.services.authenticator.averify(token)
+
+    def renew_token(self, expires_at: float) -> None:
+        self._connection.renew_token(expires_at)
+        log_event(
+            "token_refreshed",
+            user=self._user_id,
+            connection=self.connection_id,
+            expires_at=round(expires_at, 3),
+        )
+
     def reply(
         self, payload: object, *, correlation_id: str | None = None, thread_id: str | None = None
     ) -> None:
@@ -179,7 +194,13 @@ class ConnectionContext:
         except BackplaneUnavailable as exc:
             log_event("notice_dropped", logging.WARNING, user=self._user_id, error=str(exc))
 
-    def security_violation(self, reason: str, *, correlation_id: str | None = None) -> None:
+    def security_violation(
+        self,
+        reason: str,
+        *,
+        correlation_id: str | None = None,
+        message: str = "a frame may only act for the connection's own user",
+    ) -> None:
         if self._violations is None:
             limit = self._connection.user_hub.services.config.max_violations
             self._violations = ViolationCounter(limit)
@@ -193,13 +214,7 @@ class ConnectionContext:
             reason=reason,
             count=self._violations.count,
         )
-        self.send_error(
-            ProtocolError(
-                ErrorCode.FORBIDDEN,
-                "a frame may only act for the connection's own user",
-                correlation_id=correlation_id,
-            )
-        )
+        self.send_error(ProtocolError(ErrorCode.FORBIDDEN, message, correlation_id=correlation_id))
         if action is ViolationAction.REFUSE_AND_CLOSE:
             self._connection.close(
                 CloseCode.POLICY_VIOLATION, "repeated security violations", drain=True

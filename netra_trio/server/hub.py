@@ -30,6 +30,7 @@ from netra_trio.backplane.base import BackplaneUnavailable
 from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.core.handshake import (
     CLUSTER_UNAVAILABLE,
+    KEYS_UNAVAILABLE,
     SESSION_FORBIDDEN,
     STORAGE_UNAVAILABLE,
     Rejection,
@@ -40,6 +41,7 @@ from netra_trio.core.handshake import (
 from netra_trio.core.limits import Admission
 from netra_trio.errors import AuthError, CloseCode
 from netra_trio.handlers.router import Router
+from netra_trio.jwt_keys import KeysUnavailable
 from netra_trio.logs import log_event
 from netra_trio.server.connection import Connection
 from netra_trio.server.front_door import Arrival, FrontDoor
@@ -183,7 +185,7 @@ class Hub:
         if arrival is None:
             return False  # no complete request in time, not HTTP, or a plain one answered
         request, remote = arrival.request, arrival.remote
-        decision = arrival.refusal or self._authenticate(arrival)
+        decision = arrival.refusal or await self._authenticate(arrival)
         seat = await self._admit(decision, remote) if isinstance(decision, Admitted) else decision
         if isinstance(seat, Rejection):
             await self._door.refuse(arrival, seat)
@@ -299,10 +301,12 @@ class Hub:
         self.services.coordinator.release_connection(user_hub.user_id, lease_id)
         user_hub.release()
 
-    def _authenticate(self, arrival: Arrival) -> Admitted | Rejection:
+    async def _authenticate(self, arrival: Arrival) -> Admitted | Rejection:
         request = arrival.request
         try:
-            principal = self._auth.authenticate(request.headers, request.subprotocols)
+            principal = await self._auth.authenticate(request.headers, request.subprotocols)
         except AuthError as exc:
             return unauthorized(str(exc))
+        except KeysUnavailable:
+            return KEYS_UNAVAILABLE
         return Admitted(principal, arrival.target)

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from netra_trio.agents.base import AgentRegistry
+from netra_trio.auth import Authenticator
 from netra_trio.backplane.base import Backplane
 from netra_trio.backplane.memory import MemoryBackplane
 from netra_trio.cluster.base import Coordinator, LocalCoordinator
@@ -32,6 +33,7 @@ class Services:
     agents: AgentRegistry
     sessions: SessionService
     low_work: RoundBudget  # its run() must be running
+    authenticator: Authenticator  # the handshake's, also for `refresh`
     coordinator: Coordinator = attrs.field(factory=LocalCoordinator)
     backplane: Backplane = attrs.field(factory=MemoryBackplane)
     llm: Any = None

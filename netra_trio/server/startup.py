@@ -111,6 +111,7 @@ async def running_services(
                     agents=agents,
                     sessions=sessions,
                     low_work=low_work,
+                    authenticator=authenticator,
                     coordinator=cluster.coordinator,
                     backplane=backplane,
                     llm=_llm_client(config),

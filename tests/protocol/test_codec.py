@@ -349,6 +349,7 @@ VALID_EXAMPLES: dict[str, tuple[dict[str, Any], Any]] = {
     ),
     "session_get": ({}, {}),
     "resume": ({"last_seq": 41}, cm.ResumePayload(last_seq=41)),
+    "refresh": ({"token": "a.b.c"}, cm.RefreshPayload(token="a.b.c")),
     "batch": (
         {"messages": [{"type": "ping"}, {"type": "heartbeat"}]},
         cm.BatchPayload(messages=[{"type": "ping"}, {"type": "heartbeat"}]),
@@ -505,6 +506,7 @@ SERVER_EXAMPLES: dict[type[Any], tuple[Any, dict[str, Any]]] = {
         sm.ResumeComplete(replayed=3, gap=True),
         {"replayed": 3, "gap": True},
     ),
+    sm.TokenRefreshed: (sm.TokenRefreshed(expires_at=1764003600.0), {"expires_at": 1764003600.0}),
 }
 
 EXPECTED_TYPES: dict[type[Any], tuple[str, Priority]] = {
@@ -524,6 +526,7 @@ EXPECTED_TYPES: dict[type[Any], tuple[str, Priority]] = {
     sm.Threads: ("threads", Priority.HIGH),
     sm.SessionState: ("session_state", Priority.HIGH),
     sm.ResumeComplete: ("resume_complete", Priority.HIGH),
+    sm.TokenRefreshed: ("token_refreshed", Priority.HIGH),
 }
 
 
