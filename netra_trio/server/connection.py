@@ -5,6 +5,12 @@ and the live events held around it are ``replay.py``; what handlers see of it
 is ``handler_context.py``, which the reader makes when it starts; its state
 changes only through ``core/states.py``.
 
+The reader handles the client's WebSocket control frames too: a ping or an
+unsolicited pong spends one message of the user's budget, like a text frame
+(a ping over it gets no pong), so a control-frame flood meets the same
+RATE_LIMITED warnings and 1008 close; the pong that answers the heartbeat's
+ping is free.
+
 All of the connection's endings are cancellation. The tasks run in one cancel
 scope whose deadline is the earlier of the idle deadline (moved forward as
 client frames arrive) and the token's expiry; a lost heartbeat, a slow
@@ -26,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import trio
+from wsproto.events import Pong
 
 from netra_trio.core.limits import utf8_length_exceeds
 from netra_trio.core.states import ConnectionLifecycle, ConnEvent, ConnState
@@ -39,7 +46,7 @@ from netra_trio.server.outbound import WRITE_BYTES, Outbound, WriterStalled
 from netra_trio.server.replay import INITIAL_HOLD_S, Replay
 from netra_trio.server.scheduler import OutboundFrame
 from netra_trio.server.stats import ServerStats
-from netra_trio.server.transport import TransportClosed, WebSocketTransport
+from netra_trio.server.transport import ControlFrame, TransportClosed, WebSocketTransport
 from netra_trio.storage.base import StorageError
 
 
@@ -232,7 +239,6 @@ class Connection:
             remote=self._remote,
             batch=self.outbound.batch_mode,
         )
-        self._ws.on_pong = self._on_pong
         try:
             with self._tasks_scope:
                 async with trio.open_nursery() as nursery:
@@ -319,15 +325,22 @@ class Connection:
                 except TransportClosed as exc:
                     self._on_transport_closed(exc)
                     return
-                self._touch()
-                if isinstance(message, bytes):
-                    context.send_error(
-                        ProtocolError(
-                            ErrorCode.INVALID_MESSAGE,
-                            "frame: binary frames are not accepted; send JSON text",
-                        )
-                    )
+                if not isinstance(message, str):
+                    if isinstance(message, bytes):
+                        self._touch()
+                        if not await context.rate_limit(1):
+                            context.send_error(
+                                ProtocolError(
+                                    ErrorCode.INVALID_MESSAGE,
+                                    "frame: binary frames are not accepted; send JSON text",
+                                )
+                            )
+                    else:
+                        self._control_frame(context, message)
+                    if self._lifecycle.state is not _OPEN:
+                        return
                     continue
+                self._touch()
                 if utf8_length_exceeds(message, max_bytes):
                     self.close(
                         CloseCode.MESSAGE_TOO_BIG, f"frame over {max_bytes} bytes", drain=True
@@ -373,10 +386,18 @@ class Connection:
         finally:
             self._tasks_scope.cancel()
 
-    def _on_pong(self, payload: bytes) -> None:
-        if self._pong is not None and payload == self._ping_payload:
-            self._pong.set()
-            self._pong = None
+    def _control_frame(self, context: ConnectionContext, frame: ControlFrame) -> None:
+        """A ping or pong from the client: the pong that answers the
+        heartbeat's ping is free; any other one, and every ping, spends the
+        user's message budget, and a ping is answered only within it."""
+        if isinstance(frame, Pong):
+            if self._pong is not None and frame.payload == self._ping_payload:
+                self._pong.set()
+                self._pong = None
+                return
+            context.spend_control_frame("pong")
+        elif context.spend_control_frame("ping"):
+            self._ws.answer(frame)
 
     async def _heartbeat(self) -> None:
         # No cancel scope of its own: a draining connection's heartbeat stops at

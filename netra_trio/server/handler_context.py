@@ -1,7 +1,8 @@
 """What handlers see of the connection that received a frame (``handlers/context.py``).
 
 It replies to the client, tells the user's other connections, counts
-security violations and spends the user's message rate (the decisions are the
+security violations and spends the user's message rate, for text frames and
+for WebSocket pings and pongs alike (the decisions are the
 core's: ``core/limits.py``, ``core/rate.py``; a violation past the limit or
 sustained abuse of the rate closes the connection, after the answer), replays,
 and reaches the user's threads, runs and session. The connection's reader makes
@@ -20,7 +21,7 @@ from netra_trio.backplane.notices import FanOut
 from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.core.limits import TokenBucket, ViolationAction, ViolationCounter
 from netra_trio.core.priority import Priority
-from netra_trio.core.rate import ALLOWED, MessageRate, RateVerdict
+from netra_trio.core.rate import ALLOWED, MessageRate, RateDecision, RateVerdict
 from netra_trio.errors import CloseCode, ErrorCode, ProtocolError
 from netra_trio.handlers.context import RunControl
 from netra_trio.logs import log_event
@@ -216,11 +217,27 @@ class ConnectionContext:
             if retry_after is None:
                 return False
             decision = self._rate.refused(trio.current_time(), retry_after)
+        self._refuse(decision, "messages", correlation_id)
+        return True
+
+    def spend_control_frame(self, kind: str) -> bool:
+        """A WebSocket ping or pong from the client (``kind``) spends one
+        message of the user's budget on this process (never the cluster's: no
+        round trip per control frame). False when over it: answered
+        RATE_LIMITED (the frame itself is not answered), and sustained
+        refusals close the connection with 1008, as for text frames."""
+        decision = self._rate.check(trio.current_time())
+        if decision is ALLOWED:
+            return True
+        self._refuse(decision, f"{kind} frames", None)
+        return False
+
+    def _refuse(self, decision: RateDecision, what: str, correlation_id: str | None) -> None:
         self._stats.rate_limited += 1
         self.send_error(
             ProtocolError(
                 ErrorCode.RATE_LIMITED,
-                f"too many messages; retry in {decision.retry_after_s:.2f} s",
+                f"too many {what}; retry in {decision.retry_after_s:.2f} s",
                 correlation_id=correlation_id,
                 details={"retry_after_s": round(decision.retry_after_s, 3)},
             )
@@ -231,7 +248,6 @@ class ConnectionContext:
                 logging.WARNING,
                 user=self._user_id,
                 connection=self.connection_id,
-                reason="message rate exceeded after repeated warnings",
+                reason=f"rate of {what} exceeded after repeated warnings",
             )
             self._connection.close(CloseCode.POLICY_VIOLATION, "message rate exceeded", drain=True)
-        return True
