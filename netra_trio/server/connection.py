@@ -45,7 +45,7 @@ from netra_trio.server.handler_context import ConnectionContext, UserHubView
 from netra_trio.server.outbound import WRITE_BYTES, Outbound, WriterStalled
 from netra_trio.server.replay import INITIAL_HOLD_S, Replay
 from netra_trio.server.scheduler import OutboundFrame
-from netra_trio.server.stats import ServerStats
+from netra_trio.server.stats import ServerStats, utf8_size
 from netra_trio.server.transport import ControlFrame, TransportClosed, WebSocketTransport
 from netra_trio.storage.base import StorageError
 
@@ -317,7 +317,8 @@ class Connection:
     async def _reader(self) -> None:
         max_bytes = self._services.config.max_message_bytes
         replay = self._replay
-        context = ConnectionContext(self, self._stats)
+        stats = self._stats
+        context = ConnectionContext(self, stats)
         with self._reader_scope:
             while True:
                 try:
@@ -328,6 +329,7 @@ class Connection:
                 if not isinstance(message, str):
                     if isinstance(message, bytes):
                         self._touch()
+                        stats.received("binary", len(message))
                         if not await context.rate_limit(1):
                             context.send_error(
                                 ProtocolError(
@@ -346,7 +348,8 @@ class Connection:
                         CloseCode.MESSAGE_TOO_BIG, f"frame over {max_bytes} bytes", drain=True
                     )
                     return
-                await self._router.handle_text(context, message)
+                kind = await self._router.handle_text(context, message)
+                stats.received(kind, utf8_size(message))
                 if replay.holding:
                     self.push(replay.end_initial_hold())
                 if self._lifecycle.state is not _OPEN:
@@ -390,13 +393,17 @@ class Connection:
         """A ping or pong from the client: the pong that answers the
         heartbeat's ping is free; any other one, and every ping, spends the
         user's message budget, and a ping is answered only within it."""
+        stats, size = self._stats, len(frame.payload)
         if isinstance(frame, Pong):
+            stats.received("websocket_pong", size)
             if self._pong is not None and frame.payload == self._ping_payload:
                 self._pong.set()
                 self._pong = None
                 return
             context.spend_control_frame("pong")
-        elif context.spend_control_frame("ping"):
+            return
+        stats.received("websocket_ping", size)
+        if context.spend_control_frame("ping"):
             self._ws.answer(frame)
 
     async def _heartbeat(self) -> None:

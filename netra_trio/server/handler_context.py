@@ -153,7 +153,7 @@ class ConnectionContext:
 
     def send_error(self, error: ProtocolError) -> None:
         text, priority = encode_error(error)
-        self._stats.errors_sent += 1
+        self._stats.errors_sent[str(error.code)] += 1
         log_event(
             "client_error",
             logging.INFO,

@@ -80,7 +80,7 @@ class Hub:
         self._auth = authenticator
         self._router = router
         self._backplane = services.backplane
-        self.stats = ServerStats()
+        self.stats: ServerStats = services.stats
         self._users: dict[str, UserHub] = {}
         self._nursery: trio.Nursery | None = None
         self._accepting = True
@@ -182,7 +182,7 @@ class Hub:
         seat = await self._admit(decision, remote) if isinstance(decision, Admitted) else decision
         if isinstance(seat, Rejection):
             decision = seat
-            self.stats.handshakes_rejected[decision.status] += 1
+            self.stats.record_handshake_refusal(decision.status, str(decision.code))
             log_event(
                 "handshake_rejected",
                 status=decision.status,
