@@ -37,6 +37,12 @@ class ViolationCounter:
 
 MAX_BATCH_MESSAGES = 50
 MAX_CONTENT_CHARS = 10_000
+# Objects and arrays may nest this deep in a client frame (the frame itself is
+# the first level): far below what the JSON encoder can write back (254).
+MAX_FRAME_DEPTH = 64
+# The protocol's integers: those every JSON reader holds exactly (I-JSON,
+# RFC 7493; JavaScript's Number.MAX_SAFE_INTEGER).
+MAX_INTEGER = 2**53 - 1
 
 
 def utf8_length_exceeds(text: str, max_bytes: int) -> bool:

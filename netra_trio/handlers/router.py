@@ -18,7 +18,7 @@ from netra_trio.errors import ErrorCode, ProtocolError
 from netra_trio.handlers.context import Handler, HandlerContext, M
 from netra_trio.handlers.threads import Refused
 from netra_trio.logs import log_event
-from netra_trio.protocol.client_messages import Batch, ClientMessage
+from netra_trio.protocol.client_messages import CLIENT_TYPES, Batch, ClientMessage
 from netra_trio.protocol.codec import correlation_of, decode_message, parse_frame
 from netra_trio.storage.base import DatabaseUnavailable, StorageError
 
@@ -41,17 +41,21 @@ class Router:
             raise ValueError(f"a handler for {message_type.TYPE!r} is already registered")
         self._handlers[message_type] = handler
 
-    async def handle_text(self, ctx: HandlerContext, text: str) -> None:
+    async def handle_text(self, ctx: HandlerContext, text: str) -> str:
+        """Handle one text frame. Returns its type as traffic is counted: the
+        client message type it names, or ``invalid``."""
         try:
             frame = parse_frame(text)
         except ProtocolError as error:
-            if await ctx.rate_limit(1):
-                return
-            ctx.send_error(error)
-            return
+            if not await ctx.rate_limit(1):
+                ctx.send_error(error)
+            return "invalid"
+        kind = frame.get("type")
+        counted = kind if isinstance(kind, str) and kind in CLIENT_TYPES else "invalid"
         if await ctx.rate_limit(_cost(frame), correlation_of(frame)):
-            return
+            return counted
         await self.handle_frame(ctx, frame)
+        return counted
 
     async def handle_frame(
         self, ctx: HandlerContext, frame: dict[str, Any], *, in_batch: bool = False

@@ -21,9 +21,11 @@ publish stage, shielded, drains the channel and ends when it closes.
 
 Producers wait only while the queue is full (``max_pending``; room is handed
 to them one at a time) and while their own window of events in flight is
-full. An event is timestamped when it enters the queue, so the time it then
-spends here is part of its measured latency; the queue is kept short (one
-batch) for that reason.
+full. An event is timestamped when it enters the queue (its frame's
+``timestamp`` and its stored ``created_at``), so the time it then spends here
+is part of its measured latency (the ``netra_event_write_latency_seconds``
+metric starts there too); the queue is kept short (one batch) for that reason.
+Each append's duration is observed in :attr:`EventLog.commit_seconds`.
 
 (A little over 300 lines: the producer and the two stages share the queue and
 its accounting, which stay private to this module.)
@@ -41,6 +43,7 @@ import attrs
 import trio
 
 from netra_trio.backplane.base import Backplane
+from netra_trio.histogram import LATENCY_BOUNDS_S, Histogram
 from netra_trio.logs import log_event
 from netra_trio.protocol.codec import encode
 from netra_trio.storage.base import EventStore, SeqConflict, StorageError
@@ -162,6 +165,7 @@ class EventLog:
         self._quiet = trio.lowlevel.ParkingLot()  # low-value work, see yield_to_events
         self.batches = 0
         self.events = 0
+        self.commit_seconds = Histogram(LATENCY_BOUNDS_S)  # each append, failed ones too
         self.renumbered = 0  # batches numbered again after another process's commit
 
     def producer(self, source: EventSource, *, window: int = PRODUCER_WINDOW) -> Producer:
@@ -234,7 +238,11 @@ class EventLog:
         while True:
             try:
                 stored = await self._number(batch)
-                await self._store.append(stored)
+                started = time.perf_counter()
+                try:
+                    await self._store.append(stored)
+                finally:
+                    self.commit_seconds.observe(time.perf_counter() - started)
                 break
             except StorageError as exc:
                 for queued in batch:  # another process may have moved on: read again
@@ -263,7 +271,6 @@ class EventLog:
                 seqs.clear()
                 missing = list({q.producer.source.user_id for q in batch})
             seqs.update(await self._store.last_seqs(missing))
-        now = time.time()
         stored: list[StoredEvent] = []
         append = stored.append
         for queued in batch:
@@ -280,7 +287,15 @@ class EventLog:
                 timestamp=queued.emitted_at,
             )
             append(
-                StoredEvent(user_id, seq, queued.kind, source.run_id, source.thread_id, frame, now)
+                StoredEvent(
+                    user_id,
+                    seq,
+                    queued.kind,
+                    source.run_id,
+                    source.thread_id,
+                    frame,
+                    queued.emitted_at,
+                )
             )
         return stored
 

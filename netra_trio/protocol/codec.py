@@ -1,8 +1,10 @@
 """Frames in and out: JSON text to typed messages, typed payloads to JSON text.
 
 Decoding is split so the router can check identity on the raw object before
-anything is structured. Encoding happens once per frame; fan-out reuses the
-text for every connection of the user.
+anything is structured. A frame that nests objects and arrays deeper than
+``MAX_FRAME_DEPTH`` is refused as it is parsed: whatever the server accepts it
+can write back (the JSON encoder stops at 254 levels). Encoding happens once
+per frame; fan-out reuses the text for every connection of the user.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from netra_trio.core.limits import MAX_FRAME_DEPTH
 from netra_trio.core.priority import Priority
 from netra_trio.errors import ErrorCode, ProtocolError
 from netra_trio.protocol.client_messages import CLIENT_TYPES, ClientMessage
@@ -24,13 +27,53 @@ _server_ids = itertools.count(1)
 
 def parse_frame(text: str | bytes) -> dict[str, Any]:
     """A client frame as a JSON object, or INVALID_JSON / INVALID_MESSAGE."""
+    # Fewer brackets than the bound (counted in C, strings included): the
+    # frame cannot be too deep, and its tree need not be walked.
+    may_be_deep = _brackets(text) > MAX_FRAME_DEPTH
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
+        if may_be_deep and exc.msg.startswith("depth limit exceeded"):
+            raise _too_deep("frame") from None
         raise ProtocolError(ErrorCode.INVALID_JSON, f"frame is not valid JSON: {exc.msg}") from None
     if not isinstance(obj, dict):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "frame must be a JSON object")
+    if may_be_deep:
+        for key, value in obj.items():
+            if isinstance(value, dict | list) and _deeper_than(value, MAX_FRAME_DEPTH - 1):
+                field = key if len(key) <= 64 else key[:64] + "..."
+                raise _too_deep(field, correlation_of(obj))
     return obj
+
+
+def _brackets(text: str | bytes) -> int:
+    if isinstance(text, str):
+        return text.count("{") + text.count("[")
+    return text.count(b"{") + text.count(b"[")
+
+
+def _deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels in ``value``
+    (itself the first)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def _too_deep(field: str, correlation_id: str | None = None) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.INVALID_MESSAGE,
+        f"{field}: objects and arrays nest deeper than {MAX_FRAME_DEPTH} levels"
+        " (the frame itself is the first)",
+        correlation_id=correlation_id,
+        details={"max_depth": MAX_FRAME_DEPTH},
+    )
 
 
 def correlation_of(frame: dict[str, Any]) -> str | None:

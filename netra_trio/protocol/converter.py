@@ -1,7 +1,9 @@
 """The one cattrs converter of the project, and readable validation errors.
 
 Strict about JSON types: a number is not accepted where a string is expected
-(nor a bool where a number is), extra keys are refused, and client messages
+(nor a bool where a number is), an integer must be within the protocol's range
+(``-MAX_INTEGER`` to ``MAX_INTEGER``, ``core/limits.py``), extra keys are
+refused, and client messages
 are a tagged union on ``type``. :func:`describe_error` turns a cattrs error
 tree into ``path: reason`` lines that name the offending field.
 """
@@ -15,6 +17,7 @@ from cattrs.preconf.orjson import OrjsonConverter
 from cattrs.preconf.orjson import make_converter as _make_orjson_converter
 from cattrs.strategies import configure_tagged_union
 
+from netra_trio.core.limits import MAX_INTEGER
 from netra_trio.protocol.client_messages import CLIENT_MESSAGES, ClientMessage
 from netra_trio.protocol.fields import FieldError
 
@@ -22,6 +25,14 @@ from netra_trio.protocol.fields import FieldError
 class _WrongType(TypeError):
     def __init__(self, expected: str, value: Any) -> None:
         super().__init__(f"expected {expected}, got {_json_kind(value)}")
+
+
+class _OutOfRange(ValueError):
+    def __init__(self, value: int | float) -> None:
+        got = value if isinstance(value, int) else f"about {value:.6g}"
+        super().__init__(
+            f"out of the protocol's integer range (-{MAX_INTEGER} to {MAX_INTEGER}), got {got}"
+        )
 
 
 def _json_kind(value: Any) -> str:
@@ -44,8 +55,12 @@ def _strict_str(value: Any, _: type) -> str:
 
 
 def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, float) and value.is_integer() and abs(value) > MAX_INTEGER:
+        raise _OutOfRange(value)  # an integer too large for 64 bits is read as a float
     if isinstance(value, bool) or not isinstance(value, int):
         raise _WrongType("an integer", value)
+    if not -MAX_INTEGER <= value <= MAX_INTEGER:
+        raise _OutOfRange(value)
     return value
 
 
@@ -129,7 +144,7 @@ def describe_error(exc: BaseException, path: str = "") -> list[str]:
         return [f"{_join(path, exc.field)}: {exc.reason}"]
     if isinstance(exc, KeyError):
         return [f"{path or 'frame'}: required field missing"]
-    if isinstance(exc, _WrongType):
+    if isinstance(exc, _WrongType | _OutOfRange):
         return [f"{path or 'frame'}: {exc}"]
     return [f"{path or 'frame'}: invalid value"]
 

@@ -96,13 +96,15 @@ async def run_agent(run: ActiveRun, services: Services, user_id: str) -> None:
                     run=run.run_id,
                     error=str(exc),
                 )
+        seconds = time.perf_counter() - started
+        services.stats.run_ended(status, seconds)
         log_event(
             "run_finished",
             user=user_id,
             run=run.run_id,
             status=status,
             code=error_code,
-            seconds=round(time.perf_counter() - started, 3),
+            seconds=round(seconds, 3),
         )
 
 

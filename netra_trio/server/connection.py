@@ -5,6 +5,12 @@ and the live events held around it are ``replay.py``; what handlers see of it
 is ``handler_context.py``, which the reader makes when it starts; its state
 changes only through ``core/states.py``.
 
+The reader handles the client's WebSocket control frames too: a ping or an
+unsolicited pong spends one message of the user's budget, like a text frame
+(a ping over it gets no pong), so a control-frame flood meets the same
+RATE_LIMITED warnings and 1008 close; the pong that answers the heartbeat's
+ping is free.
+
 All of the connection's endings are cancellation. The tasks run in one cancel
 scope whose deadline is the earlier of the idle deadline (moved forward as
 client frames arrive) and the token's expiry (moved by a ``refresh``, to the
@@ -27,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import trio
+from wsproto.events import Pong
 
 from netra_trio.core.limits import utf8_length_exceeds
 from netra_trio.core.states import ConnectionLifecycle, ConnEvent, ConnState
@@ -39,8 +46,8 @@ from netra_trio.server.handler_context import ConnectionContext, UserHubView
 from netra_trio.server.outbound import WRITE_BYTES, Outbound, WriterStalled
 from netra_trio.server.replay import INITIAL_HOLD_S, Replay
 from netra_trio.server.scheduler import OutboundFrame
-from netra_trio.server.stats import ServerStats
-from netra_trio.server.transport import TransportClosed, WebSocketTransport
+from netra_trio.server.stats import ServerStats, utf8_size
+from netra_trio.server.transport import ControlFrame, TransportClosed, WebSocketTransport
 from netra_trio.storage.base import StorageError
 
 
@@ -244,7 +251,6 @@ class Connection:
             remote=self._remote,
             batch=self.outbound.batch_mode,
         )
-        self._ws.on_pong = self._on_pong
         try:
             with self._tasks_scope:
                 async with trio.open_nursery() as nursery:
@@ -323,7 +329,8 @@ class Connection:
     async def _reader(self) -> None:
         max_bytes = self._services.config.max_message_bytes
         replay = self._replay
-        context = ConnectionContext(self, self._stats)
+        stats = self._stats
+        context = ConnectionContext(self, stats)
         with self._reader_scope:
             while True:
                 try:
@@ -331,21 +338,30 @@ class Connection:
                 except TransportClosed as exc:
                     self._on_transport_closed(exc)
                     return
-                self._touch()
-                if isinstance(message, bytes):
-                    context.send_error(
-                        ProtocolError(
-                            ErrorCode.INVALID_MESSAGE,
-                            "frame: binary frames are not accepted; send JSON text",
-                        )
-                    )
+                if not isinstance(message, str):
+                    if isinstance(message, bytes):
+                        self._touch()
+                        stats.received("binary", len(message))
+                        if not await context.rate_limit(1):
+                            context.send_error(
+                                ProtocolError(
+                                    ErrorCode.INVALID_MESSAGE,
+                                    "frame: binary frames are not accepted; send JSON text",
+                                )
+                            )
+                    else:
+                        self._control_frame(context, message)
+                    if self._lifecycle.state is not _OPEN:
+                        return
                     continue
+                self._touch()
                 if utf8_length_exceeds(message, max_bytes):
                     self.close(
                         CloseCode.MESSAGE_TOO_BIG, f"frame over {max_bytes} bytes", drain=True
                     )
                     return
-                await self._router.handle_text(context, message)
+                kind = await self._router.handle_text(context, message)
+                stats.received(kind, utf8_size(message))
                 if replay.holding:
                     self.push(replay.end_initial_hold())
                 if self._lifecycle.state is not _OPEN:
@@ -385,10 +401,22 @@ class Connection:
         finally:
             self._tasks_scope.cancel()
 
-    def _on_pong(self, payload: bytes) -> None:
-        if self._pong is not None and payload == self._ping_payload:
-            self._pong.set()
-            self._pong = None
+    def _control_frame(self, context: ConnectionContext, frame: ControlFrame) -> None:
+        """A ping or pong from the client: the pong that answers the
+        heartbeat's ping is free; any other one, and every ping, spends the
+        user's message budget, and a ping is answered only within it."""
+        stats, size = self._stats, len(frame.payload)
+        if isinstance(frame, Pong):
+            stats.received("websocket_pong", size)
+            if self._pong is not None and frame.payload == self._ping_payload:
+                self._pong.set()
+                self._pong = None
+                return
+            context.spend_control_frame("pong")
+            return
+        stats.received("websocket_ping", size)
+        if context.spend_control_frame("ping"):
+            self._ws.answer(frame)
 
     async def _heartbeat(self) -> None:
         # No cancel scope of its own: a draining connection's heartbeat stops at

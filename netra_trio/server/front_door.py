@@ -122,7 +122,7 @@ class FrontDoor:
             await arrival.request.reject(rejection.status, rejection.headers(), rejection.body())
 
     def rejected(self, rejection: Rejection, remote: str) -> None:
-        self._stats.handshakes_rejected[rejection.status] += 1
+        self._stats.record_handshake_refusal(rejection.status, str(rejection.code))
         log_event(
             "handshake_rejected",
             status=rejection.status,

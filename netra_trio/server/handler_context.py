@@ -2,7 +2,8 @@
 
 It replies to the client, tells the user's other connections, counts
 security violations, checks a new token and moves the connection's expiry to
-it (``refresh``), and spends the user's message rate (the decisions are the
+it (``refresh``), and spends the user's message rate, for text frames and
+for WebSocket pings and pongs alike (the decisions are the
 core's: ``core/limits.py``, ``core/rate.py``; a violation past the limit or
 sustained abuse of the rate closes the connection, after the answer), replays,
 and reaches the user's threads, runs and session. The connection's reader makes
@@ -21,7 +22,7 @@ from netra_trio.backplane.notices import FanOut
 from netra_trio.cluster.health import ServiceUnavailable
 from netra_trio.core.limits import TokenBucket, ViolationAction, ViolationCounter
 from netra_trio.core.priority import Priority
-from netra_trio.core.rate import ALLOWED, MessageRate, RateVerdict, shown_wait_s
+from netra_trio.core.rate import ALLOWED, MessageRate, RateDecision, RateVerdict, shown_wait_s
 from netra_trio.errors import CloseCode, ErrorCode, ProtocolError
 from netra_trio.handlers.context import RunControl
 from netra_trio.logs import log_event
@@ -167,7 +168,7 @@ class ConnectionContext:
 
     def send_error(self, error: ProtocolError) -> None:
         text, priority = encode_error(error)
-        self._stats.errors_sent += 1
+        self._stats.errors_sent[str(error.code)] += 1
         log_event(
             "client_error",
             logging.INFO,
@@ -231,12 +232,28 @@ class ConnectionContext:
             if retry_after is None:
                 return False
             decision = self._rate.refused(trio.current_time(), retry_after)
+        self._refuse(decision, "messages", correlation_id)
+        return True
+
+    def spend_control_frame(self, kind: str) -> bool:
+        """A WebSocket ping or pong from the client (``kind``) spends one
+        message of the user's budget on this process (never the cluster's: no
+        round trip per control frame). False when over it: answered
+        RATE_LIMITED (the frame itself is not answered), and sustained
+        refusals close the connection with 1008, as for text frames."""
+        decision = self._rate.check(trio.current_time())
+        if decision is ALLOWED:
+            return True
+        self._refuse(decision, f"{kind} frames", None)
+        return False
+
+    def _refuse(self, decision: RateDecision, what: str, correlation_id: str | None) -> None:
         self._stats.rate_limited += 1
         wait_s = shown_wait_s(decision.retry_after_s)
         self.send_error(
             ProtocolError(
                 ErrorCode.RATE_LIMITED,
-                f"too many messages; retry in {wait_s:g} s",
+                f"too many {what}; retry in {wait_s:g} s",
                 correlation_id=correlation_id,
                 details={"retry_after_s": wait_s},
             )
@@ -247,7 +264,6 @@ class ConnectionContext:
                 logging.WARNING,
                 user=self._user_id,
                 connection=self.connection_id,
-                reason="message rate exceeded after repeated warnings",
+                reason=f"rate of {what} exceeded after repeated warnings",
             )
             self._connection.close(CloseCode.POLICY_VIOLATION, "message rate exceeded", drain=True)
-        return True

@@ -83,7 +83,7 @@ class Hub:
         self._auth = authenticator
         self._router = router
         self._backplane = services.backplane
-        self.stats = ServerStats()
+        self.stats: ServerStats = services.stats
         self._users: dict[str, UserHub] = {}
         self._nursery: trio.Nursery | None = None
         self._accepting = True

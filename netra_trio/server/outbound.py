@@ -18,7 +18,9 @@ Each write the writer has to wait for runs shielded under its own deadline
 closing), so cancellation never cuts a frame in half; a write that cannot
 finish by then raises :class:`WriterStalled` and the socket is given up.
 Every frame passes the user fence first: a frame addressed to another user is
-refused, logged and counted.
+refused, logged and counted. What passes is counted by type in the server's
+stats as it is handed to the socket (with each live agent event's time since
+its emission).
 """
 
 from __future__ import annotations
@@ -129,6 +131,10 @@ class Outbound:
         """What a flush left unsent, pending control frames and ``frames``, as
         the bytes of one write."""
         texts = [f.text for f in frames if self._fence(f)]
+        if len(texts) == len(frames):
+            self._stats.sent(frames)
+        else:
+            self._stats.sent([f for f in frames if frame_allowed(f.user_id, self._user_id)])
         if self.batch_mode and len(texts) > 1:
             texts = [encode_batch(texts)]
         data = self._ws.take_control() + text_frames(texts)

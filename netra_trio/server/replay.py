@@ -129,7 +129,8 @@ class Replay:
                     await target.wait_for_room(self._bounds.max_frames, self._bounds.max_bytes)
                     if not target.is_open:
                         break
-                    target.push((event_frame(self._user_id, event.frame, event.seq),))
+                    frame = event_frame(self._user_id, event.frame, event.seq, event.type)
+                    target.push((frame,))
                     cursor, replayed = event.seq, replayed + 1
         finally:
             target.push(self.release(after=cursor))

@@ -29,14 +29,19 @@ class OutboundFrame:
     priority: Priority
     coalesce_key: Hashable | None = None
     seq: int | None = None  # set on stored events
+    kind: str = ""  # the frame's type when known (stored events); else read from the text
+    emitted_at: float = 0.0  # a live agent event: when it was emitted (Unix time)
 
 
 _CRITICAL = Priority.CRITICAL  # per event: an enum member lookup costs ~100 ns
 
 
-def event_frame(user_id: str, text: str, seq: int) -> OutboundFrame:
-    """The frame of a stored agent event: CRITICAL, with its seq."""
-    return OutboundFrame(user_id, text, _CRITICAL, None, seq)
+def event_frame(
+    user_id: str, text: str, seq: int, kind: str = "", emitted_at: float = 0.0
+) -> OutboundFrame:
+    """The frame of a stored agent event: CRITICAL, with its seq (and, when it
+    is delivered live, the time it was emitted)."""
+    return OutboundFrame(user_id, text, _CRITICAL, None, seq, kind, emitted_at)
 
 
 class FrameScheduler:

@@ -19,6 +19,7 @@ from netra_trio.core.priority import QueueBounds
 from netra_trio.pipeline.event_log import EventLog
 from netra_trio.server.round_budget import RoundBudget
 from netra_trio.server.sessions import SessionService
+from netra_trio.server.stats import ServerStats
 from netra_trio.storage.base import Storage
 
 
@@ -37,6 +38,7 @@ class Services:
     coordinator: Coordinator = attrs.field(factory=LocalCoordinator)
     backplane: Backplane = attrs.field(factory=MemoryBackplane)
     llm: Any = None
+    stats: ServerStats = attrs.field(factory=ServerStats)  # the hub's, for metrics
     expiry: ExpiryPolicy = attrs.field(init=False)
     heartbeat: HeartbeatPolicy = attrs.field(init=False)
     queue_bounds: QueueBounds = attrs.field(init=False)

@@ -9,9 +9,11 @@ one ``send_all``: one task switch and one lock fewer per inbound message, one
 syscall for many outbound ones, and one task fewer per idle connection (see
 ``benchmarks/RESULTS.md``). The Python client keeps using trio-websocket.
 
-Control frames that the reader must answer (a pong for the client's ping) and
-the heartbeat's pings are queued here as bytes; the writer sends them ahead of
-its next data frames, so no two tasks ever write to the stream at once.
+The client's control frames (ping, pong) are returned to the reader like
+messages, so that they spend the connection's budget as text frames do: the
+reader decides whether a ping is answered (:meth:`answer`). Pongs owed and the
+heartbeat's pings are queued here as bytes; the writer sends them ahead of its
+next data frames, so no two tasks ever write to the stream at once.
 
 On a TCP socket the transport reads and writes the file descriptor itself and
 waits with ``trio.lowlevel.wait_readable`` / ``wait_writable`` only when the
@@ -90,6 +92,10 @@ async def send_quietly(stream: trio.abc.Stream, data: bytes) -> bool:
     return True
 
 
+ControlFrame = Ping | Pong
+"""A control frame from the peer, as :meth:`WebSocketTransport.receive` returns it."""
+
+
 class WebSocketTransport:
     """One open WebSocket. One task receives, one task sends."""
 
@@ -106,7 +112,6 @@ class WebSocketTransport:
         "_size",
         "_stream",
         "on_control",
-        "on_pong",
     )
 
     def __init__(self, stream: trio.abc.Stream, conn: Connection, max_message_bytes: int) -> None:
@@ -126,7 +131,6 @@ class WebSocketTransport:
         # character count (never more than its byte count) bounds it meanwhile.
         self._max_chars = max_message_bytes
         self.on_control: Callable[[], None] = _nothing
-        self.on_pong: Callable[[bytes], None] = _ignore
 
     @property
     def stream(self) -> trio.abc.Stream:
@@ -134,12 +138,12 @@ class WebSocketTransport:
 
     def reset_callbacks(self) -> None:
         self.on_control = _nothing
-        self.on_pong = _ignore
 
     # -- receiving (the reader task) ----------------------------------------------------
 
-    async def receive(self) -> str | bytes:
-        """The next whole message. Raises TransportClosed when the WebSocket ends."""
+    async def receive(self) -> str | bytes | ControlFrame:
+        """The next whole message, or control frame. Raises TransportClosed
+        when the WebSocket ends."""
         while True:
             events = self._events
             while events:
@@ -158,7 +162,7 @@ class WebSocketTransport:
             parsed.reverse()
             self._events = parsed
 
-    def _handle(self, event: Event) -> str | bytes | None:
+    def _handle(self, event: Event) -> str | bytes | ControlFrame | None:
         if isinstance(event, Message):
             data: str | bytes = event.data
             self._size += len(data)
@@ -174,16 +178,9 @@ class WebSocketTransport:
                 self._parts = []
             self._size = 0
             return data
-        if isinstance(event, Ping):
-            # Only the latest of the pings still unanswered gets its pong (RFC 6455
-            # 5.5.3): a peer that pings and never reads cannot make us buffer pongs.
-            # No pong once the peer's close is parsed (wsproto would refuse it).
-            if self._conn.state is ConnectionState.OPEN:
-                self._pong_reply = self._conn.send(event.response())
-                self.on_control()
-        elif isinstance(event, Pong):
-            self.on_pong(bytes(event.payload))
-        elif isinstance(event, CloseConnection):
+        if isinstance(event, Ping | Pong):
+            return event
+        if isinstance(event, CloseConnection):
             if self._conn.state is ConnectionState.OPEN:
                 # wsproto reports a frame it could not parse as a close with the
                 # code to answer (1002, 1007, 1009); the peer sent no close frame
@@ -193,6 +190,15 @@ class WebSocketTransport:
         return None
 
     # -- sending (the writer task, or the closing path once the writer is gone) ---------
+
+    def answer(self, ping: Ping) -> None:
+        """Owe the peer a pong for ``ping``. Only the latest of the pings still
+        unanswered gets its pong (RFC 6455 5.5.3): a peer that pings and never
+        reads cannot make us buffer pongs. No pong once the peer's close is
+        parsed (wsproto would refuse it)."""
+        if self._conn.state is ConnectionState.OPEN:
+            self._pong_reply = self._conn.send(ping.response())
+            self.on_control()
 
     def ping(self, payload: bytes) -> None:
         if self._conn.state is ConnectionState.OPEN:
@@ -288,8 +294,4 @@ class WebSocketTransport:
 
 
 def _nothing() -> None:
-    return None
-
-
-def _ignore(_payload: bytes) -> None:
     return None

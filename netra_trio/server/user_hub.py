@@ -169,7 +169,10 @@ class UserHub:
         connection (each frame made once, shared by all of them); the writers
         are not woken: :meth:`flush` follows."""
         user_id = self.user_id
-        frames = [event_frame(user_id, event.frame, event.seq) for event in events]
+        frames = [
+            event_frame(user_id, event.frame, event.seq, event.type, event.created_at)
+            for event in events
+        ]
         for connection in tuple(self._connections.values()):
             connection.queue_events(frames)
 

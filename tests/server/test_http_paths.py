@@ -68,7 +68,7 @@ async def test_metrics_count_closes_by_code_and_refusals_by_status(server: Serve
     answer = await exchange(server.metrics_port, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
     text = answer.partition(b"\r\n\r\n")[2].decode()
     assert 'netra_connections_closed_total{code="1000"} 1.0' in text
-    assert 'netra_handshakes_rejected_total{status="401"} 1.0' in text
+    assert 'netra_handshakes_rejected_total{code="UNAUTHORIZED",status="401"} 1.0' in text
 
 
 def test_a_server_needs_a_jwt_secret() -> None:

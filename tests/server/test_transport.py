@@ -70,12 +70,16 @@ async def test_a_frame_that_breaks_the_rfc_is_a_protocol_error_with_1002(frame: 
         assert (info.value.code, info.value.by_peer) == (1002, False)
 
 
-async def test_a_client_ping_is_answered_through_the_control_queue() -> None:
+async def test_a_client_ping_is_returned_and_answered_through_the_control_queue() -> None:
     async with connected() as (transport, peer):
         woken: list[bool] = []
         transport.on_control = lambda: woken.append(True)
         await peer.send(Ping(payload=b"abc"))
         await peer.send(TextMessage(data="after"))
+        ping = await transport.receive()
+        assert isinstance(ping, Ping) and ping.payload == b"abc"
+        assert transport.take_control() == b"" and woken == []  # not answered by itself
+        transport.answer(ping)
         assert await transport.receive() == "after"
         assert woken == [True]
         await transport.send(transport.take_control())
@@ -84,18 +88,17 @@ async def test_a_client_ping_is_answered_through_the_control_queue() -> None:
         assert isinstance(pong, Pong) and pong.payload == b"abc"
 
 
-async def test_a_pong_reaches_the_heartbeat_callback() -> None:
+async def test_a_pong_is_returned_to_the_reader() -> None:
     async with connected() as (transport, peer):
-        pongs: list[bytes] = []
-        transport.on_pong = pongs.append
         transport.ping(b"\x01\x02")
         await transport.send(transport.take_control())
         (ping,) = await peer.events()
         assert isinstance(ping, Ping)
         await peer.send(ping.response())
         await peer.send(TextMessage(data="next"))
+        pong = await transport.receive()
+        assert isinstance(pong, Pong) and pong.payload == b"\x01\x02"
         assert await transport.receive() == "next"
-        assert pongs == [b"\x01\x02"]
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])

@@ -85,6 +85,10 @@ async def test_a_ping_and_a_close_in_one_read_end_as_the_peers_close() -> None:
             peer.ws.send(Ping(payload=b"hi"))
             + peer.ws.send(CloseConnection(code=1000, reason="bye"))
         )
+        ping = await transport.receive()
+        assert isinstance(ping, Ping)
+        transport.answer(ping)  # the peer's close is parsed: no pong
+        assert transport.take_control() == b""
         try:
             await transport.receive()
         except TransportClosed as exc:
