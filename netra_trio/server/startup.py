@@ -70,6 +70,9 @@ async def running_services(
             config.database,
             busy_timeout_s=config.database_busy_timeout_s,
             retention=Retention(config.event_retention_count, config.event_retention_s),
+            # one process on its own: no other may serve the same file meanwhile
+            # (the processes of a cluster share it, and agree through Redis)
+            exclusive=config.redis_url is None,
         )
     except StorageError as exc:
         raise StartupError(str(exc)) from exc
@@ -84,7 +87,7 @@ async def running_services(
                 event_log = EventLog(storage.events, backplane)
                 await nursery.start(event_log.run)
                 coordinator = cluster.coordinator
-                if await _record_interrupted_runs(storage, event_log, coordinator):
+                if await _runs_at_start(storage, event_log, coordinator):
                     # alive on other nodes now; if a node just died, its leases
                     # lapse within 2 x heartbeat_interval_s: look once more after it
                     nursery.start_soon(
@@ -161,6 +164,15 @@ async def _record_interrupted_runs(
     if interrupted:
         log_event("runs_interrupted", count=len(interrupted))
     return len(interrupted) < len(running)
+
+
+async def _runs_at_start(storage: Storage, event_log: EventLog, coordinator: Coordinator) -> bool:
+    """:func:`_record_interrupted_runs`, where a failure of the database stops
+    the start with what is wrong."""
+    try:
+        return await _record_interrupted_runs(storage, event_log, coordinator)
+    except StorageError as exc:
+        raise StartupError(f"cannot read the database at start: {exc}") from exc
 
 
 async def _look_again(

@@ -29,7 +29,12 @@ from netra_trio.storage.records import (
 
 
 class StorageError(Exception):
-    """The database could not do what was asked (locked, full, corrupt...)."""
+    """The database could not do what was asked (locked, full, corrupt...).
+    ``reading``: what failed was a read (nothing was being written)."""
+
+    def __init__(self, message: str, *, reading: bool = False) -> None:
+        super().__init__(message)
+        self.reading = reading
 
 
 class DatabaseUnavailable(StorageError):

@@ -53,14 +53,14 @@ class PgRunStore:
             ).fetchone()
             return run_from_row(row) if row else None
 
-        return await self._connection.call(select, grouped=False)
+        return await self._connection.read(select)
 
     async def running_runs(self) -> list[RunRecord]:
         def select(conn: psycopg.Connection[Any]) -> list[RunRecord]:
             rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running'")
             return [run_from_row(row) for row in rows.fetchall()]
 
-        return await self._connection.call(select, grouped=False)
+        return await self._connection.read(select)
 
     async def interrupt_running_runs(self, *, keep: Collection[str] = ()) -> list[RunRecord]:
         def update(conn: psycopg.Connection[Any]) -> list[RunRecord]:
