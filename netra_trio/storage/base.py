@@ -89,6 +89,21 @@ class RunStore(Protocol):
         they were."""
         ...
 
+    async def ending_stored(self, run_id: str) -> bool:
+        """Whether the run's terminal event (``agent_completed`` or
+        ``agent_error``) is in the event log."""
+        ...
+
+    async def runs_without_ending(self, *, started_after: float = 0.0) -> list[RunRecord]:
+        """The runs recorded as ended in ``error`` or ``interrupted``, started
+        after ``started_after``, whose terminal event is not in the event log
+        (the store failed as they ended), oldest first. A run whose user's
+        events of its time may have left the log by retention is not one
+        (its ending may have been stored and dropped since). Runs recorded as
+        ``success`` or ``cancelled`` are recorded so only once their ending is
+        stored."""
+        ...
+
 
 class EventStore(Protocol):
     async def last_seqs(self, user_ids: Sequence[str]) -> dict[str, int]:
