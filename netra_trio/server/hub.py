@@ -130,7 +130,10 @@ class Hub:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started(nursery)
-            await trio.sleep_forever()
+            try:
+                await trio.sleep_forever()
+            finally:  # the hub is torn down: runs stop waiting for the store
+                self.services.stopping.set()
 
     def begin_shutdown(self) -> None:
         """Refuse new handshakes and close every connection with 1001 (after

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+import trio
 
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.backplane.base import Backplane
@@ -35,6 +36,9 @@ class Services:
     coordinator: Coordinator = attrs.field(factory=LocalCoordinator)
     backplane: Backplane = attrs.field(factory=MemoryBackplane)
     llm: Any = None
+    # set when the hub is torn down (after the shutdown grace): a run whose
+    # ending cannot be stored stops trying, and the next start gives it one
+    stopping: trio.Event = attrs.field(factory=trio.Event)
     expiry: ExpiryPolicy = attrs.field(init=False)
     heartbeat: HeartbeatPolicy = attrs.field(init=False)
     queue_bounds: QueueBounds = attrs.field(init=False)
