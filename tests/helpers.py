@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -188,6 +189,20 @@ class DatabaseWriteLock:
         if self._blocker.in_transaction:
             self._blocker.execute("ROLLBACK")
         self._blocker.close()
+
+
+def damage_root_page(path: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` in the file itself (every page
+    written back from the write-ahead log first)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (page_size,) = db.execute("PRAGMA page_size").fetchone()
+        query = "SELECT rootpage FROM sqlite_master WHERE name = ?"
+        (root,) = db.execute(query, (table,)).fetchone()
+    assert 1 < root < path.stat().st_size // page_size
+    with path.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xa5" * page_size)
 
 
 def logged_fields(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]]:

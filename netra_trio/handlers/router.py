@@ -32,6 +32,13 @@ def _cost(frame: dict[str, Any]) -> int:
     return 1
 
 
+def _storage_failure(*, unreachable: bool, reading: bool) -> str:
+    """What a client is told when the database failed its frame: a failed read
+    changed nothing; a failed write saved nothing."""
+    what = "the database is unavailable" if unreachable else "storage is unavailable"
+    return f"{what}; could not read the data asked for" if reading else f"{what}; nothing was saved"
+
+
 class Router:
     def __init__(self) -> None:
         self._handlers: dict[type[ClientMessage], Handler[Any]] = {}
@@ -98,9 +105,7 @@ class Router:
             ctx.send_error(
                 ProtocolError(
                     ErrorCode.UNAVAILABLE if unreachable else ErrorCode.INTERNAL,
-                    "the database is unavailable; nothing was saved"
-                    if unreachable
-                    else "storage is unavailable; nothing was saved",
+                    _storage_failure(unreachable=unreachable, reading=exc.reading),
                     correlation_id=correlation_id,
                 )
             )

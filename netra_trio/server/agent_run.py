@@ -3,14 +3,15 @@
 Every run emits ``agent_started`` first and exactly one terminal event last:
 ``agent_completed`` (success, or ``cancelled`` after ``stop_agent``) or
 ``agent_error`` (the agent's own code, ``AGENT_CRASHED``, ``TIMEOUT`` past
-``max_run_s``, ``INTERNAL`` when its events cannot be stored, or
-``INTERRUPTED`` when the hub is torn down under it). Each event is stored
-before it is sent, through the event log; the run's record says how it ended.
+``max_run_s``, ``INTERNAL`` when its events cannot be stored or the server
+fails it, or ``INTERRUPTED`` when the hub is torn down under it). Each event
+is stored before it is sent, through the event log. The run's work decides
+its :class:`Ending`; ``run_ending.py`` stores it (the terminal event, then the
+record), trying again until the store takes it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from typing import Any
@@ -24,11 +25,10 @@ from netra_trio.pipeline.event_log import EventSource
 from netra_trio.protocol.converter import CONVERTER
 from netra_trio.protocol.server_messages import AgentCompleted, AgentError, AgentStarted
 from netra_trio.server.emitter import RunEmitter
+from netra_trio.server.run_ending import Ending, failed, store_ending
 from netra_trio.server.services import Services
 from netra_trio.storage.base import StorageError
 from netra_trio.storage.records import RunRecord
-
-_TERMINAL_GRACE_S = 5.0
 
 
 @attrs.define
@@ -44,75 +44,81 @@ class ActiveRun:
 
 
 async def run_agent(run: ActiveRun, services: Services, user_id: str) -> None:
-    """The whole run, in ``run.scope``; it ends with its terminal event sent and
-    its record finished, however it ends."""
+    """The whole run; it returns (or, cancelled, raises) once its ending is
+    stored and sent (or the server stopped first: the next start ends it)."""
     source = EventSource(user_id, run.run_id, run.thread_id, run.correlation_id)
     emitter = RunEmitter(services.event_log.producer(source))
     started = time.perf_counter()
-    status, error_code = "error", None
-    involved: tuple[str, ...] = (run.agent_name,)
     log_event(
         "run_started", user=user_id, run=run.run_id, agent=run.agent_name, thread=run.thread_id
     )
     try:
-        with run.scope:
-            status, error_code, involved = await _work(run, emitter, started, services, user_id)
-        if run.scope.cancelled_caught:
-            status, error_code = await _cancelled(run, emitter, started)
+        ending = await _outcome(run, emitter, started, services, user_id)
     except trio.Cancelled:
-        status, error_code = "interrupted", "INTERRUPTED"
-        with trio.move_on_after(_TERMINAL_GRACE_S, shield=True):
-            await emitter.terminal(
-                AgentError(
-                    agent_name=run.agent_name,
-                    code="INTERRUPTED",
-                    message="the run was interrupted by the server",
-                )
-            )
-        raise
-    except StorageError as exc:
-        status, error_code = "error", "STORAGE"
-        log_event("run_storage_error", logging.ERROR, user=user_id, run=run.run_id, error=str(exc))
-        with trio.move_on_after(_TERMINAL_GRACE_S, shield=True):
-            with contextlib.suppress(StorageError):
-                await emitter.terminal(
-                    AgentError(
-                        agent_name=run.agent_name,
-                        code="INTERNAL",
-                        message="the run could not be stored",
-                    )
-                )
-    finally:
-        with trio.move_on_after(_TERMINAL_GRACE_S, shield=True):
-            try:
-                await services.storage.runs.finish_run(
-                    run.run_id, status, agents=involved, error_code=error_code
-                )
-            except StorageError as exc:
-                log_event(
-                    "run_storage_error",
-                    logging.ERROR,
-                    user=user_id,
-                    run=run.run_id,
-                    error=str(exc),
-                )
-        seconds = time.perf_counter() - started
-        services.stats.run_ended(status, seconds)
-        log_event(
-            "run_finished",
-            user=user_id,
-            run=run.run_id,
-            status=status,
-            code=error_code,
-            seconds=round(seconds, 3),
+        interrupted = failed(
+            run.agent_name,
+            "INTERRUPTED",
+            "the run was interrupted by the server",
+            status="interrupted",
         )
+        await _end(run, emitter, services, user_id, interrupted, started)
+        raise
+    await _end(run, emitter, services, user_id, ending, started)
+
+
+async def _end(
+    run: ActiveRun,
+    emitter: RunEmitter,
+    services: Services,
+    user_id: str,
+    ending: Ending,
+    started: float,
+) -> None:
+    await store_ending(
+        ending,
+        run_id=run.run_id,
+        user_id=user_id,
+        emitter=emitter,
+        runs=services.storage.runs,
+        stopping=services.stopping,
+    )
+    seconds = time.perf_counter() - started
+    services.stats.run_ended(ending.status, seconds)
+    log_event(
+        "run_finished",
+        user=user_id,
+        run=run.run_id,
+        status=ending.status,
+        code=ending.error_code,
+        seconds=round(seconds, 3),
+    )
+
+
+async def _outcome(
+    run: ActiveRun, emitter: RunEmitter, started: float, services: Services, user_id: str
+) -> Ending:
+    """How the run ended: its work, in ``run.scope`` (stopped or past its time
+    when that scope is cancelled), or a failure of the store or the server."""
+    try:
+        with run.scope:
+            return await _work(run, emitter, started, services, user_id)
+        return _stopped(run, started)  # (run.scope caught its cancellation)
+    except StorageError as exc:
+        log_event("run_storage_error", logging.ERROR, user=user_id, run=run.run_id, error=str(exc))
+        lost = AgentError(
+            agent_name=run.agent_name, code="INTERNAL", message="the run could not be stored"
+        )
+        return Ending(lost, "error", "STORAGE", (run.agent_name,))
+    except Exception:
+        log_event("run_failed", logging.ERROR, user=user_id, run=run.run_id, exc_info=True)
+        return failed(run.agent_name, "INTERNAL", "the server failed the run")
 
 
 async def _work(
     run: ActiveRun, emitter: RunEmitter, started: float, services: Services, user_id: str
-) -> tuple[str, str | None, tuple[str, ...]]:
-    """The run inside its scope: record, ``agent_started``, the agent, the
-    terminal event. Returns (status, error code, agents involved)."""
+) -> Ending:
+    """The run inside its scope: record, ``agent_started``, the agent, and
+    (on success) the thread's assistant message; returns the run's ending."""
     storage = services.storage
     await storage.runs.start_run(
         RunRecord(run.run_id, user_id, run.thread_id, run.agent_name, "running", time.time())
@@ -134,10 +140,7 @@ async def _work(
     try:
         outcome: AgentResult = await agent(ctx)
     except AgentFailure as failure:
-        await emitter.terminal(
-            AgentError(agent_name=run.agent_name, code=failure.code, message=failure.message)
-        )
-        return "error", failure.code, (run.agent_name,)
+        return failed(run.agent_name, failure.code, failure.message)
     except (StorageError, trio.Cancelled):
         raise
     except Exception as exc:
@@ -149,50 +152,32 @@ async def _work(
             agent=run.agent_name,
             exc_info=True,
         )
-        await emitter.terminal(
-            AgentError(
-                agent_name=run.agent_name,
-                code="AGENT_CRASHED",
-                message=f"the agent failed: {type(exc).__name__}",
-            )
-        )
-        return "error", "AGENT_CRASHED", (run.agent_name,)
+        return failed(run.agent_name, "AGENT_CRASHED", f"the agent failed: {type(exc).__name__}")
     involved = outcome.agents_involved or (run.agent_name,)
     await storage.threads.append_message(
         run.thread_id, "assistant", outcome.report, run_id=run.run_id
     )
-    await emitter.terminal(
-        AgentCompleted(
+    completed = AgentCompleted(
+        agent_name=run.agent_name,
+        status="success",
+        result=outcome.result,
+        agents_involved=list(involved),
+        orchestration_time_s=round(time.perf_counter() - started, 6),
+    )
+    return Ending(completed, "success", None, tuple(involved))
+
+
+def _stopped(run: ActiveRun, started: float) -> Ending:
+    """The run's scope was cancelled: by ``stop_agent``, or at ``max_run_s``."""
+    if run.stop_requested:
+        cancelled = AgentCompleted(
             agent_name=run.agent_name,
-            status="success",
-            result=outcome.result,
-            agents_involved=list(involved),
+            status="cancelled",
+            result=None,
             orchestration_time_s=round(time.perf_counter() - started, 6),
         )
-    )
-    return "success", None, involved
-
-
-async def _cancelled(run: ActiveRun, emitter: RunEmitter, started: float) -> tuple[str, str | None]:
-    with trio.move_on_after(_TERMINAL_GRACE_S, shield=True):
-        if run.stop_requested:
-            await emitter.terminal(
-                AgentCompleted(
-                    agent_name=run.agent_name,
-                    status="cancelled",
-                    result=None,
-                    orchestration_time_s=round(time.perf_counter() - started, 6),
-                )
-            )
-            return "cancelled", None
-        await emitter.terminal(
-            AgentError(
-                agent_name=run.agent_name,
-                code="TIMEOUT",
-                message="the run took longer than the server allows",
-            )
-        )
-    return "error", "TIMEOUT"
+        return Ending(cancelled, "cancelled", None, (run.agent_name,))
+    return failed(run.agent_name, "TIMEOUT", "the run took longer than the server allows")
 
 
 def _preview(value: Any, limit: int = 200) -> str:

@@ -44,12 +44,13 @@ class RunEmitter:
         await self._producer.put(kind, CONVERTER.unstructure(payload))
 
     async def terminal(self, payload: AgentCompleted | AgentError) -> None:
-        """The run's last event (once): stored and sent before this returns."""
+        """The run's last event (once): stored and sent before this returns.
+        StorageError when it could not be stored (then it may be tried again)."""
         if self.terminal_sent:
             return
-        self.terminal_sent = True
         kind, _ = SERVER_TYPES[type(payload)]
         await self._producer.put_and_wait(kind, CONVERTER.unstructure(payload))
+        self.terminal_sent = True
 
     async def thinking(self, agent_name: str, thought: str) -> None:
         step = self._steps.get(agent_name, 0) + 1

@@ -134,7 +134,10 @@ class Hub:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started(nursery)
-            await trio.sleep_forever()
+            try:
+                await trio.sleep_forever()
+            finally:  # the hub is torn down: runs stop waiting for the store
+                self.services.stopping.set()
 
     def begin_shutdown(self) -> None:
         """Refuse new handshakes and close every connection with 1001 (after
@@ -255,13 +258,13 @@ class Hub:
                 user_id, lease_id, self.config.max_connections_per_user
             )
             if attached_elsewhere is None:
-                user_hub.release()
+                user_hub.release_handshake()
                 return too_many_connections(self.config.max_connections_per_user)
         except ServiceUnavailable:
-            user_hub.release()
+            user_hub.release_handshake()
             return CLUSTER_UNAVAILABLE
         except BaseException:
-            user_hub.release()
+            user_hub.release_handshake()
             raise
         try:
             session_id, resumed = await self.services.sessions.open(
@@ -299,7 +302,7 @@ class Hub:
     def _give_back(self, user_hub: UserHub, lease_id: str) -> None:
         """A slot that no connection took: on this node and in the cluster."""
         self.services.coordinator.release_connection(user_hub.user_id, lease_id)
-        user_hub.release()
+        user_hub.release_handshake()
 
     async def _authenticate(self, arrival: Arrival) -> Admitted | Rejection:
         request = arrival.request

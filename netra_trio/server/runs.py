@@ -27,8 +27,6 @@ from netra_trio.server.agent_run import ActiveRun, run_agent
 from netra_trio.server.services import Services
 from netra_trio.storage.records import RunRecord
 
-_TERMINAL_GRACE_S = 5.0
-
 
 class RunSlot:
     """An admitted run that has not started; released on leaving its ``with``

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+import trio
 
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.auth import Authenticator
@@ -39,6 +40,9 @@ class Services:
     backplane: Backplane = attrs.field(factory=MemoryBackplane)
     llm: Any = None
     stats: ServerStats = attrs.field(factory=ServerStats)  # the hub's, for metrics
+    # set when the hub is torn down (after the shutdown grace): a run whose
+    # ending cannot be stored stops trying, and the next start gives it one
+    stopping: trio.Event = attrs.field(factory=trio.Event)
     expiry: ExpiryPolicy = attrs.field(init=False)
     heartbeat: HeartbeatPolicy = attrs.field(init=False)
     queue_bounds: QueueBounds = attrs.field(init=False)

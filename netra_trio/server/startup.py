@@ -1,7 +1,9 @@
 """The server's services, built and started in one place, and torn down in order.
 
 :func:`running_services` is what both the server (``app.py``) and the tests'
-harness start: it opens storage, records the runs a crash cut off, then starts
+harness start: it opens storage (a SQLite file locked to this process, unless
+it is one node of a cluster), gives the runs an earlier process left without
+an ending their terminal event, then starts
 
 - the event log (``pipeline/event_log.py``): its write and publish stages,
 - the backplane's receiving side, which hands committed events to the
@@ -11,7 +13,8 @@ harness start: it opens storage, records the runs a crash cut off, then starts
 - the hub (``hub.py``) in a nursery of its own,
 
 and yields a :class:`Runtime`. On the way out the hub's nursery ends first
-(runs record their interruption through the event log), then the services,
+(runs record their interruption through the event log; a run whose ending the
+store does not take by then is ended by the next start), then the services,
 then the backplane, then storage closes.
 """
 
@@ -38,9 +41,11 @@ from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
 from netra_trio.pipeline.deliverer import Deliverer
 from netra_trio.pipeline.event_log import EventLog, EventSource
+from netra_trio.protocol.converter import CONVERTER
 from netra_trio.server.cluster import open_cluster
 from netra_trio.server.hub import Hub
 from netra_trio.server.round_budget import RoundBudget
+from netra_trio.server.run_ending import late_ending
 from netra_trio.server.services import Services
 from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.base import Storage, StorageError
@@ -70,6 +75,9 @@ async def running_services(
             config.database,
             busy_timeout_s=config.database_busy_timeout_s,
             retention=Retention(config.event_retention_count, config.event_retention_s),
+            # one process on its own: no other may serve the same file meanwhile
+            # (the processes of a cluster share it, and agree through Redis)
+            exclusive=config.redis_url is None,
         )
     except StorageError as exc:
         raise StartupError(str(exc)) from exc
@@ -84,7 +92,8 @@ async def running_services(
                 event_log = EventLog(storage.events, backplane)
                 await nursery.start(event_log.run)
                 coordinator = cluster.coordinator
-                if await _record_interrupted_runs(storage, event_log, coordinator):
+                since = time.time() - config.event_retention_s  # (older ones left the log)
+                if await _runs_at_start(storage, event_log, coordinator, since=since):
                     # alive on other nodes now; if a node just died, its leases
                     # lapse within 2 x heartbeat_interval_s: look once more after it
                     nursery.start_soon(
@@ -93,6 +102,7 @@ async def running_services(
                         storage,
                         event_log,
                         coordinator,
+                        since,
                     )
                 sessions = SessionService(
                     storage.sessions,
@@ -134,42 +144,59 @@ async def running_services(
 
 
 async def _record_interrupted_runs(
-    storage: Storage, event_log: EventLog, coordinator: Coordinator
+    storage: Storage, event_log: EventLog, coordinator: Coordinator, *, since: float
 ) -> bool:
-    """Runs that were still running when their process died (no terminal event
-    was stored, and no node of the cluster holds them) get their
-    ``agent_error {code: INTERRUPTED}`` now, so a resuming client learns how
-    they ended. True when some running runs are alive on other nodes."""
+    """Runs left without an ending get it now, so that a resuming client
+    learns how they ended: runs still recorded as running that no node of the
+    cluster holds (their process died, or stopped before their ending could be
+    stored) are recorded as interrupted; then every run recorded as ended
+    without its terminal event in the log (its process could not store it)
+    gets one, ``agent_error`` (``INTERRUPTED``, or what the run failed with).
+    ``since``: older runs' events have left the log. True when some running
+    runs are alive on other nodes."""
     running = await storage.runs.running_runs()
-    if not running:
+    unended = await storage.runs.runs_without_ending(started_after=since)
+    if not running and not unended:
         return False
     try:
-        alive = await coordinator.live_runs({run.user_id for run in running})
+        alive = await coordinator.live_runs({run.user_id for run in running + unended})
     except ServiceUnavailable as exc:
         log_event("runs_not_checked", logging.WARNING, error=str(exc))
         return True  # not now: look again later
-    interrupted = await storage.runs.interrupt_running_runs(keep=alive)
-    for run in interrupted:
+    interrupted = await storage.runs.interrupt_running_runs(keep=alive) if running else []
+    if interrupted:
+        unended = await storage.runs.runs_without_ending(started_after=since)
+    ended = 0
+    for run in unended:
+        if run.run_id in alive:
+            continue
         producer = event_log.producer(EventSource(run.user_id, run.run_id, run.thread_id))
-        await producer.put_and_wait(
-            "agent_error",
-            {
-                "agent_name": run.agent,
-                "code": "INTERRUPTED",
-                "message": "the server stopped during the run",
-            },
-        )
+        await producer.put_and_wait("agent_error", CONVERTER.unstructure(late_ending(run)))
+        ended += 1
     if interrupted:
         log_event("runs_interrupted", count=len(interrupted))
+    if ended:
+        log_event("runs_ended_at_start", count=ended)
     return len(interrupted) < len(running)
 
 
+async def _runs_at_start(
+    storage: Storage, event_log: EventLog, coordinator: Coordinator, *, since: float
+) -> bool:
+    """:func:`_record_interrupted_runs`, where a failure of the database stops
+    the start with what is wrong."""
+    try:
+        return await _record_interrupted_runs(storage, event_log, coordinator, since=since)
+    except StorageError as exc:
+        raise StartupError(f"cannot use the database at start: {exc}") from exc
+
+
 async def _look_again(
-    after_s: float, storage: Storage, event_log: EventLog, coordinator: Coordinator
+    after_s: float, storage: Storage, event_log: EventLog, coordinator: Coordinator, since: float
 ) -> None:
     await trio.sleep(after_s)
     try:
-        await _record_interrupted_runs(storage, event_log, coordinator)
+        await _record_interrupted_runs(storage, event_log, coordinator, since=since)
     except StorageError as exc:
         log_event("runs_not_checked", logging.WARNING, error=str(exc))
 

@@ -8,8 +8,10 @@ cluster (frames for these connections, stop requests for runs here) through
 ``notice``.
 
 A UserHub lives while it holds at least one lease (an admitted handshake, a
-live connection, a run). Admission is synchronous, so concurrent handshakes
-of one user can never pass the connection limit. When the last lease goes,
+live connection, a run). The connection limit counts connections and
+handshakes in progress only: a run holds the hub open, never a connection
+slot. Admission is synchronous, so concurrent handshakes of one user can
+never pass the connection limit. When the last lease goes,
 the hub removes itself from the Hub's map in the same step and its nursery
 ends; an evicted hub is removed at once, and a new handshake gets a new hub.
 """
@@ -61,7 +63,8 @@ class UserHub:
         self.services = services
         self._config = config = services.config
         self._connections: dict[str, Connection] = {}
-        self._leases = 0
+        self._leases = 0  # handshakes admitted, connections, runs
+        self._handshakes = 0  # admitted, not yet a connection (or given back)
         self._nursery: trio.Nursery | None = None
         self._ready = trio.Event()
         self._empty = trio.Event()
@@ -84,15 +87,20 @@ class UserHub:
         return not self._evicted and not self._empty.is_set()
 
     def try_admit(self) -> Admission:
-        """Reserve a connection slot, or say why not. Synchronous on purpose."""
-        held = len(self._connections) + self._pending_handshakes()
+        """Reserve a connection slot for a handshake, or say why not.
+        Synchronous on purpose. The slot is the connection's once :meth:`serve`
+        starts it; otherwise :meth:`release_handshake` gives it back."""
+        held = len(self._connections) + self._handshakes
         decision = admit_connection(held, self._config.max_connections_per_user)
         if decision is Admission.ADMIT:
+            self._handshakes += 1
             self._leases += 1
         return decision
 
-    def _pending_handshakes(self) -> int:
-        return self._leases - len(self._connections)
+    def release_handshake(self) -> None:
+        """Give back the slot of an admitted handshake that opened no connection."""
+        self._handshakes -= 1
+        self.release()
 
     def release(self) -> None:
         self._leases -= 1
@@ -120,12 +128,12 @@ class UserHub:
         """Start an admitted connection in this hub's nursery and return; from
         then on the connection owns its socket.
 
-        Takes over the lease that ``try_admit`` reserved: the connection gives
+        Takes over the slot that ``try_admit`` reserved: the connection gives
         it back when it ends, or this method does if it never starts."""
         try:
             await self._ready.wait()
         except BaseException:
-            self.release()
+            self.release_handshake()
             raise
         if (
             self._nursery is None
@@ -133,8 +141,9 @@ class UserHub:
             or self._empty.is_set()
             or not self._hub.accepting  # shutdown began during the handshake
         ):
-            self.release()
+            self.release_handshake()
             raise HubClosed(self.user_id)
+        self._handshakes -= 1  # (its lease is the connection's now)
         self._connections[connection.connection_id] = connection
         self._nursery.start_soon(connection.run)
 

@@ -29,7 +29,12 @@ from netra_trio.storage.records import (
 
 
 class StorageError(Exception):
-    """The database could not do what was asked (locked, full, corrupt...)."""
+    """The database could not do what was asked (locked, full, corrupt...).
+    ``reading``: what failed was a read (nothing was being written)."""
+
+    def __init__(self, message: str, *, reading: bool = False) -> None:
+        super().__init__(message)
+        self.reading = reading
 
 
 class DatabaseUnavailable(StorageError):
@@ -82,6 +87,21 @@ class RunStore(Protocol):
         """Mark every run still ``running`` as ``interrupted`` (after a crash),
         except those in ``keep`` (alive on another process), and return them as
         they were."""
+        ...
+
+    async def ending_stored(self, run_id: str) -> bool:
+        """Whether the run's terminal event (``agent_completed`` or
+        ``agent_error``) is in the event log."""
+        ...
+
+    async def runs_without_ending(self, *, started_after: float = 0.0) -> list[RunRecord]:
+        """The runs recorded as ended in ``error`` or ``interrupted``, started
+        after ``started_after``, whose terminal event is not in the event log
+        (the store failed as they ended), oldest first. A run whose user's
+        events of its time may have left the log by retention is not one
+        (its ending may have been stored and dropped since). Runs recorded as
+        ``success`` or ``cancelled`` are recorded so only once their ending is
+        stored."""
         ...
 
 

@@ -34,10 +34,16 @@ def sqlite_path(database: str) -> str:
 
 
 async def open_storage(
-    database: str, *, busy_timeout_s: float = 5.0, retention: Retention | None = None
+    database: str,
+    *,
+    busy_timeout_s: float = 5.0,
+    retention: Retention | None = None,
+    exclusive: bool = False,
 ) -> Storage:
     """Open (creating and migrating) the storage ``database`` names; a
-    :class:`StorageError` that names it when it cannot."""
+    :class:`StorageError` that names it when it cannot. ``exclusive``: the
+    process is the database's only server (no cluster); a SQLite file that
+    another process holds is refused (a PostgreSQL database is not locked)."""
     if database_kind(database) == "postgresql":
         from netra_trio.storage.postgres import PostgresStorage
 
@@ -45,5 +51,8 @@ async def open_storage(
     from netra_trio.storage.sqlite import SqliteStorage
 
     return await SqliteStorage.open(
-        sqlite_path(database), busy_timeout_s=busy_timeout_s, retention=retention
+        sqlite_path(database),
+        busy_timeout_s=busy_timeout_s,
+        retention=retention,
+        exclusive=exclusive,
     )

@@ -1,6 +1,6 @@
 """The per-user connection limit across the cluster: atomic however the
-handshakes spread over nodes, and a node that dies frees its slots within
-2 x heartbeat_interval_s."""
+handshakes spread over nodes, a node that dies frees its slots within
+2 x heartbeat_interval_s, and runs in flight take no connection slot."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import trio
 from trio_websocket import ConnectionRejected
 
 from netra_trio.client import open_client
-from tests.cluster.support import FAST_LAPSE, node_args, node_processes
+from tests.cluster.support import FAST_LAPSE, cluster, node_args, node_processes
 from tests.databases import ServerDatabase
-from tests.helpers import serve_subprocess, token_for
+from tests.helpers import agents_with, serve_subprocess, token_for, waiting_agent
 
 
 class Held:
@@ -91,3 +91,30 @@ async def test_a_killed_node_frees_its_slots_within_two_heartbeat_intervals(
         assert trio.current_time() - killed_at <= 2 * 1 + 0.5
         last.leave.set()
         nursery.cancel_scope.cancel()
+
+
+async def test_runs_in_flight_take_no_connection_slot_in_the_cluster(
+    redis_url: str, database: ServerDatabase
+) -> None:
+    """Runs and connections are separate leases in Redis: a user with as many
+    runs in flight as allowed, and no connection, still opens as many
+    connections as allowed, on either node."""
+    gate = trio.Event()
+    agents = agents_with(supervisor=waiting_agent(gate))
+    async with (
+        cluster(redis_url, database, agents=agents, max_runs_per_user=5) as (a, b),
+        trio.open_nursery() as nursery,
+    ):
+        token = token_for("alice")
+        async with open_client(a.url, token) as starter:
+            for n in range(5):
+                await starter.send("agent_request", {"content": f"run {n}"})
+                await starter.receive_type("tool_executing")  # (the run waits in its tool)
+        held = [await attempt(nursery, (a.url, b.url)[n % 2], token) for n in range(5)]
+        assert [h.outcome for h in held] == ["open"] * 5
+        assert (await attempt(nursery, b.url, token)).outcome == 429
+        user_hub = a.hub.users["alice"]
+        assert len(user_hub.runs.active) == 5
+        gate.set()
+        for h in held:
+            h.leave.set()

@@ -1,4 +1,5 @@
-"""Per-user connection limit: the 6th gets 429, concurrent handshakes never overshoot it."""
+"""Per-user connection limit: the 6th gets 429, concurrent handshakes never
+overshoot it, and runs in flight take no connection slot."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.e2e.support import (
     rejection,
     wait_until_user_gone,
 )
-from tests.helpers import token_for
+from tests.helpers import agents_with, token_for, waiting_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -111,3 +112,32 @@ async def test_user_entry_removed_after_last_connection_closes(server: Server) -
         assert set(server.hub.users) == {"alice"}
     await wait_until_user_gone(server, "alice")
     assert server.hub.users == {}
+
+
+@pytest.mark.parametrize("runs", [3, 5])
+async def test_runs_in_flight_take_no_connection_slot(
+    make_server: ServerFactory, runs: int
+) -> None:
+    """The limit counts connections and handshakes in progress: a user whose
+    runs go on after their connection closed reconnects up to the limit."""
+    gate = trio.Event()
+    server = await make_server(
+        agents=agents_with(supervisor=waiting_agent(gate)), max_runs_per_user=runs
+    )
+    async with connect(server, "alice") as starter:
+        for n in range(runs):
+            await starter.send("agent_request", {"content": f"run {n}"})
+            await starter.receive_type("tool_executing")  # (the run waits in its tool)
+    user_hub = server.hub.users["alice"]
+    await eventually(lambda: user_hub.connections == (), "alice's connection gone")
+    assert len(user_hub.runs.active) == runs
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(connect(server, "alice")) for _ in range(5)]
+        rejected = await rejection(server.url, headers=bearer(token_for("alice")))
+        error_body(rejected, 429, "TOO_MANY_CONNECTIONS")
+        for client in clients:
+            await assert_alive(client)
+        gate.set()
+        for _ in range(runs):  # the runs end, on the connections open now
+            await clients[0].receive_type("agent_completed")
+    await wait_until_user_gone(server, "alice")

@@ -9,11 +9,13 @@ timeout is short, so every write of the server fails until it lets go.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import trio
 import trio.testing
@@ -205,12 +207,22 @@ async def test_a_run_whose_events_cannot_be_stored_ends_is_recorded_and_the_conn
         assert run_id not in {e.run_id for e in stored[3:]}
 
 
-async def test_a_run_whose_end_cannot_be_stored_frees_its_thread_and_is_interrupted_at_restart(
-    tmp_path: Path, netra_logs: pytest.LogCaptureFixture
+async def _stored_endings(server: Server, user: str, run_id: str) -> list[dict[str, Any]]:
+    """The terminal events of ``run_id`` in the user's stored log, as frames."""
+    stored = await server.hub.services.storage.events.events_after(user, 0)
+    return [
+        orjson.loads(e.frame)
+        for e in stored
+        if e.run_id == run_id and e.type in ("agent_completed", "agent_error")
+    ]
+
+
+async def test_a_run_whose_end_cannot_be_stored_ends_once_the_store_is_back(
+    tmp_path: Path, netra_logs: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
 ) -> None:
-    """Storage fails as the run ends: neither its terminal event nor its record
-    can be written. The run still leaves the hub (its thread takes a new run);
-    the next start records it as interrupted, and a resuming client learns it."""
+    """Storage fails as the run ends, for longer than any grace (30 s): the
+    run's ending is tried again until the store takes it, then sent, once.
+    Meanwhile the run holds its thread."""
     database = tmp_path / "netra.db"
     gate = trio.Event()
     agents = agents_with(quitter=giving_up_agent(gate))
@@ -220,33 +232,80 @@ async def test_a_run_whose_end_cannot_be_stored_frees_its_thread_and_is_interrup
         async with open_client(server.url, token_for("alice")) as client:
             await client.send("start_agent", {"agent": "quitter", "input": "go"})
             started = await client.receive_type("agent_started")
-            thinking = await client.receive_type("agent_thinking")
+            await client.receive_type("agent_thinking")
             run_id, thread_id = started["run_id"], started["thread_id"]
-            user_hub = server.hub.users.get("alice")
-            assert user_hub is not None
             with DatabaseWriteLock(database):
                 gate.set()
-                # the terminal event's write failed, then the record's
-                await wait_logged(netra_logs, "run_storage_error", count=2)
-                assert user_hub.runs.active == ()
-            record = await server.hub.services.storage.runs.get_run(run_id)
-            assert record is not None and record.status == "running"
-            assert [f["run"] for f in logged_fields(netra_logs, "run_storage_error")] == [
-                run_id
-            ] * 2
-            assert await frames_until_pong(client) == []  # nothing unstored was sent
+                await wait_logged(netra_logs, "event_log_error")  # its ending's first attempt
+                await trio.sleep(30)  # (virtual seconds: it keeps trying meanwhile)
+                assert await frames_until_pong(client) == []  # nothing unstored was sent
+                busy = await client.request(
+                    "start_agent", {"agent": "triage", "input": "gpt-4o"}, thread_id=thread_id
+                )
+                assert busy["payload"]["code"] == "AGENT_BUSY"  # the run is not over yet
+                record = await server.hub.services.storage.runs.get_run(run_id)
+                assert record is not None and record.status == "running"
+            ended = await client.receive_type("agent_error")
+            assert (ended["run_id"], ended["payload"]["code"]) == (run_id, "GIVING_UP")
+            (not_stored,) = logged_fields(netra_logs, "run_ending_not_stored")
+            assert not_stored["run"] == run_id
+            record = await run_record(server, run_id)
+            assert (record.status, record.error_code) == ("error", "GIVING_UP")
+            assert [e["seq"] for e in await _stored_endings(server, "alice", run_id)] == [
+                ended["seq"]
+            ]
+            (stored,) = await wait_logged(netra_logs, "run_ending_stored")
+            assert stored["run"] == run_id and stored["tries"] > 2
             await client.send(
                 "start_agent", {"agent": "triage", "input": "gpt-4o"}, thread_id=thread_id
             )
             assert (await client.receive_type("agent_completed"))["thread_id"] == thread_id
         server.request_shutdown()
+    async with trio.open_nursery() as nursery:  # the next start has nothing to end
+        server = await start_server(nursery, agents=agents, **options)
+        assert logged_fields(netra_logs, "runs_interrupted") == []
+        assert logged_fields(netra_logs, "runs_ended_at_start") == []
+        assert len(await _stored_endings(server, "alice", run_id)) == 1
+        server.request_shutdown()
+
+
+async def test_a_run_whose_end_is_not_stored_by_the_stop_is_ended_by_the_next_start(
+    tmp_path: Path, netra_logs: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The server stops while a run's ending waits for the store: the stop
+    is not held up past its grace; the run stays recorded as running and the
+    next start records it as interrupted and stores its one ending."""
+    database = tmp_path / "netra.db"
+    gate = trio.Event()
+    agents = agents_with(quitter=giving_up_agent(gate))
+    options: dict[str, Any] = {
+        "database": str(database),
+        "database_busy_timeout_s": 0.05,
+        "shutdown_grace_s": 1.0,
+    }
+    with contextlib.ExitStack() as locked:
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, agents=agents, **options)
+            async with open_client(server.url, token_for("alice")) as client:
+                await client.send("start_agent", {"agent": "quitter", "input": "go"})
+                started = await client.receive_type("agent_started")
+                thinking = await client.receive_type("agent_thinking")
+                locked.enter_context(DatabaseWriteLock(database))
+                gate.set()
+                await wait_logged(netra_logs, "run_ending_not_stored")
+                stopping_at = trio.current_time()
+                server.request_shutdown()
+        # stopped within its grace and the ending's last attempt, the file still locked
+        assert trio.current_time() - stopping_at < 1.0 + 5.0 + 1.0
+        (left,) = logged_fields(netra_logs, "run_ending_left_to_restart")
+        assert left["run"] == started["run_id"]
+    run_id, thread_id = started["run_id"], started["thread_id"]
     async with trio.open_nursery() as nursery:
         server = await start_server(nursery, agents=agents, **options)
         record = await server.hub.services.storage.runs.get_run(run_id)
         assert record is not None
         assert record.status == "interrupted" and record.ended_at is not None
-        (interrupted,) = logged_fields(netra_logs, "runs_interrupted")
-        assert interrupted == {"count": 1}
+        assert logged_fields(netra_logs, "runs_interrupted") == [{"count": 1}]
         async with open_client(server.url, token_for("alice")) as client:
             await client.send("resume", {"last_seq": thinking["seq"]})
             replayed: list[dict[str, Any]] = []
@@ -258,5 +317,8 @@ async def test_a_run_whose_end_cannot_be_stored_frees_its_thread_and_is_interrup
             ("agent_error", "INTERRUPTED")
         ]
         assert ended[0]["thread_id"] == thread_id
-        assert replayed[-1] is ended[0]  # stored after everything the run's thread had
+        server.request_shutdown()
+    async with trio.open_nursery() as nursery:  # once only
+        server = await start_server(nursery, agents=agents, **options)
+        assert len(await _stored_endings(server, "alice", run_id)) == 1
         server.request_shutdown()

@@ -30,6 +30,7 @@ async def check_storage(storage: Storage) -> None:
     await check_run_store(storage.runs, storage.threads)
     await check_event_store(storage.events)
     await check_session_store(storage.sessions)
+    await check_run_endings(storage)
 
 
 # -- threads and messages ---------------------------------------------------------------
@@ -162,6 +163,58 @@ async def check_run_store(runs: RunStore, threads: ThreadStore) -> None:
     assert await runs.running_runs() == [fourth]
     assert await runs.interrupt_running_runs() == [fourth]
     assert await runs.interrupt_running_runs() == []
+
+
+async def check_run_endings(storage: Storage) -> None:
+    """Which runs have their terminal event in the event log, and which ended
+    without it (the users here have no other runs in the storage)."""
+    runs, events = storage.runs, storage.events
+    thread = await storage.threads.create_thread("erin", "endings")
+    now = time.time()
+    seqs = await events.last_seqs(["erin", "frank"])
+
+    async def run(run_id: str, user: str, started_at: float, *kinds: str) -> RunRecord:
+        record = RunRecord(run_id, user, thread.thread_id, "supervisor", "running", started_at)
+        await runs.start_run(record)
+        for kind in kinds:
+            seqs[user] += 1
+            await events.append([_event(user, seqs[user], kind, run_id)])
+        return record
+
+    def mine(found: list[RunRecord]) -> list[str]:
+        return [r.run_id for r in found if r.user_id in seqs]
+
+    await run("re-running", "erin", now - 60, "agent_started")  # still running
+    # ended in error, its ending not stored (its store failed)
+    await run("re-lost", "erin", now - 50, "agent_started", "agent_thinking")
+    await runs.finish_run("re-lost", "error", error_code="STORAGE")
+    # ended with its ending stored: as an error, and as a success
+    await run("re-failed", "erin", now - 40, "agent_started", "agent_error")
+    await runs.finish_run("re-failed", "error", error_code="AGENT_CRASHED")
+    await run("re-done", "frank", now - 30, "agent_started", "agent_completed")
+    await runs.finish_run("re-done", "success")
+    # cut off by a crash before any of its events was stored, and interrupted at the next start
+    cut_off = await run("re-cut", "frank", now - 20)
+    assert await runs.interrupt_running_runs(keep={"re-running"}) == [cut_off]
+    # long ago
+    await run("re-old", "frank", now - 10_000, "agent_started")
+    await runs.finish_run("re-old", "error", error_code="STORAGE")
+
+    assert await runs.ending_stored("re-failed") and await runs.ending_stored("re-done")
+    for run_id in ("re-lost", "re-running", "re-cut", "re-unknown"):  # (agent_thinking is not one)
+        assert not await runs.ending_stored(run_id)
+    without = await runs.runs_without_ending()
+    assert mine(without) == ["re-old", "re-lost", "re-cut"]  # oldest first
+    lost = next(r for r in without if r.run_id == "re-lost")
+    assert (lost.status, lost.error_code, lost.user_id) == ("error", "STORAGE", "erin")
+    assert mine(await runs.runs_without_ending(started_after=now - 100)) == ["re-lost", "re-cut"]
+    assert mine(await runs.runs_without_ending(started_after=now)) == []
+
+    # its ending stored now (the next start does it): it is no longer one
+    seqs["erin"] += 1
+    await events.append([_event("erin", seqs["erin"], "agent_error", "re-lost")])
+    assert await runs.ending_stored("re-lost")
+    assert mine(await runs.runs_without_ending()) == ["re-old", "re-cut"]
 
 
 # -- the event log ------------------------------------------------------------------------

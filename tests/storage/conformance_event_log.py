@@ -19,7 +19,7 @@ import trio
 
 from netra_trio.storage.age_pruning import INTERVAL_S, PASS_ROWS
 from netra_trio.storage.base import EventStore, SeqConflict, Storage
-from netra_trio.storage.records import ReplayWindow, Retention, StoredEvent
+from netra_trio.storage.records import ReplayWindow, Retention, RunRecord, StoredEvent
 
 # Opens another storage on the test's database, with this retention.
 OpenStorage = Callable[[Retention], Awaitable[Storage]]
@@ -321,3 +321,43 @@ async def check_concurrent_writers(
     finally:
         for storage in storages:
             await storage.close()
+
+
+async def check_run_endings_past_retention(open_storage: OpenStorage) -> None:
+    """A run whose user's events of its time may have left the log is not
+    counted as one without an ending (its ending may have been stored, then
+    dropped); one whose time is still in the log is."""
+    storage = await open_storage(Retention(max_events=3, max_age_s=3600))
+    try:
+        runs, events = storage.runs, storage.events
+        thread = await storage.threads.create_thread("gina", "endings")
+
+        async def ended(run_id: str, started_at: float) -> None:
+            record = RunRecord(run_id, "gina", thread.thread_id, "triage", "running", started_at)
+            await runs.start_run(record)
+            await runs.finish_run(run_id, "error", error_code="STORAGE")
+
+        def event(seq: int, kind: str, run_id: str, created_at: float) -> StoredEvent:
+            return StoredEvent("gina", seq, kind, run_id, "t", "{}", created_at)
+
+        now = time.time()
+        # ended with its ending stored, which retention then dropped
+        await ended("rg-dropped", now - 100)
+        dropped = [
+            event(1, "agent_started", "rg-dropped", now - 99),
+            event(2, "agent_error", "rg-dropped", now - 98),
+        ]
+        await events.append(dropped)
+        # then a run whose events stay (the oldest kept one is older than its start)
+        await events.append([event(seq, "agent_thinking", "rg-busy", now - 60) for seq in (3, 4)])
+        await ended("rg-lost", now - 50)
+        await events.append([event(5, "agent_started", "rg-lost", now - 49)])
+        assert await _seqs(events, "gina") == [3, 4, 5]
+        assert not await runs.ending_stored("rg-dropped")
+        assert [r.run_id for r in await runs.runs_without_ending()] == ["rg-lost"]
+
+        # more events: those of rg-lost's time leave the log too
+        await events.append([event(seq, "agent_thinking", "rg-next", now) for seq in (6, 7, 8)])
+        assert await runs.runs_without_ending() == []
+    finally:
+        await storage.close()

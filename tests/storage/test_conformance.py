@@ -11,6 +11,7 @@ from netra_trio.storage.records import Retention
 from tests.databases import ServerDatabase
 from tests.storage.conformance import (
     check_event_store,
+    check_run_endings,
     check_run_store,
     check_session_store,
     check_storage,
@@ -22,6 +23,7 @@ from tests.storage.conformance_event_log import (
     check_dropped_seqs_stay_taken,
     check_retention_by_age,
     check_retention_by_count,
+    check_run_endings_past_retention,
 )
 
 
@@ -38,7 +40,7 @@ async def test_the_backend_conforms(storage: Storage) -> None:
     await check_storage(storage)
 
 
-@pytest.mark.parametrize("store", ["threads", "runs", "events", "sessions"])
+@pytest.mark.parametrize("store", ["threads", "runs", "events", "sessions", "endings"])
 async def test_each_store_conforms_on_a_database_of_its_own(storage: Storage, store: str) -> None:
     if store == "threads":
         await check_thread_store(storage.threads)
@@ -46,6 +48,8 @@ async def test_each_store_conforms_on_a_database_of_its_own(storage: Storage, st
         await check_run_store(storage.runs, storage.threads)
     elif store == "events":
         await check_event_store(storage.events)
+    elif store == "endings":
+        await check_run_endings(storage)
     else:
         await check_session_store(storage.sessions)
 
@@ -56,6 +60,10 @@ async def test_retention_by_count_conforms(database: ServerDatabase) -> None:
 
 async def test_retention_by_age_conforms(database: ServerDatabase) -> None:
     await check_retention_by_age(_opener(database))
+
+
+async def test_run_endings_past_retention_conform(database: ServerDatabase) -> None:
+    await check_run_endings_past_retention(_opener(database))
 
 
 async def test_dropped_seqs_stay_taken(database: ServerDatabase) -> None:

@@ -151,6 +151,15 @@ class PgConnection:
                 raise StorageError("storage is closed") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def read(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """A read, on its own (not in a group's transaction); its failure is a
+        StorageError marked ``reading``."""
+        try:
+            return await self.call(fn, grouped=False)
+        except StorageError as exc:
+            exc.reading = True
+            raise
+
     def _connection(self) -> psycopg.Connection[Any]:
         """The connection, made again when it was lost (on the worker thread)."""
         conn = self._conn

@@ -76,7 +76,7 @@ class PgEventStore:
             ).fetchall()
             return {**dict.fromkeys(users, 0), **dict(rows)}
 
-        return await self._writer.call(select, grouped=False)
+        return await self._writer.read(select)
 
     async def append(self, events: Sequence[StoredEvent]) -> None:
         if not events:
@@ -133,7 +133,7 @@ class PgEventStore:
             ).fetchall()
             return [StoredEvent(*row) for row in rows]
 
-        return await self._reader.call(select, grouped=False)
+        return await self._reader.read(select)
 
     async def replay_window(self, user_id: str) -> ReplayWindow:
         def select(conn: psycopg.Connection[Any]) -> ReplayWindow:
@@ -142,4 +142,4 @@ class PgEventStore:
             ).fetchone()
             return ReplayWindow(int(row[0]), int(row[1])) if row else ReplayWindow(0, 0)
 
-        return await self._reader.call(select, grouped=False)
+        return await self._reader.read(select)

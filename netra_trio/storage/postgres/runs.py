@@ -18,6 +18,29 @@ from netra_trio.storage.rows import (
     run_row,
 )
 
+# A run's terminal event (through the partial index events_ending).
+_ENDING = (
+    "SELECT 1 FROM events WHERE run_id = %s AND type IN ('agent_completed', 'agent_error') LIMIT 1"
+)
+
+# Runs recorded as ended in error without their terminal event, while the
+# user's events of their time are still in the log: nothing of the user ever
+# left by retention, or an event older than the run is still there (retention
+# drops a user's oldest events first).
+_WITHOUT_ENDING = f"""
+SELECT {RUN_COLUMNS} FROM runs AS r
+WHERE r.status IN ('error', 'interrupted') AND r.started_at > %s
+  AND NOT EXISTS (
+      SELECT 1 FROM events AS e
+      WHERE e.run_id = r.run_id AND e.type IN ('agent_completed', 'agent_error'))
+  AND (
+      NOT EXISTS (SELECT 1 FROM user_seq AS u WHERE u.user_id = r.user_id AND u.pruned_through > 0)
+      OR coalesce((
+          SELECT e.created_at <= r.started_at FROM events AS e
+          WHERE e.user_id = r.user_id ORDER BY e.seq LIMIT 1), false))
+ORDER BY r.started_at
+"""
+
 
 class PgRunStore:
     def __init__(self, connection: PgConnection) -> None:
@@ -53,14 +76,14 @@ class PgRunStore:
             ).fetchone()
             return run_from_row(row) if row else None
 
-        return await self._connection.call(select, grouped=False)
+        return await self._connection.read(select)
 
     async def running_runs(self) -> list[RunRecord]:
         def select(conn: psycopg.Connection[Any]) -> list[RunRecord]:
             rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running'")
             return [run_from_row(row) for row in rows.fetchall()]
 
-        return await self._connection.call(select, grouped=False)
+        return await self._connection.read(select)
 
     async def interrupt_running_runs(self, *, keep: Collection[str] = ()) -> list[RunRecord]:
         def update(conn: psycopg.Connection[Any]) -> list[RunRecord]:
@@ -78,3 +101,16 @@ class PgRunStore:
             return runs
 
         return await self._connection.call(update)
+
+    async def ending_stored(self, run_id: str) -> bool:
+        def select(conn: psycopg.Connection[Any]) -> bool:
+            return conn.execute(_ENDING, (run_id,)).fetchone() is not None
+
+        return await self._connection.read(select)
+
+    async def runs_without_ending(self, *, started_after: float = 0.0) -> list[RunRecord]:
+        def select(conn: psycopg.Connection[Any]) -> list[RunRecord]:
+            rows = conn.execute(_WITHOUT_ENDING, (started_after,)).fetchall()
+            return [run_from_row(row) for row in rows]
+
+        return await self._connection.read(select)

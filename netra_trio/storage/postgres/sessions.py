@@ -37,7 +37,7 @@ class PgSessionStore:
             found = row.fetchone()
             return SessionRecord(*found) if found else None
 
-        return await self._connection.call(select, grouped=False)
+        return await self._connection.read(select)
 
     async def user_sessions(self, user_id: str) -> list[SessionRecord]:
         return await self._select(" WHERE user_id = %s ORDER BY last_active, session_id", user_id)
@@ -50,7 +50,7 @@ class PgSessionStore:
             rows = conn.execute(_SESSION_COLUMNS + where, (value,)).fetchall()
             return [SessionRecord(*row) for row in rows]
 
-        return await self._connection.call(select, grouped=False)
+        return await self._connection.read(select)
 
     async def touch_sessions(self, session_ids: Sequence[str], last_active: float) -> None:
         def update(conn: psycopg.Connection[Any]) -> None:
@@ -78,4 +78,4 @@ class PgSessionStore:
             ).fetchone()
             return float(row[0]) if row and row[0] is not None else None
 
-        return await self._connection.call(select, grouped=False)
+        return await self._connection.read(select)

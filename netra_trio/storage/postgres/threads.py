@@ -48,7 +48,7 @@ class PgThreadStore:
             row = conn.execute(_THREAD_COLUMNS + " WHERE thread_id = %s", (thread_id,)).fetchone()
             return ThreadRecord(*row) if row else None
 
-        return await self._connection.call(select, grouped=False)
+        return await self._connection.read(select)
 
     async def list_threads(self, user_id: str, *, limit: int = 100) -> list[ThreadRecord]:
         def select(conn: psycopg.Connection[Any]) -> list[ThreadRecord]:
@@ -59,7 +59,7 @@ class PgThreadStore:
             ).fetchall()
             return [ThreadRecord(*row) for row in rows]
 
-        return await self._connection.call(select, grouped=False)
+        return await self._connection.read(select)
 
     async def append_message(
         self,
@@ -95,7 +95,7 @@ class PgThreadStore:
             ).fetchall()
             return [MessageRecord(*row) for row in rows]
 
-        return await self._connection.call(select, grouped=False)
+        return await self._connection.read(select)
 
 
 def _insert_message(conn: psycopg.Connection[Any], message: MessageRecord) -> None:

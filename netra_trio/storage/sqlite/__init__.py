@@ -1,8 +1,9 @@
 """SQLite storage: the embedded default, one file in WAL mode.
 
-:meth:`SqliteStorage.open` opens (creating and migrating) the file and gives
-the four stores, which share one connection and its worker thread
-(``database.py``).
+:meth:`SqliteStorage.open` opens (checking, creating and migrating) the file
+and gives the four stores, which share one connection and its worker thread
+(``database.py``). :meth:`SqliteStorage.ping` fails also when the file was
+deleted or replaced under the server.
 """
 
 from __future__ import annotations
@@ -27,19 +28,30 @@ class SqliteStorage:
 
     @classmethod
     async def open(
-        cls, path: str | Path, *, busy_timeout_s: float = 5.0, retention: Retention | None = None
+        cls,
+        path: str | Path,
+        *,
+        busy_timeout_s: float = 5.0,
+        retention: Retention | None = None,
+        exclusive: bool = False,
     ) -> SqliteStorage:
+        """``exclusive``: this process is the file's only server (no cluster):
+        refuse a file another process holds, and hold it until closed."""
         retention = retention or Retention()
         database = await Database.open(
-            path, busy_timeout_s=busy_timeout_s, setup=SqliteEventStore.setup(retention)
+            path,
+            busy_timeout_s=busy_timeout_s,
+            setup=SqliteEventStore.setup(retention),
+            exclusive=exclusive,
         )
         return cls(database, retention)
 
     async def ping(self) -> None:
-        def select_one() -> None:
+        def check() -> None:
+            self.database.check_file()
             self.database.connection.execute("SELECT 1").fetchone()
 
-        await self.database.read(select_one)
+        await self.database.read(check)
 
     async def close(self) -> None:
         await self.database.close()

@@ -163,6 +163,15 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE user_seq SET last_seq = NEW.seq WHERE uid = NEW.uid;
     END;
     """,
+    # 7: a run's ending found by its run id (an index of the terminal events
+    # only: one entry per run, nothing for the other events), and the runs that
+    # ended in error found by when they started: at start, the runs recorded as
+    # ended whose ending could not be stored are looked for through these.
+    """
+    CREATE INDEX events_ending ON events (run_id)
+        WHERE type IN ('agent_completed', 'agent_error');
+    CREATE INDEX runs_failed ON runs (started_at) WHERE status IN ('error', 'interrupted');
+    """,
 )
 
 

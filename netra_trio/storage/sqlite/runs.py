@@ -17,6 +17,28 @@ from netra_trio.storage.sqlite.database import Database
 
 _RUN_COLUMNS = f"SELECT {RUN_COLUMNS} FROM runs"
 
+# A run's terminal event (through the partial index events_ending).
+_ENDING = "SELECT 1 FROM events WHERE run_id = ? AND type IN ('agent_completed', 'agent_error')"
+
+# Runs recorded as ended in error without their terminal event, while the
+# user's events of their time are still in the log: nothing of the user ever
+# left by retention, or an event older than the run is still there (retention
+# drops a user's oldest events first).
+_WITHOUT_ENDING = f"""
+SELECT {RUN_COLUMNS} FROM runs AS r
+WHERE r.status IN ('error', 'interrupted') AND r.started_at > ?
+  AND NOT EXISTS (
+      SELECT 1 FROM events AS e
+      WHERE e.run_id = r.run_id AND e.type IN ('agent_completed', 'agent_error'))
+  AND (
+      NOT EXISTS (SELECT 1 FROM user_seq AS u WHERE u.user_id = r.user_id AND u.pruned_through > 0)
+      OR coalesce((
+          SELECT e.created_at <= r.started_at FROM events AS e
+          WHERE e.uid = (SELECT u.uid FROM user_seq AS u WHERE u.user_id = r.user_id)
+          ORDER BY e.seq LIMIT 1), 0))
+ORDER BY r.started_at
+"""
+
 
 class SqliteRunStore:
     def __init__(self, database: Database) -> None:
@@ -77,3 +99,16 @@ class SqliteRunStore:
             return runs
 
         return await self._database.call(update)
+
+    async def ending_stored(self, run_id: str) -> bool:
+        def select() -> bool:
+            return self._database.connection.execute(_ENDING, (run_id,)).fetchone() is not None
+
+        return await self._database.read(select)
+
+    async def runs_without_ending(self, *, started_after: float = 0.0) -> list[RunRecord]:
+        def select() -> list[RunRecord]:
+            rows = self._database.connection.execute(_WITHOUT_ENDING, (started_after,))
+            return [run_from_row(row) for row in rows]
+
+        return await self._database.read(select)
