@@ -150,19 +150,20 @@ def _startup_error(exc: BaseException) -> StartupError | None:
 
 async def _serve(config: Config, agents: AgentRegistry | None, worker: bool) -> int:
     limit = raise_open_files_limit()
-    log_event(
-        "open_files_limit",
-        logging.WARNING if limit.error else logging.INFO,
-        soft=limit.soft,
-        hard=limit.hard,
-        raised_from=limit.raised_from,
-        error=limit.error,
-    )
     server = Server(config, agents=agents, reuse_port=worker)
     stops = stopped_by_parent(server.request_shutdown) if worker else contextlib.nullcontext()
     async with stops, trio.open_nursery() as nursery:
         await nursery.start(
             lambda task_status: server.run(handle_signals=not worker, task_status=task_status)
+        )
+        # said once serving, so that a start that fails says only why
+        log_event(
+            "open_files_limit",
+            logging.WARNING if limit.error else logging.INFO,
+            soft=limit.soft,
+            hard=limit.hard,
+            raised_from=limit.raised_from,
+            error=limit.error,
         )
         tune_gc()
         print(f"netra-trio listening on {server.url}", flush=True)
