@@ -101,7 +101,10 @@ def h11_response(
     """The whole response to a request of ``method``, with its length (and,
     to a HEAD request, without its body)."""
     headers = [*headers, (b"Content-Length", str(len(body)).encode())]
-    data = conn.send(h11.Response(status_code=status, headers=headers)) or b""
+    response = h11.Response(
+        status_code=status, headers=headers, reason=HTTPStatus(status).phrase.encode()
+    )
+    data = conn.send(response) or b""
     if method != b"HEAD":
         data += conn.send(h11.Data(data=body)) or b""
     return data + (conn.send(h11.EndOfMessage()) or b"")

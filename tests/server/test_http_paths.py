@@ -42,7 +42,7 @@ async def test_only_get_is_served(server: Server) -> None:
     assert server.metrics_port is not None
     answer = await exchange(server.metrics_port, b"POST /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 405 ")
+    assert head.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
     assert body == b'{"error":"only GET is served"}'
 
 
@@ -52,7 +52,7 @@ async def test_a_request_that_is_not_http_or_no_request_gets_no_answer(server: S
     assert await exchange(server.metrics_port, b"") == b""  # connected, sent nothing, left
     # and the listener goes on answering
     answer = await exchange(server.metrics_port, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
 
 
 async def test_metrics_count_closes_by_code_and_refusals_by_status(server: Server) -> None:

@@ -49,11 +49,11 @@ async def test_head_is_answered_without_a_body_and_other_methods_get_405(
     _, got = await http_get(number, "/readyz")
     answer = await exchange(number, b"HEAD /readyz HTTP/1.1\r\nHost: t\r\n\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200 ")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert f"content-length: {len(got)}".encode() in head.lower()  # the GET's length
     assert body == b""
     answer = await exchange(number, b"POST /readyz HTTP/1.1\r\nHost: t\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 405 ")
+    assert answer.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
     # and the listener goes on answering, and the server serving
     assert (await http_get(number, "/healthz"))[0] == 200
     async with open_client(server.url, token_for("alice")) as client:
