@@ -17,13 +17,14 @@ import jwt
 import pytest
 import trio
 
-from netra_trio.agents.base import Agent, AgentRegistry, AgentResult, RunContext
+from netra_trio.agents.base import Agent, AgentFailure, AgentRegistry, AgentResult, RunContext
 from netra_trio.agents.optimization import optimization_agent
 from netra_trio.agents.supervisor import supervisor_agent
 from netra_trio.agents.triage import triage_agent
 from netra_trio.auth import Authenticator
 from netra_trio.config import Config
 from netra_trio.server.app import Server
+from netra_trio.storage.opening import open_storage
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
 SESSION_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"  # 32 bytes, base64url
@@ -96,6 +97,17 @@ def waiting_agent(gate: trio.Event | None = None) -> Agent:
         await ctx.emit.thinking("waiting", "about to wait")
         await ctx.emit.tool_call("waiting", "wait", {}, wait)
         return AgentResult(result={"waited": True}, report="waited")
+
+    return agent
+
+
+def giving_up_agent(gate: trio.Event) -> Agent:
+    """An agent that thinks once, then fails with GIVING_UP when ``gate`` is set."""
+
+    async def agent(ctx: RunContext) -> AgentResult:
+        await ctx.emit.thinking("quitter", "stored")
+        await gate.wait()
+        raise AgentFailure("GIVING_UP", "the agent gave up")
 
     return agent
 
@@ -189,6 +201,19 @@ class DatabaseWriteLock:
         if self._blocker.in_transaction:
             self._blocker.execute("ROLLBACK")
         self._blocker.close()
+
+
+async def store_long_thread(path: Path) -> str:
+    """A SQLite database at ``path`` holding one thread of alice's with 300
+    messages (many pages of each table); returns the thread's id."""
+    storage = await open_storage(str(path))
+    try:
+        thread = await storage.threads.create_thread("alice", "long")
+        for n in range(300):
+            await storage.threads.append_message(thread.thread_id, "user", f"message {n} " * 20)
+    finally:
+        await storage.close()
+    return thread.thread_id
 
 
 def damage_root_page(path: Path, table: str) -> None:

@@ -12,26 +12,23 @@ from typing import Any
 import pytest
 import trio
 
-from netra_trio.agents.base import Agent, AgentFailure, AgentResult, RunContext
 from netra_trio.client import NetraClient, open_client
 from netra_trio.pipeline.event_log import EventSource
 from netra_trio.server.app import Server
 from netra_trio.storage.records import RunRecord
 from tests.databases import ServerDatabase
-from tests.helpers import agents_with, logged_fields, start_server, token_for, wait_logged
+from tests.helpers import (
+    agents_with,
+    giving_up_agent,
+    logged_fields,
+    start_server,
+    token_for,
+    wait_logged,
+)
 from tests.postgres_server import PostgresServer
 
 TERMINAL = ("agent_completed", "agent_error")
-LONGER_THAN_ANY_GRACE_S = 6.0  # (the ending was given up after 5 s)
-
-
-def giving_up_agent(gate: trio.Event) -> Agent:
-    async def agent(ctx: RunContext) -> AgentResult:
-        await ctx.emit.thinking("quitter", "stored")
-        await gate.wait()
-        raise AgentFailure("GIVING_UP", "the agent gave up")
-
-    return agent
+LONGER_THAN_ANY_GRACE_S = 6.0  # (past the 5 s after which endings were once given up)
 
 
 async def _replayed(client: NetraClient) -> list[dict[str, Any]]:

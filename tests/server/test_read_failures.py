@@ -10,8 +10,7 @@ from pathlib import Path
 import trio
 
 from netra_trio.client import open_client
-from netra_trio.storage.opening import open_storage
-from tests.helpers import damage_root_page, start_server, token_for
+from tests.helpers import damage_root_page, start_server, store_long_thread, token_for
 from tests.postgres_server import PostgresServer
 
 
@@ -19,19 +18,13 @@ async def test_damage_met_while_running_is_a_failed_read(
     nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     database = tmp_path / "netra.db"
-    storage = await open_storage(str(database))
-    try:
-        thread = await storage.threads.create_thread("alice", "long")
-        for n in range(300):
-            await storage.threads.append_message(thread.thread_id, "user", f"message {n} " * 20)
-    finally:
-        await storage.close()
+    thread_id = await store_long_thread(database)
     server = await start_server(nursery, database=str(database))  # (it checked the file)
     async with open_client(server.url, token_for("alice")) as client:
-        history = await client.request("get_thread_history", {"thread_id": thread.thread_id})
+        history = await client.request("get_thread_history", {"thread_id": thread_id})
         assert len(history["payload"]["messages"]) == 300
         damage_root_page(database, "messages")  # (the server reads its pages again)
-        reply = await client.request("get_thread_history", {"thread_id": thread.thread_id})
+        reply = await client.request("get_thread_history", {"thread_id": thread_id})
         assert reply["type"] == "error", reply
         assert reply["payload"] == {
             "code": "INTERNAL",

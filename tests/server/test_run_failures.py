@@ -20,13 +20,14 @@ import pytest
 import trio
 import trio.testing
 
-from netra_trio.agents.base import Agent, AgentFailure, AgentResult, RunContext
+from netra_trio.agents.base import Agent, AgentResult, RunContext
 from netra_trio.client import NetraClient, open_client
 from netra_trio.server.app import Server
 from netra_trio.storage.records import RunRecord
 from tests.helpers import (
     DatabaseWriteLock,
     agents_with,
+    giving_up_agent,
     logged_fields,
     start_server,
     token_for,
@@ -105,15 +106,6 @@ def fragile_agent(first: trio.Event, second: trio.Event) -> Agent:
         await second.wait()
         await ctx.emit.thinking("fragile", "after")
         return AgentResult(result={}, report="done")
-
-    return agent
-
-
-def giving_up_agent(gate: trio.Event) -> Agent:
-    async def agent(ctx: RunContext) -> AgentResult:
-        await ctx.emit.thinking("quitter", "stored")
-        await gate.wait()
-        raise AgentFailure("GIVING_UP", "the agent gave up")
 
     return agent
 

@@ -17,7 +17,6 @@ import pytest
 import trio
 
 from netra_trio.client import open_client
-from netra_trio.storage.opening import open_storage
 from tests.helpers import (
     PROJECT_ROOT,
     SECRET,
@@ -25,6 +24,7 @@ from tests.helpers import (
     damage_root_page,
     serve_subprocess,
     start_server,
+    store_long_thread,
     token_for,
 )
 from tests.server.test_http import http_get
@@ -113,13 +113,7 @@ async def _damaged_database(path: Path, table: str) -> None:
     """A database of a thread with many messages, whose ``table`` has its root
     page overwritten: the schema is intact, the damage is in the middle of the
     file."""
-    storage = await open_storage(str(path))
-    try:
-        thread = await storage.threads.create_thread("alice", "long")
-        for n in range(300):
-            await storage.threads.append_message(thread.thread_id, "user", f"message {n} " * 20)
-    finally:
-        await storage.close()
+    await store_long_thread(path)
     damage_root_page(path, table)
 
 
