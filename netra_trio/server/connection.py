@@ -19,7 +19,7 @@ consumer, an eviction or a shutdown cancel that scope with a close code. A
 draining close (shutdown, violations, oversized frames) stops the reader and
 lets the writer flush what is queued, within ``close_timeout_s``.
 
-(Longer than most modules: the reader, the heartbeat and the closing share
+(Longer than most modules: the reader and the closing share
 the connection's scope and lifecycle, and read best side by side.)
 """
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Iterable, Sequence
 from typing import Protocol
@@ -43,6 +42,7 @@ from netra_trio.logs import log_event
 from netra_trio.protocol.codec import encode_payload
 from netra_trio.protocol.server_messages import ConnectionEstablished, Limits
 from netra_trio.server.handler_context import ConnectionContext, UserHubView
+from netra_trio.server.heartbeat import Heartbeat
 from netra_trio.server.outbound import WRITE_BYTES, Outbound, WriterStalled
 from netra_trio.server.replay import INITIAL_HOLD_S, Replay
 from netra_trio.server.scheduler import OutboundFrame
@@ -70,11 +70,10 @@ _DRAINING = ConnState.DRAINING
 
 class Connection:
     __slots__ = (
+        "_heartbeat",
         "_id",
         "_last_activity",
         "_lifecycle",
-        "_ping_payload",
-        "_pong",
         "_reader_scope",
         "_remote",
         "_replay",
@@ -133,8 +132,7 @@ class Connection:
         )
         self._tasks_scope = trio.CancelScope()
         self._reader_scope = trio.CancelScope()
-        self._ping_payload = b""
-        self._pong: trio.Event | None = None
+        self._heartbeat = Heartbeat(ws, services.heartbeat)
         self._token_deadline = math.inf
         self._last_activity = 0.0
         # First in the queue before the connection can receive anything else.
@@ -255,7 +253,7 @@ class Connection:
             with self._tasks_scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._writer)
-                    nursery.start_soon(self._heartbeat)
+                    nursery.start_soon(self._beat)
                     nursery.start_soon(self._end_initial_hold)
                     await self._reader()  # in this task: one task fewer per connection
         except Exception:
@@ -408,9 +406,7 @@ class Connection:
         stats, size = self._stats, len(frame.payload)
         if isinstance(frame, Pong):
             stats.received("websocket_pong", size)
-            if self._pong is not None and frame.payload == self._ping_payload:
-                self._pong.set()
-                self._pong = None
+            if self._heartbeat.answered_by(frame):
                 return
             context.spend_control_frame("pong")
             return
@@ -418,24 +414,9 @@ class Connection:
         if context.spend_control_frame("ping"):
             self._ws.answer(frame)
 
-    async def _heartbeat(self) -> None:
-        # No cancel scope of its own: a draining connection's heartbeat stops at
-        # its next wake-up, or when the writer's end cancels the connection.
-        policy = self._services.heartbeat
-        last = trio.current_time()
-        while True:
-            await trio.sleep_until(policy.next_ping_at(last))
-            if self._lifecycle.state is not _OPEN:
-                return
-            last = trio.current_time()
-            self._pong = pong = trio.Event()
-            self._ping_payload = payload = os.urandom(4)
-            self._ws.ping(payload)
-            with trio.move_on_at(policy.pong_deadline(last)):
-                await pong.wait()
-                continue
-            if self._lifecycle.state is not _OPEN:
-                return
+    async def _beat(self) -> None:
+        # stops when the connection is no longer open, or when the writer's end
+        # cancels the connection
+        if await self._heartbeat.until_lost(lambda: self._lifecycle.state is _OPEN):
             self._stats.heartbeats_lost += 1
             self.close(CloseCode.HEARTBEAT_LOST, "no pong in time")
-            return
