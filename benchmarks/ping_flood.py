@@ -29,7 +29,7 @@ Three kinds of process, each its own, on loopback:
   reading what comes back (pongs, error frames, the close frame).
   Variants: ``once``: the flooder ignores the close frame and keeps writing
   until the server ends the TCP connection, and does not reconnect;
-  ``answer`` (not run unless named): on the close frame it stops writing and
+  ``answer``: on the close frame it stops writing and
   answers it, as a WebSocket library does, and does not reconnect;
   ``reconnect``: on the close frame it drops the socket (RST) and at once
   opens a new connection with its (valid) token, and a refused handshake is
@@ -81,7 +81,7 @@ INTERVAL_MS = 125.0
 PINGS_PER_WRITE = 1024
 WRITE_HIGH_WATER = 64 * 1024
 VICTIM_ADDRESS = "127.0.0.2"
-VARIANTS = ("once", "reconnect")
+VARIANTS = ("once", "answer", "reconnect")
 TARGET_RATIO = 2.0
 KINDS = ("control", "protocol")
 KIND_LABELS = {"control": "ping frame -> pong frame", "protocol": "`ping` -> `pong` message"}
@@ -1152,7 +1152,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.rounds is None:
         args.rounds = 2 if args.quick else 3
     if args.phase_s is None:
-        args.phase_s = 4.0 if args.quick else 8.0
+        args.phase_s = 4.0 if args.quick else 6.0
     return args
 
 
