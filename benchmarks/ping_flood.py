@@ -46,6 +46,11 @@ victims' samples are put in the phase their ping was sent in; the ratio is the
 pooled flooded p99 over the pooled unloaded p99 of the same cell (the target:
 <= 2x). *while flooding* is the flooded phases' samples sent while at least
 one flooder had a connection open (the ``once`` flood ends early).
+
+``--profile`` runs py-spy on the server over the last flooded phase of each
+cell; ``python -m benchmarks.ping_flood parse-cost`` prints what wsproto spends
+on one of the server's reads of a ping flood (``RECEIVE_BYTES`` of pings),
+parsed in one step.
 """
 
 from __future__ import annotations
@@ -256,6 +261,41 @@ def run_role(main: Any, spec: dict[str, Any]) -> None:
         asyncio.run(main(spec))
     else:
         uvloop.run(main(spec))
+
+
+# -- what one read of a flood costs the server -----------------------------------------
+
+
+def parse_cost(argv: list[str]) -> None:
+    """What wsproto (as the server drives it) spends on one read of a ping
+    flood: ``RECEIVE_BYTES`` of empty pings fed to a server-side connection and
+    every event taken, with and without building each ping's pong."""
+    sys.path.insert(0, str(Path(argv[0]).resolve()) if argv else str(ROOT))
+    from wsproto.connection import Connection, ConnectionType
+    from wsproto.events import Ping
+
+    from netra_trio.server.transport import RECEIVE_BYTES
+
+    data = (CHUNK * (RECEIVE_BYTES // len(CHUNK) + 1))[: RECEIVE_BYTES // 6 * 6]
+    reads = 100
+    for answer in (False, True):
+        conn = Connection(ConnectionType.SERVER)
+        frames = 0
+        t0 = time.perf_counter()
+        for _ in range(reads):
+            conn.receive_data(data)
+            events = list(conn.events())
+            frames += len(events)
+            if answer:
+                for event in events:
+                    if isinstance(event, Ping):
+                        conn.send(event.response())
+        elapsed = time.perf_counter() - t0
+        print(
+            f"{RECEIVE_BYTES:,} bytes read = {frames // reads:,} pings:"
+            f" {elapsed / reads * 1000:.1f} ms per read, {elapsed / frames * 1e6:.2f} us per ping"
+            + (" (each pong built too)" if answer else " (parsed only)")
+        )
 
 
 # -- the victims ---------------------------------------------------------------------------
@@ -1219,6 +1259,8 @@ def main() -> None:
     role = argv[0] if argv else ""
     if role == "serve":
         serve(argv[1:])
+    elif role == "parse-cost":
+        parse_cost(argv[1:])
     elif role in ("victim", "flood"):
         with open(argv[1]) as handle:
             spec = json.load(handle)
