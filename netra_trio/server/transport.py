@@ -15,6 +15,14 @@ reader decides whether a ping is answered (:meth:`answer`). Pongs owed and the
 heartbeat's pings are queued here as bytes; the writer sends them ahead of its
 next data frames, so no two tasks ever write to the stream at once.
 
+Frames are parsed as they are handed out, not a whole read at a time, and
+the reader lets other tasks run every ``FRAMES_PER_TURN`` frames: a read of
+thousands of tiny frames (a ping flood) cannot hold the event loop, and once a
+frame closes the connection the rest of the read is never parsed. The closing
+handshake is bounded too: after our close frame, a peer that keeps sending
+(more than one short read, or ``CLOSE_READ_BYTES`` in all) is not parsed or
+waited for any longer.
+
 On a TCP socket the transport reads and writes the file descriptor itself and
 waits with ``trio.lowlevel.wait_readable`` / ``wait_writable`` only when the
 kernel says it must: a write that the socket takes at once costs one syscall
@@ -27,7 +35,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import trio
 from wsproto.connection import Connection, ConnectionState
@@ -42,6 +50,9 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 RECEIVE_BYTES = 16384
+FRAMES_PER_TURN = 64
+CLOSE_READ_BYTES = 65536
+_NO_EVENTS: Iterator[Event] = iter(())
 ABNORMAL_CLOSURE = 1006
 MESSAGE_TOO_BIG = 1009
 
@@ -111,13 +122,15 @@ class WebSocketTransport:
         "_read_all",
         "_size",
         "_stream",
+        "_turn",
         "on_control",
     )
 
     def __init__(self, stream: trio.abc.Stream, conn: Connection, max_message_bytes: int) -> None:
         self._stream = stream
         self._conn = conn
-        self._events: list[Event] = []  # parsed, not yet handled, in reverse order
+        self._events: Iterator[Event] = _NO_EVENTS  # parsed as they are taken
+        self._turn = 0  # frames handed out since the reader last let others run
         self._failed = False  # wsproto could not parse a frame: it parses no more
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else None
         self._read_all = True  # the last read was short: wait before the next one
@@ -145,12 +158,16 @@ class WebSocketTransport:
         """The next whole message, or control frame. Raises TransportClosed
         when the WebSocket ends."""
         while True:
-            events = self._events
-            while events:
-                message = self._handle(events.pop())
+            for event in self._events:
+                message = self._handle(event)
                 if message is not None:
+                    self._turn += 1
+                    if self._turn >= FRAMES_PER_TURN:
+                        self._turn = 0
+                        await trio.lowlevel.checkpoint()
                     return message
             data = await self._read()
+            self._turn = 0  # (reading let others run)
             if not data:
                 self._conn.receive_data(None)
                 raise TransportClosed(ABNORMAL_CLOSURE, "connection lost", by_peer=True)
@@ -158,9 +175,7 @@ class WebSocketTransport:
                 self._conn.receive_data(data)
             except LocalProtocolError:  # data after the close handshake
                 raise TransportClosed(ABNORMAL_CLOSURE, "connection closed", by_peer=True) from None
-            parsed = list(self._conn.events())
-            parsed.reverse()
-            self._events = parsed
+            self._events = self._conn.events()
 
     def _handle(self, event: Event) -> str | bytes | ControlFrame | None:
         if isinstance(event, Message):
@@ -269,9 +284,16 @@ class WebSocketTransport:
 
     async def close(self, code: int, reason: str) -> None:
         """The closing handshake: answer the peer's close frame, or send ours and
-        wait for the answer (reading and discarding what arrives meanwhile, so
-        that the socket is not reset under our close frame). Bound it with a
-        timeout; it never raises for a broken stream."""
+        wait for the answer (reading what arrives meanwhile, so that the socket
+        is not reset under our close frame). Bound it with a timeout; it never
+        raises for a broken stream.
+
+        What the peer sends after our close is parsed only while it is little:
+        the frames already read (up to ``FRAMES_PER_TURN``) and short reads. A
+        full read means the peer keeps sending: it is read and dropped unparsed,
+        up to ``CLOSE_READ_BYTES``, and then the socket is closed without
+        waiting further (a flood cannot keep the server parsing after its
+        close)."""
         state = self._conn.state
         if state is ConnectionState.REMOTE_CLOSING:
             await send_quietly(self._stream, self._conn.send(CloseConnection(code=code)))
@@ -281,16 +303,29 @@ class WebSocketTransport:
         data = self.take_control() + self._conn.send(CloseConnection(code=code, reason=reason))
         if not await send_quietly(self._stream, data) or self._failed:
             return
-        while self._conn.state is not ConnectionState.CLOSED:
+        parsing = self._answered(self._events)
+        budget = CLOSE_READ_BYTES
+        while self._conn.state is not ConnectionState.CLOSED and budget > 0:
             received = await receive_quietly(self._stream)
             if not received:
                 return
+            budget -= len(received)
+            parsing = parsing and len(received) < RECEIVE_BYTES
+            if not parsing:
+                continue  # dropped: the peer's close, if it comes, is not looked for
             try:
                 self._conn.receive_data(received)
             except (LocalProtocolError, RemoteProtocolError):
                 return
-            for _ in self._conn.events():
-                pass
+            parsing = self._answered(self._conn.events())
+
+    def _answered(self, events: Iterator[Event]) -> bool:
+        """Look through ``events`` (at most ``FRAMES_PER_TURN``) for the peer's
+        close; False when there were more (stop parsing), True otherwise."""
+        for count, _ in enumerate(events, 1):
+            if self._conn.state is ConnectionState.CLOSED or count >= FRAMES_PER_TURN:
+                return self._conn.state is ConnectionState.CLOSED
+        return True
 
 
 def _nothing() -> None:
