@@ -49,6 +49,7 @@ class Config:
     message_rate_per_s: float = 20.0
     message_burst: int = 60
     abuse_limit: int = 20
+    abuse_cooldown_s: float = 10.0
     handshake_rate_per_s: float = 50.0
     handshake_burst: int = 200
     max_handshakes_per_address: int = 32
@@ -310,6 +311,7 @@ OPTIONS: dict[str, _Option] = {
     "message_rate_per_s": _Option("NETRA_MESSAGE_RATE_PER_S", _seconds),
     "message_burst": _Option("NETRA_MESSAGE_BURST", _int(1)),
     "abuse_limit": _Option("NETRA_ABUSE_LIMIT", _int(1)),
+    "abuse_cooldown_s": _Option("NETRA_ABUSE_COOLDOWN_S", _seconds),
     "handshake_rate_per_s": _Option(
         "NETRA_HANDSHAKE_RATE_PER_S", _seconds, legacy_env=("NETRA_HANDSHAKE_RATE_PER_IP_S",)
     ),

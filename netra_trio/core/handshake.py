@@ -98,6 +98,15 @@ def unauthorized(reason: str) -> Rejection:
     return Rejection(401, ErrorCode.UNAUTHORIZED, reason)
 
 
+def cooling_down(wait_s: float) -> Rejection:
+    return Rejection(
+        429,
+        ErrorCode.RATE_LIMITED,
+        f"this user's connection was just closed for abuse; retry in {math.ceil(wait_s)} s",
+        wait_s,
+    )
+
+
 def too_many_connections(limit: int) -> Rejection:
     return Rejection(
         429,

@@ -35,6 +35,39 @@ class ViolationCounter:
         )
 
 
+@attrs.define
+class Cooldowns:
+    """Users whose connection was just closed for abuse (1008), and until when
+    their new handshakes are refused (``--abuse-cooldown-s``): an abuser that
+    reconnects at once gets a cheap 429 instead of a new connection to flood.
+    At most ``max_entries`` users are remembered (the earliest to end goes
+    first); an ended cooldown is forgotten when it is next looked at."""
+
+    duration_s: float
+    max_entries: int = 10_000
+    _until: dict[str, float] = attrs.field(factory=dict)
+
+    def start(self, user_id: str, now: float) -> None:
+        until = self._until
+        until.pop(user_id, None)
+        if len(until) >= self.max_entries:
+            for user in [u for u, end in until.items() if end <= now]:
+                del until[user]
+            while len(until) >= self.max_entries:  # (insertion order: ending order)
+                del until[next(iter(until))]
+        until[user_id] = now + self.duration_s
+
+    def remaining_s(self, user_id: str, now: float) -> float:
+        """Seconds before ``user_id`` may connect again; 0 when it may now."""
+        end = self._until.get(user_id)
+        if end is None:
+            return 0.0
+        if end <= now:
+            del self._until[user_id]
+            return 0.0
+        return end - now
+
+
 MAX_BATCH_MESSAGES = 50
 MAX_CONTENT_CHARS = 10_000
 # Objects and arrays may nest this deep in a client frame (the frame itself is

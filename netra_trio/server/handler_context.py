@@ -217,9 +217,7 @@ class ConnectionContext:
         )
         self.send_error(ProtocolError(ErrorCode.FORBIDDEN, message, correlation_id=correlation_id))
         if action is ViolationAction.REFUSE_AND_CLOSE:
-            self._connection.close(
-                CloseCode.POLICY_VIOLATION, "repeated security violations", drain=True
-            )
+            self._close_for_abuse("repeated security violations")
 
     async def rate_limit(self, cost: int, correlation_id: str | None = None) -> bool:
         """Spend ``cost`` messages of the user's budget (this process's, then
@@ -266,4 +264,10 @@ class ConnectionContext:
                 connection=self.connection_id,
                 reason=f"rate of {what} exceeded after repeated warnings",
             )
-            self._connection.close(CloseCode.POLICY_VIOLATION, "message rate exceeded", drain=True)
+            self._close_for_abuse("message rate exceeded")
+
+    def _close_for_abuse(self, reason: str) -> None:
+        """Close with 1008, after what is queued; the user's handshakes are
+        refused for ``abuse_cooldown_s``."""
+        self._connection.user_hub.services.cooldowns.start(self._user_id, trio.current_time())
+        self._connection.close(CloseCode.POLICY_VIOLATION, reason, drain=True)

@@ -35,6 +35,7 @@ from netra_trio.core.handshake import (
     STORAGE_UNAVAILABLE,
     Rejection,
     Target,
+    cooling_down,
     too_many_connections,
     unauthorized,
 )
@@ -242,6 +243,9 @@ class Hub:
         node; then across the cluster), then open or resume the session. A
         refusal gives the slot back."""
         user_id = admitted.principal.user_id
+        wait_s = self.services.cooldowns.remaining_s(user_id, trio.current_time())
+        if wait_s > 0:
+            return cooling_down(wait_s)
         try:
             user_hub = await self._user_hub_for(user_id)
         except BackplaneUnavailable:

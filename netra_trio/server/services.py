@@ -16,6 +16,7 @@ from netra_trio.cluster.base import Coordinator, LocalCoordinator
 from netra_trio.config import Config
 from netra_trio.core.expiry import ExpiryPolicy
 from netra_trio.core.heartbeat import HeartbeatPolicy
+from netra_trio.core.limits import Cooldowns
 from netra_trio.core.priority import QueueBounds
 from netra_trio.pipeline.event_log import EventLog
 from netra_trio.server.round_budget import RoundBudget
@@ -52,6 +53,9 @@ class Services:
     # a connection past this share of its user's backlog bound makes the user hub
     # add up its connections' queues
     backlog_check_bytes: int = attrs.field(init=False)
+    # users just closed for abuse, refused at the handshake for a while (this
+    # process's: a cluster's other nodes do not know them)
+    cooldowns: Cooldowns = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         config = self.config
@@ -63,6 +67,7 @@ class Services:
                 max(1, config.queue_max_frames // 2), max(1, config.queue_max_bytes // 2)
             ),
             "backlog_check_bytes": config.user_backlog_max_bytes // config.max_connections_per_user,
+            "cooldowns": Cooldowns(config.abuse_cooldown_s),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)

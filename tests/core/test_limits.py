@@ -12,6 +12,7 @@ from netra_trio.core.limits import (
     MAX_CONTENT_CHARS,
     AbuseCounter,
     Admission,
+    Cooldowns,
     TokenBucket,
     ViolationAction,
     ViolationCounter,
@@ -196,3 +197,26 @@ def test_abuse_agrees_with_counting_the_window(
         times.append(now)
         in_window = [t for t in times if t > now - window]
         assert counter.refused(now) is (len(in_window) >= limit)
+
+
+def test_a_cooldown_refuses_its_user_until_it_ends() -> None:
+    cooldowns = Cooldowns(10.0)
+    assert cooldowns.remaining_s("mallory", 0.0) == 0.0
+    cooldowns.start("mallory", 100.0)
+    assert cooldowns.remaining_s("mallory", 100.0) == 10.0
+    assert cooldowns.remaining_s("mallory", 104.0) == 6.0
+    assert cooldowns.remaining_s("alice", 104.0) == 0.0
+    cooldowns.start("mallory", 105.0)  # closed again: the wait starts again
+    assert cooldowns.remaining_s("mallory", 110.0) == 5.0
+    assert cooldowns.remaining_s("mallory", 115.0) == 0.0
+    assert cooldowns.remaining_s("mallory", 115.0) == 0.0  # (forgotten)
+
+
+def test_cooldowns_remember_a_bounded_number_of_users() -> None:
+    cooldowns = Cooldowns(10.0, max_entries=3)
+    for n, user in enumerate(["a", "b", "c"]):
+        cooldowns.start(user, float(n))
+    cooldowns.start("d", 10.5)  # "a" (ended at 10) makes room
+    assert [cooldowns.remaining_s(u, 10.5) > 0 for u in "abcd"] == [False, True, True, True]
+    cooldowns.start("e", 10.5)  # none has ended: the earliest to end ("b", at 11) goes
+    assert [cooldowns.remaining_s(u, 10.5) > 0 for u in "bcde"] == [False, True, True, True]
