@@ -41,7 +41,19 @@ OnDelta = Callable[[str], Awaitable[None]]
 
 
 class Emitter(Protocol):
-    async def thinking(self, agent_name: str, thought: str) -> None: ...
+    """What an agent reports during its run (``ctx.emit``). Each call is one
+    or more agent events, stored and then sent to every connection of the
+    user, in the order of the calls."""
+
+    async def thinking(self, agent_name: str, thought: str) -> None:
+        """``agent_thinking``: a step of the agent's reasoning, numbered."""
+
+    async def output(self, agent_name: str, delta: str, *, output_id: str | None = None) -> str:
+        """``agent_output``: streamed answer text. Deltas of one ``output_id``
+        (by default one per agent of the run), joined, are the text;
+        consecutive ones are merged (at most one event per 50 ms, never held
+        past the run's next event or its end). Returns the ``output_id``."""
+        ...
 
     async def tool_call(
         self,
@@ -49,11 +61,29 @@ class Emitter(Protocol):
         tool_name: str,
         arguments: dict[str, Any],
         fn: Callable[[], Any],
-    ) -> ToolOutcome: ...
+    ) -> ToolOutcome:
+        """Call ``fn`` (sync or async) as a tool: ``tool_executing``, then
+        ``tool_completed`` with its return value (JSON-ready through the
+        protocol's converter) or, when it raises, ``status: "error"``."""
+        ...
 
-    async def stream_thinking(
-        self, agent_name: str, produce: Callable[[OnDelta], Awaitable[str]]
-    ) -> str: ...
+    async def tool_started(
+        self,
+        agent_name: str,
+        tool_name: str,
+        arguments: dict[str, Any],
+        *,
+        tool_call_id: str | None = None,
+    ) -> str:
+        """``tool_executing`` for a tool that runs elsewhere; returns the call's
+        id for :meth:`tool_finished`. A call still open when the run ends is
+        closed with ``tool_completed`` ``status: "error"``."""
+        ...
+
+    async def tool_finished(
+        self, tool_call_id: str, result: Any, *, status: str = "success"
+    ) -> None:
+        """``tool_completed`` of a call opened by :meth:`tool_started`."""
 
 
 async def require_tool(

@@ -47,23 +47,25 @@ async def run_agent(run: ActiveRun, services: Services, user_id: str) -> None:
     """The whole run; it returns (or, cancelled, raises) once its ending is
     stored and sent (or the server stopped first: the next start ends it)."""
     source = EventSource(user_id, run.run_id, run.thread_id, run.correlation_id)
-    emitter = RunEmitter(services.event_log.producer(source))
-    started = time.perf_counter()
     log_event(
         "run_started", user=user_id, run=run.run_id, agent=run.agent_name, thread=run.thread_id
     )
-    try:
-        ending = await _outcome(run, emitter, started, services, user_id)
-    except trio.Cancelled:
-        interrupted = failed(
-            run.agent_name,
-            "INTERRUPTED",
-            "the run was interrupted by the server",
-            status="interrupted",
-        )
-        await _end(run, emitter, services, user_id, interrupted, started)
-        raise
-    await _end(run, emitter, services, user_id, ending, started)
+    started = time.perf_counter()
+    async with trio.open_nursery() as timers:  # the emitter's output timer
+        emitter = RunEmitter(services.event_log.producer(source), timers)
+        try:
+            ending = await _outcome(run, emitter, started, services, user_id)
+        except trio.Cancelled:
+            interrupted = failed(
+                run.agent_name,
+                "INTERRUPTED",
+                "the run was interrupted by the server",
+                status="interrupted",
+            )
+            await _end(run, emitter, services, user_id, interrupted, started)
+            raise
+        await _end(run, emitter, services, user_id, ending, started)
+        timers.cancel_scope.cancel()
 
 
 async def _end(

@@ -52,8 +52,8 @@ async def test_the_model_writes_the_summary_when_configured(nursery: trio.Nurser
     result = events[-1]["payload"]["result"]
     assert result["llm"] == {"used": True, "model": "stand-in"}
     assert result["summary"] == "Move to gpt-4o-mini. Cache the prefix."
-    thoughts = [e["payload"]["thought"] for e in events if e["type"] == "agent_thinking"]
-    assert "Move to gpt-4o-mini. Cache the prefix." in " ".join(thoughts)
+    output = [e["payload"]["delta"] for e in events if e["type"] == "agent_output"]
+    assert "".join(output) == "Move to gpt-4o-mini. Cache the prefix."
     (request,) = standin.requests
     assert "405000" in request["messages"][1]["content"].replace(",", "").replace(".0", "")
 
