@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
+import orjson
 
 from netra_trio.storage.records import MessageRecord
 
@@ -105,21 +106,46 @@ async def require_tool(
 
 @attrs.frozen
 class AgentResult:
+    """A run's success: ``result`` goes to the client in ``agent_completed``
+    (a JSON-ready object); ``report`` is appended to the thread as the
+    assistant's message."""
+
     result: dict[str, Any]
-    report: str  # the text appended to the thread as the assistant's message
-    agents_involved: tuple[str, ...] = ()
+    report: str
+    agents_involved: tuple[str, ...] = ()  # none: the run's agent
+
+
+def input_as_text(value: Any) -> str:
+    """A run's input as text, as its thread stores it: a string as it is,
+    anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
 
 
 @attrs.frozen
 class RunContext:
+    """What a run gives its agent. ``input`` is the request's input as the
+    client sent it (the text of ``user_message`` and ``agent_request``, any
+    JSON value for ``start_agent``); ``history`` is the thread's latest
+    messages (at most 50), oldest first, this run's input last (unless it was
+    empty)."""
+
     user_id: str
     thread_id: str
     run_id: str
+    agent_name: str  # the name the run was started under
     input: Any
     options: Mapping[str, Any]
     history: Sequence[MessageRecord]
     emit: Emitter
     llm: Any = None  # an LLM client when one is configured
+
+    @property
+    def input_text(self) -> str:
+        """``input`` as text: a string as it is, anything else as JSON (the
+        user's message in the thread)."""
+        return input_as_text(self.input)
 
 
 Agent = Callable[[RunContext], Awaitable[AgentResult]]

@@ -131,6 +131,7 @@ async def _work(
         user_id=user_id,
         thread_id=run.thread_id,
         run_id=run.run_id,
+        agent_name=run.agent_name,
         input=run.input,
         options=run.options,
         history=history,
