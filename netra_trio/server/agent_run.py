@@ -156,6 +156,19 @@ async def _work(
             exc_info=True,
         )
         return failed(run.agent_name, "AGENT_CRASHED", f"the agent failed: {type(exc).__name__}")
+    if not isinstance(outcome, AgentResult):  # (an agent from the user's code, most likely)
+        log_event(
+            "agent_crashed",
+            logging.ERROR,
+            user=user_id,
+            run=run.run_id,
+            agent=run.agent_name,
+            error=f"the agent returned {type(outcome).__name__}, not an AgentResult",
+        )
+        returned = type(outcome).__name__
+        return failed(
+            run.agent_name, "AGENT_CRASHED", f"the agent returned {returned}, not an AgentResult"
+        )
     involved = outcome.agents_involved or (run.agent_name,)
     await storage.threads.append_message(
         run.thread_id, "assistant", outcome.report, run_id=run.run_id
