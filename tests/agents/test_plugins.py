@@ -112,6 +112,8 @@ REFUSED: list[tuple[object, str]] = [
     (agent, "AGENTS is an async function: give a mapping of agent names to agents,"
      " or a plain function that returns one"),
     (lambda: [agent], "AGENTS() must return a mapping of agent names to agents, got list"),
+    (lambda: agent, "AGENTS() must return a mapping of agent names to agents,"
+     " got an async function"),
     (lambda: {}["missing"], "AGENTS() failed: KeyError: 'missing'"),
     ({7: agent}, "7 is not an agent name: it must be a string, got int"),
     ({"": agent}, "'' is not an agent name: it must be 1 to 64 characters, got 0"),
