@@ -223,6 +223,7 @@ async def run_agent(store: Store, ws: WebSocket, user: str, frame: dict[str, Any
         user_id=user,
         thread_id=thread_id,
         run_id=run_id,
+        agent_name="supervisor",
         input=content,
         options={"require_multi_agent": bool(payload.get("require_multi_agent", False))},
         history=(),

@@ -37,11 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the WebSocket server")
     for field in attrs.fields(Config):
         flag = "--" + field.name.replace("_", "-")
+        option = OPTIONS[field.name]
         serve.add_argument(
             flag,
             dest=field.name,
             default=None,
-            help=f"(env {OPTIONS[field.name].env}, default {field.default!r})",
+            action="append" if option.repeatable else "store",
+            help=f"({'repeatable; ' if option.repeatable else ''}env {option.env},"
+            f" default {field.default!r})",
         )
     # a worker of a `--workers` parent: listen with SO_REUSEPORT, stop when the parent says so
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -82,6 +85,13 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
         return 2
     if args.command == "token":
         return _print_token(config, args.user, args.ttl_s)
+    if config.agents and agents is not None:
+        print(
+            "netra-trio: --agents adds to the built-in agents, and main() was given the agents"
+            " to serve: register those agents in the registry passed instead",
+            file=sys.stderr,
+        )
+        return 2
     if config.workers > 1 and agents is not None:
         print(
             "netra-trio: --workers above 1 starts each worker as `python -m netra_trio`,"

@@ -84,6 +84,7 @@ class Config:
     log_level: str = "info"
     tls_cert: str | None = None
     tls_key: str | None = None
+    agents: tuple[str, ...] = ()  # module:attribute entries (agents/plugins.py)
 
     @classmethod
     def from_sources(
@@ -112,6 +113,8 @@ class Config:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise ConfigError("jwt-secret must be at least 32 bytes (HS256 needs a 256-bit key)")
         self._check_keys()
+        if self.agents:
+            _agent_entries("agents", self.agents)  # also when built directly
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls-cert and tls-key go together: give both, or neither")
         if self.session_key is not None and len(self.session_key_bytes or b"") != 32:
@@ -284,11 +287,34 @@ def _jwt_algorithms(source: str, raw: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _agent_entries(source: str, raw: Any) -> tuple[str, ...]:
+    """``module:attribute`` entries, comma-separated (or a sequence of them, a
+    repeated flag, each of which may hold several), without repeats. Only the
+    form is checked here; the import happens at start."""
+    parts = [raw] if isinstance(raw, str) else list(raw)
+    entries: list[str] = []
+    for entry in _list(source, ",".join(str(part) for part in parts)):
+        module, colon, attribute = entry.partition(":")
+        if not (colon and attribute.isidentifier() and _is_dotted_name(module)):
+            raise ConfigError(
+                f"{source}: {entry!r} is not module:attribute (a module's dotted name, a colon,"
+                " then the name of a mapping of agents or of a function that returns one)"
+            )
+        if entry not in entries:
+            entries.append(entry)
+    return tuple(entries)
+
+
+def _is_dotted_name(name: str) -> bool:
+    return all(part.isidentifier() for part in name.split("."))
+
+
 @attrs.frozen
 class _Option:
     env: str
     parse: Callable[[str, Any], Any]
     legacy_env: tuple[str, ...] = ()  # read when ``env`` is not set
+    repeatable: bool = False  # the flag may be given several times (a list of values)
 
 
 OPTIONS: dict[str, _Option] = {
@@ -348,6 +374,7 @@ OPTIONS: dict[str, _Option] = {
     "log_level": _Option("NETRA_LOG_LEVEL", _lower),
     "tls_cert": _Option("NETRA_TLS_CERT", _text),
     "tls_key": _Option("NETRA_TLS_KEY", _text),
+    "agents": _Option("NETRA_AGENTS", _agent_entries, repeatable=True),
 }
 
 

@@ -60,5 +60,6 @@ class AuthError(Exception):
 
 
 class StartupError(Exception):
-    """A service the server needs (its database, Redis) cannot be used at
-    start; the message names it (never a password)."""
+    """A service the server needs (its database, Redis), or the agents it is
+    told to load, cannot be used at start; the message names it (never a
+    password)."""

@@ -110,7 +110,11 @@ def test_every_option_has_its_environment_variable() -> None:
         assert env(name) == "NETRA_" + name.upper()
 
 
-@pytest.mark.parametrize("name", sorted(n for n, f in FIELDS.items() if f.default is not None))
+# (not those whose default is none or an empty list: there is no value to write)
+WITH_DEFAULTS = sorted(n for n, f in FIELDS.items() if f.default not in (None, ()))
+
+
+@pytest.mark.parametrize("name", WITH_DEFAULTS)
 def test_every_option_reads_its_default_back(name: str) -> None:
     default = FIELDS[name].default
     raw = ",".join(default) if isinstance(default, tuple) else str(default)
@@ -178,6 +182,12 @@ VALID: list[tuple[str, str, Any]] = [
         "allowed_origins",
         "https://app.example.com, http://localhost:5173",
         ("https://app.example.com", "http://localhost:5173"),
+    ),
+    ("agents", "weather:AGENTS", ("weather:AGENTS",)),
+    (
+        "agents",
+        " my_app.agents:make_agents ,weather:AGENTS,, my_app.agents:make_agents",
+        ("my_app.agents:make_agents", "weather:AGENTS"),  # in order, without repeats
     ),
 ]
 

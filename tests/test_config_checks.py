@@ -1,6 +1,7 @@
 """Configuration checks not covered in ``test_config.py``: the session key, the
 message burst against a full batch, the LLM endpoint's URL, the trusted
-proxies and allowed origins, and the handshake rate's former name."""
+proxies and allowed origins, the handshake rate's former name, and the form of
+``--agents`` entries."""
 
 from __future__ import annotations
 
@@ -77,3 +78,35 @@ def test_the_former_name_of_the_handshake_rate_is_still_read() -> None:
     assert Config.from_sources({}, both).handshake_rate_per_s == 9  # the new name wins
     with pytest.raises(ConfigError, match="NETRA_HANDSHAKE_RATE_PER_IP_S"):
         Config.from_sources({}, {"NETRA_HANDSHAKE_RATE_PER_IP_S": "fast"})
+
+
+def test_agents_is_a_repeatable_flag_whose_values_may_each_hold_several() -> None:
+    flags = {"agents": ["weather:AGENTS", "my_app.agents:make, weather:AGENTS"]}
+    environ = {"NETRA_AGENTS": "ignored:AGENTS"}  # the flag wins
+    config = Config.from_sources(flags, environ)
+    assert config.agents == ("weather:AGENTS", "my_app.agents:make")
+    assert Config().agents == ()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["weather", "weather:", ":AGENTS", "weather:AGENTS.more", "my-app:AGENTS", "a..b:X", "a:b:c"],
+)
+def test_an_agents_entry_that_is_not_module_colon_attribute_is_refused_by_name(entry: str) -> None:
+    for flags, environ, source in (
+        ({"agents": ["weather:AGENTS", entry]}, {}, "--agents"),
+        ({}, {"NETRA_AGENTS": f"weather:AGENTS,{entry}"}, "NETRA_AGENTS"),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            Config.from_sources(flags, environ)
+        assert str(refused.value) == (
+            f"{source}: {entry!r} is not module:attribute (a module's dotted name, a colon,"
+            " then the name of a mapping of agents or of a function that returns one)"
+        )
+    with pytest.raises(ConfigError, match=f"agents: {entry!r} is not module:attribute"):
+        Config(agents=(entry,))  # also when built directly
+
+
+def test_an_empty_agents_option_is_refused() -> None:
+    with pytest.raises(ConfigError, match="NETRA_AGENTS must not be empty"):
+        Config.from_sources({}, {"NETRA_AGENTS": " , "})

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
+import orjson
 
 from netra_trio.storage.records import MessageRecord
 
@@ -41,7 +42,19 @@ OnDelta = Callable[[str], Awaitable[None]]
 
 
 class Emitter(Protocol):
-    async def thinking(self, agent_name: str, thought: str) -> None: ...
+    """What an agent reports during its run (``ctx.emit``). Each call is one
+    or more agent events, stored and then sent to every connection of the
+    user, in the order of the calls."""
+
+    async def thinking(self, agent_name: str, thought: str) -> None:
+        """``agent_thinking``: a step of the agent's reasoning, numbered."""
+
+    async def output(self, agent_name: str, delta: str, *, output_id: str | None = None) -> str:
+        """``agent_output``: streamed answer text. Deltas of one ``output_id``
+        (by default one per agent of the run), joined, are the text;
+        consecutive ones are merged (at most one event per 50 ms, never held
+        past the run's next event or its end). Returns the ``output_id``."""
+        ...
 
     async def tool_call(
         self,
@@ -49,11 +62,29 @@ class Emitter(Protocol):
         tool_name: str,
         arguments: dict[str, Any],
         fn: Callable[[], Any],
-    ) -> ToolOutcome: ...
+    ) -> ToolOutcome:
+        """Call ``fn`` (sync or async) as a tool: ``tool_executing``, then
+        ``tool_completed`` with its return value (JSON-ready through the
+        protocol's converter) or, when it raises, ``status: "error"``."""
+        ...
 
-    async def stream_thinking(
-        self, agent_name: str, produce: Callable[[OnDelta], Awaitable[str]]
-    ) -> str: ...
+    async def tool_started(
+        self,
+        agent_name: str,
+        tool_name: str,
+        arguments: dict[str, Any],
+        *,
+        tool_call_id: str | None = None,
+    ) -> str:
+        """``tool_executing`` for a tool that runs elsewhere; returns the call's
+        id for :meth:`tool_finished`. A call still open when the run ends is
+        closed with ``tool_completed`` ``status: "error"``."""
+        ...
+
+    async def tool_finished(
+        self, tool_call_id: str, result: Any, *, status: str = "success"
+    ) -> None:
+        """``tool_completed`` of a call opened by :meth:`tool_started`."""
 
 
 async def require_tool(
@@ -75,21 +106,46 @@ async def require_tool(
 
 @attrs.frozen
 class AgentResult:
+    """A run's success: ``result`` goes to the client in ``agent_completed``
+    (a JSON-ready object); ``report`` is appended to the thread as the
+    assistant's message."""
+
     result: dict[str, Any]
-    report: str  # the text appended to the thread as the assistant's message
-    agents_involved: tuple[str, ...] = ()
+    report: str
+    agents_involved: tuple[str, ...] = ()  # none: the run's agent
+
+
+def input_as_text(value: Any) -> str:
+    """A run's input as text, as its thread stores it: a string as it is,
+    anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
 
 
 @attrs.frozen
 class RunContext:
+    """What a run gives its agent. ``input`` is the request's input as the
+    client sent it (the text of ``user_message`` and ``agent_request``, any
+    JSON value for ``start_agent``); ``history`` is the thread's latest
+    messages (at most 50), oldest first, this run's input last (unless it was
+    empty)."""
+
     user_id: str
     thread_id: str
     run_id: str
+    agent_name: str  # the name the run was started under
     input: Any
     options: Mapping[str, Any]
     history: Sequence[MessageRecord]
     emit: Emitter
     llm: Any = None  # an LLM client when one is configured
+
+    @property
+    def input_text(self) -> str:
+        """``input`` as text: a string as it is, anything else as JSON (the
+        user's message in the thread)."""
+        return input_as_text(self.input)
 
 
 Agent = Callable[[RunContext], Awaitable[AgentResult]]

@@ -66,9 +66,11 @@ async def _summary(
     figures = {"request": text[:2000], "triage": findings.as_result(), "optimization": optimization}
     prompt = [ChatMessage("system", _SYSTEM_PROMPT), ChatMessage("user", repr(figures))]
     try:
-        summary = await ctx.emit.stream_thinking(
-            NAME, lambda on_delta: llm.complete(prompt, on_delta=on_delta)
-        )
+
+        async def on_delta(delta: str) -> None:
+            await ctx.emit.output(NAME, delta)
+
+        summary = await llm.complete(prompt, on_delta=on_delta)
     except LLMUnavailable as exc:
         await ctx.emit.thinking(
             NAME, f"The model is unavailable ({exc}); using the offline summary."

@@ -70,6 +70,7 @@ class Cooldowns:
 
 MAX_BATCH_MESSAGES = 50
 MAX_CONTENT_CHARS = 10_000
+MAX_AGENT_NAME_CHARS = 64  # start_agent's agent field, and every registered name
 # Objects and arrays may nest this deep in a client frame (the frame itself is
 # the first level): far below what the JSON encoder can write back (254).
 MAX_FRAME_DEPTH = 64

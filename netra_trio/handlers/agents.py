@@ -9,10 +9,7 @@ run's events go to all of the user's connections.
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
-
+from netra_trio.agents.base import input_as_text
 from netra_trio.errors import ErrorCode, ProtocolError
 from netra_trio.handlers.context import HandlerContext
 from netra_trio.handlers.threads import owned_thread
@@ -85,7 +82,7 @@ async def handle_agent_request(ctx: HandlerContext, message: AgentRequest) -> No
 async def handle_start_agent(ctx: HandlerContext, message: StartAgent) -> None:
     name = message.payload.agent
     with await ctx.runs.reserve(name, message.thread_id, correlation_id=message.message_id) as run:
-        text = _as_text(message.payload.input)
+        text = input_as_text(message.payload.input)
         thread_id, _ = await _store_request(
             ctx, message.thread_id, f"{name}: {text}", text, message.message_id
         )
@@ -109,9 +106,3 @@ async def handle_stop_agent(ctx: HandlerContext, message: StopAgent) -> None:
         f"payload.run_id: run {run_id!r} {state}",
         correlation_id=message.message_id,
     )
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from netra_trio.core.limits import MAX_BATCH_MESSAGES, MAX_CONTENT_CHARS
+from netra_trio.core.limits import MAX_AGENT_NAME_CHARS, MAX_BATCH_MESSAGES, MAX_CONTENT_CHARS
 from netra_trio.protocol.fields import int_range, max_items, text_length
 
 AnyObject = dict[str, Any]
@@ -40,7 +40,7 @@ class AgentRequestPayload:
 
 @attrs.frozen(kw_only=True)
 class StartAgentPayload:
-    agent: str = attrs.field(validator=text_length(1, 64))
+    agent: str = attrs.field(validator=text_length(1, MAX_AGENT_NAME_CHARS))
     input: Any = ""
 
 

@@ -77,6 +77,13 @@ class AgentThinking:
 
 
 @attrs.frozen
+class AgentOutput:
+    agent_name: str
+    output_id: str
+    delta: str
+
+
+@attrs.frozen
 class ToolExecuting:
     agent_name: str
     tool_name: str
@@ -162,6 +169,7 @@ SERVER_TYPES: dict[type[Any], tuple[str, Priority]] = {
     MessageAck: ("message_ack", Priority.HIGH),
     AgentStarted: ("agent_started", Priority.CRITICAL),
     AgentThinking: ("agent_thinking", Priority.CRITICAL),
+    AgentOutput: ("agent_output", Priority.CRITICAL),
     ToolExecuting: ("tool_executing", Priority.CRITICAL),
     ToolCompleted: ("tool_completed", Priority.CRITICAL),
     AgentCompleted: ("agent_completed", Priority.CRITICAL),

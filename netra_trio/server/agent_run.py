@@ -47,23 +47,25 @@ async def run_agent(run: ActiveRun, services: Services, user_id: str) -> None:
     """The whole run; it returns (or, cancelled, raises) once its ending is
     stored and sent (or the server stopped first: the next start ends it)."""
     source = EventSource(user_id, run.run_id, run.thread_id, run.correlation_id)
-    emitter = RunEmitter(services.event_log.producer(source))
-    started = time.perf_counter()
     log_event(
         "run_started", user=user_id, run=run.run_id, agent=run.agent_name, thread=run.thread_id
     )
-    try:
-        ending = await _outcome(run, emitter, started, services, user_id)
-    except trio.Cancelled:
-        interrupted = failed(
-            run.agent_name,
-            "INTERRUPTED",
-            "the run was interrupted by the server",
-            status="interrupted",
-        )
-        await _end(run, emitter, services, user_id, interrupted, started)
-        raise
-    await _end(run, emitter, services, user_id, ending, started)
+    started = time.perf_counter()
+    async with trio.open_nursery() as timers:  # the emitter's output timer
+        emitter = RunEmitter(services.event_log.producer(source), timers)
+        try:
+            ending = await _outcome(run, emitter, started, services, user_id)
+        except trio.Cancelled:
+            interrupted = failed(
+                run.agent_name,
+                "INTERRUPTED",
+                "the run was interrupted by the server",
+                status="interrupted",
+            )
+            await _end(run, emitter, services, user_id, interrupted, started)
+            raise
+        await _end(run, emitter, services, user_id, ending, started)
+        timers.cancel_scope.cancel()
 
 
 async def _end(
@@ -129,6 +131,7 @@ async def _work(
         user_id=user_id,
         thread_id=run.thread_id,
         run_id=run.run_id,
+        agent_name=run.agent_name,
         input=run.input,
         options=run.options,
         history=history,
@@ -153,6 +156,19 @@ async def _work(
             exc_info=True,
         )
         return failed(run.agent_name, "AGENT_CRASHED", f"the agent failed: {type(exc).__name__}")
+    if not isinstance(outcome, AgentResult):  # (an agent from the user's code, most likely)
+        log_event(
+            "agent_crashed",
+            logging.ERROR,
+            user=user_id,
+            run=run.run_id,
+            agent=run.agent_name,
+            error=f"the agent returned {type(outcome).__name__}, not an AgentResult",
+        )
+        returned = type(outcome).__name__
+        return failed(
+            run.agent_name, "AGENT_CRASHED", f"the agent returned {returned}, not an AgentResult"
+        )
     involved = outcome.agents_involved or (run.agent_name,)
     await storage.threads.append_message(
         run.thread_id, "assistant", outcome.report, run_id=run.run_id

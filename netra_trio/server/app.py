@@ -66,15 +66,20 @@ class Server:
         agents: AgentRegistry | None = None,
         reuse_port: bool = False,
     ) -> None:
-        """``reuse_port``: bind the listening sockets with SO_REUSEPORT, as a
-        worker of ``--workers`` does, so the kernel spreads new connections over
-        every process bound to the port."""
+        """``agents``: the agents to serve; by default the built-in ones and
+        those of ``config.agents`` (``--agents``), whose modules are imported
+        here (StartupError when one cannot be used). ``reuse_port``: bind the
+        listening sockets with SO_REUSEPORT, as a worker of ``--workers`` does,
+        so the kernel spreads new connections over every process bound to the
+        port."""
         if config.jwt_secret is None and config.uses_secret:
             raise ValueError("the server needs a JWT secret to verify HS* tokens")
         self.config = config
         self._tls: ssl.SSLContext | None = None
         self._router = router or default_router()
-        self._agents = agents if agents is not None else _default_agents()
+        if agents is not None and config.agents:
+            raise ValueError("give the agents to serve, or config.agents, not both")
+        self._agents = agents if agents is not None else _agents_for(config)
         self._reuse_port = reuse_port
         self._hub: Hub | None = None
         self.port = 0
@@ -178,7 +183,7 @@ class Server:
         hub_nursery.cancel_scope.cancel()
 
 
-def _default_agents() -> AgentRegistry:
-    from netra_trio.agents.registry import default_agents
+def _agents_for(config: Config) -> AgentRegistry:
+    from netra_trio.agents.registry import agents_for
 
-    return default_agents()
+    return agents_for(config)

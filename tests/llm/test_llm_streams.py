@@ -1,6 +1,6 @@
 """Streams from the stand-in provider, piece by piece as scripted: a reply read
 without a listener, a piece that is not text, and the supervisor turning a
-streamed summary into one ``agent_thinking`` per sentence."""
+streamed summary into ``agent_output`` text."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ async def test_a_piece_that_is_not_text_is_a_malformed_stream(nursery: trio.Nurs
     assert pieces == ["Cache the "]  # nothing after the bad piece was taken
 
 
-async def test_the_streamed_summary_is_shown_a_sentence_at_a_time(nursery: trio.Nursery) -> None:
+async def test_the_streamed_summary_is_the_runs_output_text(nursery: trio.Nursery) -> None:
     first = "Move the bulk of the traffic to gpt-4o-mini first."
     second = " Then cache the long shared system prompt prefix!"
     standin = await start(nursery, [first[:20], first[20:], second])
@@ -65,13 +65,14 @@ async def test_the_streamed_summary_is_shown_a_sentence_at_a_time(nursery: trio.
         await client.send("agent_request", {"content": ISSUE_EXAMPLE})
         (events,) = (await run_events(client)).values()
     assert_well_formed(events)
-    thoughts = [
-        e["payload"]["thought"]
-        for e in events
-        if e["type"] == "agent_thinking" and e["payload"]["agent_name"] == "supervisor"
-    ]
-    # each sentence once it ends (past 40 characters), and nothing left over after them
-    assert thoughts[-2:] == [first, second.strip()]
+    outputs = [e["payload"] for e in events if e["type"] == "agent_output"]
+    assert 1 <= len(outputs) <= 3
+    assert {(o["agent_name"], o["output_id"]) for o in outputs} == {
+        ("supervisor", outputs[0]["output_id"])
+    }
+    assert "".join(o["delta"] for o in outputs) == first + second
+    thoughts = [e["payload"]["thought"] for e in events if e["type"] == "agent_thinking"]
+    assert first not in thoughts  # the answer is output, not thinking
     result = events[-1]["payload"]["result"]
     assert result["summary"] == first + second
     assert result["llm"] == {"used": True, "model": "stand-in"}

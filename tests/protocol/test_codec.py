@@ -450,6 +450,10 @@ SERVER_EXAMPLES: dict[type[Any], tuple[Any, dict[str, Any]]] = {
         sm.AgentThinking(agent_name="triage", thought="hmm", step=2),
         {"agent_name": "triage", "thought": "hmm", "step": 2},
     ),
+    sm.AgentOutput: (
+        sm.AgentOutput(agent_name="helper", output_id="out-1", delta="Hel"),
+        {"agent_name": "helper", "output_id": "out-1", "delta": "Hel"},
+    ),
     sm.ToolExecuting: (
         sm.ToolExecuting(
             agent_name="opt", tool_name="calc", tool_call_id="tc-1", arguments={"x": 1}
@@ -518,6 +522,7 @@ EXPECTED_TYPES: dict[type[Any], tuple[str, Priority]] = {
     sm.MessageAck: ("message_ack", Priority.HIGH),
     sm.AgentStarted: ("agent_started", Priority.CRITICAL),
     sm.AgentThinking: ("agent_thinking", Priority.CRITICAL),
+    sm.AgentOutput: ("agent_output", Priority.CRITICAL),
     sm.ToolExecuting: ("tool_executing", Priority.CRITICAL),
     sm.ToolCompleted: ("tool_completed", Priority.CRITICAL),
     sm.AgentCompleted: ("agent_completed", Priority.CRITICAL),

@@ -9,7 +9,14 @@ import trio
 from netra_trio.client import NetraClient
 
 TERMINAL = ("agent_completed", "agent_error")
-AGENT_EVENTS = ("agent_started", "agent_thinking", "tool_executing", "tool_completed", *TERMINAL)
+AGENT_EVENTS = (
+    "agent_started",
+    "agent_thinking",
+    "agent_output",
+    "tool_executing",
+    "tool_completed",
+    *TERMINAL,
+)
 ISSUE_EXAMPLE = (
     "we send 2M requests/day to gpt-4o with 1.5k input and 300 output tokens, how do we cut cost?"
 )

@@ -52,8 +52,8 @@ async def test_the_model_writes_the_summary_when_configured(nursery: trio.Nurser
     result = events[-1]["payload"]["result"]
     assert result["llm"] == {"used": True, "model": "stand-in"}
     assert result["summary"] == "Move to gpt-4o-mini. Cache the prefix."
-    thoughts = [e["payload"]["thought"] for e in events if e["type"] == "agent_thinking"]
-    assert "Move to gpt-4o-mini. Cache the prefix." in " ".join(thoughts)
+    output = [e["payload"]["delta"] for e in events if e["type"] == "agent_output"]
+    assert "".join(output) == "Move to gpt-4o-mini. Cache the prefix."
     (request,) = standin.requests
     assert "405000" in request["messages"][1]["content"].replace(",", "").replace(".0", "")
 
@@ -87,10 +87,16 @@ async def _crashing_agent(ctx: RunContext) -> AgentResult:
     return {}["missing"]  # type: ignore[no-any-return]
 
 
+async def _forgetful_agent(ctx: RunContext) -> AgentResult:
+    await ctx.emit.output("forgetful", "the answer")
+    return {"text": "the answer"}  # type: ignore[return-value]
+
+
 async def test_tool_errors_and_crashes_are_contained(nursery: trio.Nursery) -> None:
     agents = default_agents()
     agents.register("flaky", _flaky_tool_agent)
     agents.register("crashy", _crashing_agent)
+    agents.register("forgetful", _forgetful_agent)
     server = Server(make_config(), agents=agents)
     await nursery.start(server.run)
     async with open_client(server.url, token_for("alice")) as client:
@@ -108,6 +114,16 @@ async def test_tool_errors_and_crashes_are_contained(nursery: trio.Nursery) -> N
         assert_well_formed(events)
         assert events[-1]["payload"]["code"] == "AGENT_CRASHED"
         assert "missing" not in events[-1]["payload"]["message"]  # no internals leak
+        await client.send("start_agent", {"agent": "forgetful", "input": "go"})
+        (events,) = (await run_events(client)).values()
+        assert_well_formed(events)
+        assert events[-1]["payload"] == {
+            "agent_name": "forgetful",
+            "code": "AGENT_CRASHED",
+            "message": "the agent returned dict, not an AgentResult",
+        }
+        history = await client.request("get_thread_history", {"thread_id": events[0]["thread_id"]})
+        assert [m["role"] for m in history["payload"]["messages"]] == ["user"]
         assert (await client.request("ping"))["type"] == "pong"  # the hub lives on
         await client.send("agent_request", {"content": ISSUE_EXAMPLE})
         (events,) = (await run_events(client)).values()

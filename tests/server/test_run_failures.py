@@ -62,9 +62,14 @@ async def test_a_run_past_max_run_s_ends_with_timeout_and_is_recorded_as_error(
         assert [e["type"] for e in events] == [
             "agent_started",
             "agent_thinking",
-            "tool_executing",  # the tool never returned: no tool_completed
+            "tool_executing",
+            "tool_completed",  # the tool never returned: closed by the run's end
             "agent_error",
         ]
+        closed = events[3]["payload"]
+        assert closed["tool_call_id"] == events[2]["payload"]["tool_call_id"]
+        assert closed["status"] == "error"
+        assert closed["result"] == {"error": "the run ended before the tool call finished"}
         assert events[-1]["payload"] == {
             "agent_name": "supervisor",
             "code": "TIMEOUT",

@@ -1,0 +1,1 @@
+"""Examples of agents written outside the server (see ``docs/agents.md``)."""
