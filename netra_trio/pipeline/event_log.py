@@ -120,7 +120,7 @@ class Producer:
 
     async def put_and_wait(self, kind: str, body: dict[str, Any]) -> int:
         """Queue an event after every one put before it and wait until it is
-        stored and published; returns its seq. Raises StorageError when it
+        stored (its publication follows at once); returns its seq. Raises StorageError when it
         could not be stored (then it was not published). Tried even after an
         earlier write of this producer failed: a run's last event reaches its
         client once the store is back."""
@@ -303,9 +303,11 @@ class EventLog:
         with trio.CancelScope(shield=True):  # it ends when the write stage closes the channel
             async with receive:
                 async for batch, stored, error in receive:
+                    # producers learn first, so that a run whose last event is
+                    # stored is over before a client can answer that event
+                    self._settle(batch, stored, error)
                     if error is None:
                         await self._publish(stored)
-                    self._settle(batch, stored, error)
                     self._in_flight -= 1
                     if self._quiet:
                         await trio.lowlevel.checkpoint()  # those the publication woke go first

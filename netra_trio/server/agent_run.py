@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -41,6 +42,10 @@ class ActiveRun:
     correlation_id: str | None
     scope: trio.CancelScope
     stop_requested: bool = False
+    ended: bool = False  # its terminal event is stored
+    # called once the run's terminal event is stored: from then on the run no
+    # longer holds its thread (its record is still being written)
+    on_ending_stored: Callable[[], None] | None = None
 
 
 async def run_agent(run: ActiveRun, services: Services, user_id: str) -> None:
@@ -80,6 +85,7 @@ async def _end(
         ending,
         run_id=run.run_id,
         user_id=user_id,
+        on_event_stored=run.on_ending_stored,
         emitter=emitter,
         runs=services.storage.runs,
         stopping=services.stopping,

@@ -81,10 +81,11 @@ async def store_ending(
     emitter: RunEmitter,
     runs: RunStore,
     stopping: trio.Event,
+    on_event_stored: Callable[[], None] | None = None,
 ) -> bool:
     """Store ``ending`` (the event, then the record) until it is stored: True;
     False when the server stopped first. Cancellation does not end it."""
-    writer = _Writer(ending, run_id, emitter, runs)
+    writer = _Writer(ending, run_id, emitter, runs, on_event_stored)
     delay = RETRY_FIRST_S
     with trio.CancelScope(shield=True):
         while True:
@@ -122,11 +123,19 @@ async def store_ending(
 
 
 class _Writer:
-    def __init__(self, ending: Ending, run_id: str, emitter: RunEmitter, runs: RunStore) -> None:
+    def __init__(
+        self,
+        ending: Ending,
+        run_id: str,
+        emitter: RunEmitter,
+        runs: RunStore,
+        on_event_stored: Callable[[], None] | None,
+    ) -> None:
         self._ending = ending
         self._run_id = run_id
         self._emitter = emitter
         self._runs = runs
+        self._on_event_stored = on_event_stored
         self.failures = 0
         self.event_stored = False
 
@@ -136,6 +145,8 @@ class _Writer:
             if not (self.failures and await self._runs.ending_stored(self._run_id)):
                 await self._emitter.terminal(ending.event)
             self.event_stored = True
+            if self._on_event_stored is not None:
+                self._on_event_stored()
         await self._runs.finish_run(
             self._run_id, ending.status, agents=ending.agents, error_code=ending.error_code
         )

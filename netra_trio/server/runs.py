@@ -10,6 +10,7 @@ handler can store the user's message in between without a second check.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -120,7 +121,7 @@ class RunManager:
                 correlation_id=correlation_id,
                 details={"agents": list(agents.names)},
             )
-        busy: list[str | None] = [run.thread_id for run in self._runs.values()]
+        busy: list[str | None] = [run.thread_id for run in self._runs.values() if not run.ended]
         busy += [slot.thread_id for slot in self._slots or ()]
         admission = RunAdmission(self._services.config.max_runs_per_user)
         refusal = admission.check(busy, thread_id)
@@ -179,7 +180,7 @@ class RunManager:
 
     def stop(self, run_id: str) -> bool:
         run = self._runs.get(run_id)
-        if run is None:
+        if run is None or run.ended:
             return False
         run.stop_requested = True
         run.scope.cancel()
@@ -213,6 +214,7 @@ class RunManager:
             correlation_id=slot.correlation_id,
             scope=trio.CancelScope(deadline=trio.current_time() + self._services.config.max_run_s),
         )
+        run.on_ending_stored = functools.partial(self._ending_stored, run)
         if not self._user_hub.start_task(self._execute, run):
             # the user's connections are being closed: no run outlives its hub
             log_event("run_not_started", user=self._user_hub.user_id, reason="user hub closing")
@@ -226,4 +228,12 @@ class RunManager:
             await run_agent(run, self._services, self._user_hub.user_id)
         finally:
             self._runs.pop(run.run_id, None)
-            self._services.coordinator.release_run(self._user_hub.user_id, run.run_id)
+            if not run.ended:
+                self._services.coordinator.release_run(self._user_hub.user_id, run.run_id)
+
+    def _ending_stored(self, run: ActiveRun) -> None:
+        """The run's terminal event is stored (and goes out now): its thread
+        and its place among the user's runs are free for the next request,
+        even before its record is written."""
+        run.ended = True
+        self._services.coordinator.release_run(self._user_hub.user_id, run.run_id)

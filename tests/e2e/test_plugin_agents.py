@@ -87,15 +87,10 @@ async def one_run(client: NetraClient, payload: dict[str, Any], **envelope: Any)
 
 
 async def follow_up(client: NetraClient, payload: dict[str, Any], thread_id: str) -> list[Event]:
-    """A run on ``thread_id`` right after its last run's terminal event: the
-    thread takes it once that run has wholly ended (its record too), a moment
-    later, and refuses it with AGENT_BUSY until then."""
-    with trio.fail_after(10):
-        while (first := await client.request("start_agent", payload, thread_id=thread_id))[
-            "type"
-        ] == "error":
-            assert first["payload"]["code"] == "AGENT_BUSY", first
-            await trio.sleep(0.02)
+    """A run on ``thread_id`` sent the moment its last run's terminal event
+    arrives: the thread is free for it (never AGENT_BUSY)."""
+    first = await client.request("start_agent", payload, thread_id=thread_id)
+    assert first["type"] == "agent_started", first
     (rest,) = (await run_events(client)).values()
     events = [first, *rest]
     assert_well_formed(events)

@@ -145,5 +145,6 @@ async def test_a_slow_backplane_holds_the_writer_one_batch_ahead_and_order_is_ke
         backplane.release.set()
         with trio.fail_after(5):
             assert await producer.put_and_wait("agent_thinking", BODY) == 5
+        await trio.testing.wait_all_tasks_blocked()  # (stored, then published)
         assert sink.seqs == [1, 2, 3, 4, 5]
         nursery.cancel_scope.cancel()
