@@ -36,12 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the WebSocket server")
     for field in attrs.fields(Config):
-        flag = "--" + field.name.replace("_", "-")
+        option = OPTIONS[field.name]
         serve.add_argument(
-            flag,
+            option.flag or "--" + field.name.replace("_", "-"),
             dest=field.name,
             default=None,
-            help=f"(env {OPTIONS[field.name].env}, default {field.default!r})",
+            # an option with a flag of its own (--agui-agent) is given once per value
+            action="append" if option.flag else "store",
+            metavar="NAME=URL" if option.flag else None,
+            help=f"(env {option.env}, default {field.default!r})",
         )
     # a worker of a `--workers` parent: listen with SO_REUSEPORT, stop when the parent says so
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

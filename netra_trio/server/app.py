@@ -44,6 +44,7 @@ import trio
 
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.config import Config, redacted_url
+from netra_trio.errors import StartupError
 from netra_trio.handlers import default_router
 from netra_trio.handlers.router import Router
 from netra_trio.logs import log_event
@@ -74,7 +75,7 @@ class Server:
         self.config = config
         self._tls: ssl.SSLContext | None = None
         self._router = router or default_router()
-        self._agents = agents if agents is not None else _default_agents()
+        self._agents = agents if agents is not None else _default_agents(config)
         self._reuse_port = reuse_port
         self._hub: Hub | None = None
         self.port = 0
@@ -178,7 +179,17 @@ class Server:
         hub_nursery.cancel_scope.cancel()
 
 
-def _default_agents() -> AgentRegistry:
+def _default_agents(config: Config) -> AgentRegistry:
+    """The built-in agents and those of ``--agui-agent``."""
     from netra_trio.agents.registry import default_agents
+    from netra_trio.agui.agent import agui_agents
 
-    return default_agents()
+    registry = default_agents()
+    for name, agent in agui_agents(config).items():
+        try:
+            registry.register(name, agent)
+        except ValueError:
+            raise StartupError(
+                f"--agui-agent {name}: an agent named {name!r} is already registered"
+            ) from None
+    return registry
