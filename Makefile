@@ -26,8 +26,8 @@ serve: $(STAMP)
 	$(BIN)/netra-trio serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check netra_trio tests $(wildcard benchmarks)
-	$(BIN)/ruff format --check netra_trio tests $(wildcard benchmarks)
+	$(BIN)/ruff check netra_trio tests $(wildcard benchmarks) $(wildcard examples)
+	$(BIN)/ruff format --check netra_trio tests $(wildcard benchmarks) $(wildcard examples)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

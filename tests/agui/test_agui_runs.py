@@ -231,6 +231,19 @@ async def test_stop_agent_cancels_the_run_and_closes_the_request(
         await endpoint.hung_up.wait()
 
 
+async def test_a_run_past_its_time_closes_the_request(
+    nursery: trio.Nursery, endpoint: AguiEndpoint
+) -> None:
+    script = Script([STARTED, *text_message("m-1", "partial"), HOLD])
+    server = await serve_agents(nursery, endpoint, {"helper": script}, max_run_s=0.3)
+    async with open_client(server.url, token_for("alice")) as client:
+        events = await one_run(client, "helper", "go")
+    assert events[-1]["payload"]["code"] == "TIMEOUT"
+    assert joined_output(events) == {"m-1": "partial"}
+    with trio.fail_after(5):
+        await endpoint.hung_up.wait()
+
+
 async def test_server_shutdown_closes_the_request(
     nursery: trio.Nursery, endpoint: AguiEndpoint
 ) -> None:
