@@ -36,10 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the WebSocket server")
     for field in attrs.fields(Config):
-        flag = "--" + field.name.replace("_", "-")
         option = OPTIONS[field.name]
         serve.add_argument(
-            flag,
+            option.flag or "--" + field.name.replace("_", "-"),
             dest=field.name,
             default=None,
             action="append" if option.repeatable else "store",

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
+from netra_trio.agui import settings as agui
 from netra_trio.algorithms import HMAC_ALGORITHMS, JWT_ALGORITHMS
 from netra_trio.core.client_address import TrustedProxies
 from netra_trio.core.limits import MAX_BATCH_MESSAGES
@@ -80,6 +81,14 @@ class Config:
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str | None = attrs.field(default=None, repr=False)
     llm_timeout_s: float = 20.0
+    # AG-UI agents (docs/agui.md): NAME=URL entries, and the bounds of each run's stream
+    # NAME=URL pairs (URLs may hold secrets)
+    agui_agents: tuple[tuple[str, str], ...] | None = attrs.field(default=None, repr=False)
+    agui_connect_timeout_s: float = agui.CONNECT_TIMEOUT_S
+    agui_first_event_timeout_s: float = agui.FIRST_EVENT_TIMEOUT_S
+    agui_idle_timeout_s: float = agui.IDLE_TIMEOUT_S
+    agui_max_event_bytes: int = agui.MAX_EVENT_BYTES
+    agui_max_tool_args_bytes: int = agui.MAX_TOOL_ARGS_BYTES
     log_format: str = "text"
     log_level: str = "info"
     tls_cert: str | None = None
@@ -96,7 +105,7 @@ class Config:
         for field in attrs.fields(cls):
             option = OPTIONS[field.name]
             raw = flags.get(field.name)
-            source = f"--{field.name.replace('_', '-')}"
+            source = option.flag or f"--{field.name.replace('_', '-')}"
             for env in (option.env, *option.legacy_env):
                 if raw is None and env in environ:
                     raw, source = environ[env], env
@@ -176,6 +185,7 @@ class Config:
             ("http://", "https://")
         ):
             raise ConfigError(f"llm-base-url must be an http(s) URL, got {self.llm_base_url!r}")
+        agui.check_agui_agents(self.agui_agents or ())
         if self.log_format not in _LOG_FORMATS:
             raise ConfigError(
                 f"log-format must be one of {', '.join(_LOG_FORMATS)}, got {self.log_format!r}"
@@ -315,6 +325,7 @@ class _Option:
     parse: Callable[[str, Any], Any]
     legacy_env: tuple[str, ...] = ()  # read when ``env`` is not set
     repeatable: bool = False  # the flag may be given several times (a list of values)
+    flag: str | None = None  # a flag of another name than --field-name (--agui-agent)
 
 
 OPTIONS: dict[str, _Option] = {
@@ -370,6 +381,14 @@ OPTIONS: dict[str, _Option] = {
     "llm_model": _Option("NETRA_LLM_MODEL", _text),
     "llm_api_key": _Option("NETRA_LLM_API_KEY", _text),
     "llm_timeout_s": _Option("NETRA_LLM_TIMEOUT_S", _seconds),
+    "agui_agents": _Option(
+        "NETRA_AGUI_AGENTS", agui.parse_agui_agents, flag="--agui-agent", repeatable=True
+    ),
+    "agui_connect_timeout_s": _Option("NETRA_AGUI_CONNECT_TIMEOUT_S", _seconds),
+    "agui_first_event_timeout_s": _Option("NETRA_AGUI_FIRST_EVENT_TIMEOUT_S", _seconds),
+    "agui_idle_timeout_s": _Option("NETRA_AGUI_IDLE_TIMEOUT_S", _seconds),
+    "agui_max_event_bytes": _Option("NETRA_AGUI_MAX_EVENT_BYTES", _int(1024)),
+    "agui_max_tool_args_bytes": _Option("NETRA_AGUI_MAX_TOOL_ARGS_BYTES", _int(1024)),
     "log_format": _Option("NETRA_LOG_FORMAT", _lower),
     "log_level": _Option("NETRA_LOG_LEVEL", _lower),
     "tls_cert": _Option("NETRA_TLS_CERT", _text),

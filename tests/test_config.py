@@ -15,7 +15,7 @@ LONG_SECRET = "s3cr3t-" * 6  # 42 bytes
 
 
 def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    return OPTIONS[name].flag or "--" + name.replace("_", "-")
 
 
 def env(name: str) -> str:

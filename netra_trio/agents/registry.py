@@ -10,6 +10,7 @@ from netra_trio.agents.optimization import optimization_agent
 from netra_trio.agents.plugins import plugin_agents
 from netra_trio.agents.supervisor import supervisor_agent
 from netra_trio.agents.triage import triage_agent
+from netra_trio.agui.agent import agui_agents
 from netra_trio.errors import StartupError
 from netra_trio.logs import log_event
 
@@ -37,6 +38,12 @@ def agents_for(config: Config) -> AgentRegistry:
             raise StartupError(f"agents {plugin.entry!r}: agent {plugin.name!r} is already {taken}")
         registry.register(plugin.name, plugin.agent)
         sources[plugin.name] = f"registered by agents {plugin.entry!r}"
+    for name, agent in agui_agents(config).items():
+        taken = sources.get(name)
+        if taken is not None:
+            raise StartupError(f"--agui-agent {name}: agent {name!r} is already {taken}")
+        registry.register(name, agent)
+        sources[name] = "an AG-UI agent"
     if config.agents:
         log_event("agents_loaded", entries=list(config.agents), agents=list(registry.names))
     return registry

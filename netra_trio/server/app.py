@@ -77,8 +77,8 @@ class Server:
         self.config = config
         self._tls: ssl.SSLContext | None = None
         self._router = router or default_router()
-        if agents is not None and config.agents:
-            raise ValueError("give the agents to serve, or config.agents, not both")
+        if agents is not None and (config.agents or config.agui_agents):
+            raise ValueError("give the agents to serve, or config.agents and agui_agents, not both")
         self._agents = agents if agents is not None else _agents_for(config)
         self._reuse_port = reuse_port
         self._hub: Hub | None = None
