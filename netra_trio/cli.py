@@ -84,10 +84,10 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
         return 2
     if args.command == "token":
         return _print_token(config, args.user, args.ttl_s)
-    if config.agents and agents is not None:
+    if (config.agents or config.agui_agents) and agents is not None:
         print(
-            "netra-trio: --agents adds to the built-in agents, and main() was given the agents"
-            " to serve: register those agents in the registry passed instead",
+            "netra-trio: --agents and --agui-agent add to the built-in agents, and main() was"
+            " given the agents to serve: register those agents in the registry passed instead",
             file=sys.stderr,
         )
         return 2

@@ -130,9 +130,12 @@ def test_agents_given_to_main_and_by_the_flag_are_refused(
     argv = ["serve", "--jwt-secret", SECRET, "--agents", "examples.weather_agents:AGENTS"]
     assert main(argv, agents=default_agents()) == 2
     assert capsys.readouterr().err == (
-        "netra-trio: --agents adds to the built-in agents, and main() was given the agents"
-        " to serve: register those agents in the registry passed instead\n"
+        "netra-trio: --agents and --agui-agent add to the built-in agents, and main() was"
+        " given the agents to serve: register those agents in the registry passed instead\n"
     )
     config = make_config(agents=("examples.weather_agents:AGENTS",))
-    with pytest.raises(ValueError, match=r"give the agents to serve, or config\.agents, not both"):
+    with pytest.raises(ValueError, match=r"give the agents to serve, or config\.agents and"):
+        Server(config, agents=default_agents())
+    config = make_config(agui_agents=(("helper", "http://127.0.0.1:9/"),))
+    with pytest.raises(ValueError, match=r"give the agents to serve, or config\.agents and"):
         Server(config, agents=default_agents())

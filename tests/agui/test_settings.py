@@ -78,7 +78,7 @@ def test_each_entry_is_an_agent_of_the_server() -> None:
 
 
 def test_a_name_of_a_built_in_agent_stops_the_start(tmp_path: Path) -> None:
-    with pytest.raises(StartupError, match="an agent named 'supervisor' is already registered"):
+    with pytest.raises(StartupError, match="agent 'supervisor' is already a built-in agent"):
         Server(make_config(agui_agents=(("supervisor", "http://127.0.0.1:9/"),)))
     result = run_cli(
         "serve",
@@ -89,6 +89,6 @@ def test_a_name_of_a_built_in_agent_stops_the_start(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 1
-    assert "--agui-agent triage: an agent named 'triage' is already registered" in result.stderr
+    assert "--agui-agent triage: agent 'triage' is already a built-in agent" in result.stderr
     result = run_cli("serve", "--agui-agent", "a=gopher://h/", cwd=tmp_path)
     assert result.returncode == 2 and "agui-agent a: the URL must be http://" in result.stderr
