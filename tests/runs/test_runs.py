@@ -108,9 +108,13 @@ async def test_stop_agent_cancels_a_running_run(nursery: trio.Nursery) -> None:
         done = await client.receive_type("agent_completed")
         assert done["run_id"] == started["run_id"]
         assert done["payload"]["status"] == "cancelled"
-        run = await server.hub.services.storage.runs.get_run(started["run_id"])
-        assert run is not None and run.status == "cancelled"
         again = await client.request("stop_agent", {"run_id": started["run_id"]})
+        # the record is written once the terminal event is stored (just after it)
+        runs = server.hub.services.storage.runs
+        with trio.fail_after(5):
+            while (run := await runs.get_run(started["run_id"])) is None or run.status == "running":  # noqa: ASYNC110 - a row in the store
+                await trio.sleep(0.01)
+        assert run.status == "cancelled"
         assert again["payload"]["code"] == "NOT_FOUND"
 
 
