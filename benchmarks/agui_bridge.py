@@ -31,17 +31,29 @@ Four kinds of process, each its own, on loopback:
   when the last one's ``agent_completed`` arrives, the events of a run written
   at once.
 
-Per cell a fresh server; the runner samples the CPU of the server, the
-endpoint and the client (``/proc/PID/stat``) and of the whole machine at the
-client's ``@start`` / ``@end`` (the measured window, after a warm-up), and
-times a fixed piece of pure-Python work every 0.5 s in the window (*probe
-ms*, the median: how fast a core of this shared host runs Python at the time;
-its own CPU is in *other*). *Ratio per probe* divides a round's CPU ratio by
-the ratio of its two cells' probes. Events
-= agent events received by the client in the window (frames with a ``seq``);
-deltas = send stamps received in ``agent_output`` payloads (each text delta of
-the script carries one, and the server merges consecutive deltas into one
-``agent_output`` at most every 50 ms). Latency: *emit -> receipt* is receipt -
+The cells run in rounds, each load's two cells back to back, the bridge
+first in odd rounds and second in even ones. Per cell a fresh server; the
+runner samples the CPU of the server (also by thread: its event loop, and the
+others, SQLite's), the endpoint and the client (``/proc/PID/stat``) and of the
+whole machine at the client's ``@start`` / ``@end`` (the measured window,
+after a warm-up).
+
+CPU placement (``--pin``): on the 2-vCPU VM these cells were made on, a
+thread runs Python at ~0.55x its speed while the other vCPU is busy, so a
+process's CPU seconds depend on what runs beside it; and with the server alone
+on one vCPU and its peers on the other, its CPU per run was higher and varied
+more from cell to cell than with all of them on one vCPU. By default
+(``one``) the server, the endpoint, the client, py-spy and the runner all run
+on CPU 0 and CPU 1 is left to the rest of the machine: each process's CPU
+seconds are its own work, comparable between the cells; the saturated cells'
+server shares its core with the client (and the endpoint). ``split``: the
+server on CPU 0, everything else on CPU 1; ``none``: wherever the kernel puts
+them.
+
+Events = agent events received by the client in the window (frames with a
+``seq``); deltas = send stamps received in ``agent_output`` payloads (each
+text delta of the script carries one, and the server merges consecutive
+deltas into one ``agent_output`` at most every 50 ms). Latency: *emit -> receipt* is receipt -
 the frame's ``timestamp`` (when the agent emitted the event: for the bridge,
 after it has read and mapped the AG-UI event); *send -> receipt* is receipt -
 the stamp in the payload (when the endpoint wrote the event, or the in-process
@@ -90,8 +102,7 @@ CPU_RATIO_TARGET = 1.5
 P99_ADDED_TARGET_MS = 10.0
 PROFILE_RATE = 200
 PROFILE_SECONDS = 10
-PROBE_LOOPS = 300_000
-PROBE_EVERY_S = 0.5
+PLACEMENTS = {"split": ({0}, {1}), "one": ({0}, {0}), "none": None}  # server's CPUs, the rest's
 STAMP_PLACEHOLDER = "t=0000000000.000000;"
 STAMP = re.compile(rb"t=([0-9]{10}\.[0-9]{6});")
 TIMESTAMP = re.compile(rb'"timestamp":(-?[0-9][0-9.eE+-]*)')
@@ -368,7 +379,9 @@ def serve(argv: list[str]) -> None:
 class BridgeServer(ServerProcess):
     """The ``serve`` role in its own process, on a fresh SQLite file."""
 
-    def __init__(self, workdir: Path, secret: str, agui_url: str) -> None:
+    def __init__(
+        self, workdir: Path, secret: str, agui_url: str, cpus: set[int] | None = None
+    ) -> None:
         self.kind = "netra"
         stamp_ = f"agui-{time.monotonic_ns()}"
         self.database = workdir / f"{stamp_}.db"
@@ -380,7 +393,11 @@ class BridgeServer(ServerProcess):
         self.proc = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self._log, text=True
         )
+        if cpus is not None:
+            pin(self.proc.pid, cpus)
         self.port = self._wait_listening(timeout_s=60.0)
+        if cpus is not None:
+            pin(self.proc.pid, cpus)
 
 
 # -- the load client -------------------------------------------------------------------------
@@ -557,34 +574,11 @@ class Endpoint:
                 self.proc.wait()
 
 
-def probe_ms() -> float:
-    """A fixed piece of pure-Python work (dict updates), timed: how fast one core of
-    the machine runs Python right now (it varies on a shared host)."""
-    t0 = time.perf_counter()
-    counts: dict[int, int] = {}
-    for i in range(PROBE_LOOPS):
-        counts[i & 1023] = counts.get(i & 1023, 0) + i
-    return (time.perf_counter() - t0) * 1000
-
-
-class SpeedProbe:
-    """:func:`probe_ms` every ``PROBE_EVERY_S`` in a thread of the runner, during a
-    window (about 4 % of a core)."""
-
-    def __init__(self) -> None:
-        self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(PROBE_EVERY_S):
-            self.samples.append(probe_ms())
-
-    def stop(self) -> float | None:
-        self._stop.set()
-        self._thread.join()
-        return median(self.samples)
+def pin(pid: int, cpus: set[int]) -> None:
+    """Put every thread of ``pid`` on ``cpus`` (the threads it starts later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(int(tid), cpus)
 
 
 class Runner:
@@ -623,7 +617,9 @@ class Runner:
         spec = self.spec(load, agent)
         if profile is not None:  # the profile inside the measured window
             spec["duration_s"] = max(spec["duration_s"], PROFILE_SECONDS + 1.0)
-        server = BridgeServer(self.workdir, self.secret, self.endpoint.url)
+        placement = PLACEMENTS[self.args.pin]
+        cpus = placement[0] if placement is not None else None
+        server = BridgeServer(self.workdir, self.secret, self.endpoint.url, cpus)
         spec["port"] = server.port
         spec_path = self.workdir / f"spec-{time.monotonic_ns()}.json"
         spec_path.write_text(json.dumps(spec))
@@ -640,19 +636,24 @@ class Runner:
         pids = {"server": server.pid, "endpoint": self.endpoint.pid, "client": proc.pid}
         result: dict[str, Any] = {}
         start: procstat.Snapshot | None = None
-        probe: SpeedProbe | None = None
+        threads_at_start: dict[int, float] = {}
         spy: subprocess.Popen[bytes] | None = None
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
                 if line.startswith("@start"):
                     start = procstat.Snapshot.take(list(pids.values()))
-                    probe = SpeedProbe()
+                    threads_at_start = procstat.thread_cpu_seconds(server.pid)
                     if profile is not None:
                         spy = start_py_spy(server.pid, profile)
-                elif line.startswith("@end") and start is not None and probe is not None:
+                elif line.startswith("@end") and start is not None:
                     end = procstat.Snapshot.take(list(pids.values()))
-                    result["probe_ms"] = probe.stop()
+                    threads = procstat.thread_cpu_seconds(server.pid)
+                    used = {t: cpu - threads_at_start.get(t, 0.0) for t, cpu in threads.items()}
+                    result["server_loop_cpu_s"] = round(used.get(server.pid, 0.0), 3)
+                    result["server_other_threads_cpu_s"] = round(
+                        sum(cpu for t, cpu in used.items() if t != server.pid), 3
+                    )
                     wall = end.wall - start.wall
                     for name, pid in pids.items():
                         result[f"{name}_cpu_s"] = round(end.cpu[pid] - start.cpu[pid], 3)
@@ -666,8 +667,6 @@ class Runner:
                 spy.wait(timeout=PROFILE_SECONDS + 30)
         finally:
             watchdog.cancel()
-            if probe is not None:
-                probe.stop()
             if proc.poll() is None:
                 proc.kill()
             server.stop()
@@ -685,6 +684,16 @@ class Runner:
             events_per_run=round(events / max(result["runs"], 1), 2),
             server_us_per_event=round(cpu_s * 1e6 / events, 1) if events else None,
             server_ms_per_run=round(cpu_s * 1e3 / result["runs"], 3) if result["runs"] else None,
+            loop_ms_per_run=(
+                round(result["server_loop_cpu_s"] * 1e3 / result["runs"], 3)
+                if result["runs"]
+                else None
+            ),
+            storage_ms_per_run=(
+                round(result["server_other_threads_cpu_s"] * 1e3 / result["runs"], 3)
+                if result["runs"]
+                else None
+            ),
             endpoint_us_per_event=(
                 round(result["endpoint_cpu_s"] * 1e6 / events, 1) if events else None
             ),
@@ -694,8 +703,7 @@ class Runner:
             f" events/s, {result['deltas_per_s']:,.0f} deltas/s, server"
             f" {result['server_cpu_pct']}% = {result['server_us_per_event']} us/event,"
             f" endpoint {result['endpoint_cpu_pct']}%, client {result['client_cpu_pct']}%,"
-            f" other {result['other_cpu_pct']}%, probe {result.get('probe_ms')} ms;"
-            f" emit->receipt p99"
+            f" other {result['other_cpu_pct']}%; emit->receipt p99"
             f" {result['emit_to_receipt'].get('p99_ms')} ms, send->receipt p99 deltas"
             f" {result['send_to_receipt_deltas'].get('p99_ms')} ms, tool results"
             f" {result['send_to_receipt_tool_results'].get('p99_ms')} ms"
@@ -732,10 +740,11 @@ def lat(row: dict[str, Any], key: str) -> str:
 def cells_table(rows: list[dict[str, Any]]) -> str:
     out = [
         "| load | round | agent | runs/s | events/s | deltas/s | events/run | server CPU"
-        " | server us/event | server ms/run | endpoint CPU | client CPU | other CPU | probe ms"
+        " | server us/event | server ms/run (event loop + other threads) | endpoint CPU"
+        " | client CPU | other CPU"
         " | emit -> receipt p50 / p99 / max ms | send -> receipt, deltas | send -> receipt,"
         " tool results |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         errors = r["agent_errors"] + r["errors"]
@@ -744,10 +753,10 @@ def cells_table(rows: list[dict[str, Any]]) -> str:
             f"| {r['load']} | {r['round']} | {AGENT_LABELS[r['agent']]}{note} |"
             f" {fmt(r['runs_per_s'], 1)} | {fmt(r['events_per_s'])} | {fmt(r['deltas_per_s'])} |"
             f" {fmt(r['events_per_run'], 1)} | {fmt(r['server_cpu_pct'])}% |"
-            f" {fmt(r['server_us_per_event'])} | {fmt(r['server_ms_per_run'], 2)} |"
+            f" {fmt(r['server_us_per_event'])} | {fmt(r['server_ms_per_run'], 2)}"
+            f" ({fmt(r.get('loop_ms_per_run'), 2)} + {fmt(r.get('storage_ms_per_run'), 2)}) |"
             f" {fmt(r['endpoint_cpu_pct'])}% | {fmt(r['client_cpu_pct'])}% |"
-            f" {fmt(r['other_cpu_pct'])}% | {fmt(r.get('probe_ms'), 1)} |"
-            f" {lat(r, 'emit_to_receipt')} |"
+            f" {fmt(r['other_cpu_pct'])}% | {lat(r, 'emit_to_receipt')} |"
             f" {lat(r, 'send_to_receipt_deltas')} | {lat(r, 'send_to_receipt_tool_results')} |"
         )
     return "\n".join(out)
@@ -782,9 +791,9 @@ def ratios_table(rows: list[dict[str, Any]]) -> tuple[str, dict[str, bool | None
     """Bridge against in-process per load and round, and the medians over the rounds;
     whether the targets are met (on the medians)."""
     out = [
-        "| load | round | server us/event: bridge / in-process (ratio) | ratio per probe"
-        " | server ms/run (ratio) | events/run | probe ms | p99 emit -> receipt: bridge -"
-        " in-process | p99 send -> receipt, deltas | p99 send -> receipt, tool results |",
+        "| load | round | server us/event: bridge / in-process (ratio) | server ms/run (ratio)"
+        " | event loop ms/run (ratio) | events/run | p99 emit -> receipt: bridge - in-process"
+        " | p99 send -> receipt, deltas | p99 send -> receipt, tool results |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     per_load: dict[str, dict[str, list[float]]] = {}
@@ -795,24 +804,23 @@ def ratios_table(rows: list[dict[str, Any]]) -> tuple[str, dict[str, bool | None
     for b, i in pairs(rows):
         cpu_ratio = quotient(b["server_us_per_event"], i["server_us_per_event"])
         run_ratio = quotient(b["server_ms_per_run"], i["server_ms_per_run"])
-        speed = quotient(b.get("probe_ms"), i.get("probe_ms"))
-        per_probe = quotient(cpu_ratio, speed)
+        loop_ratio = quotient(b.get("loop_ms_per_run"), i.get("loop_ms_per_run"))
         diffs = {}
         for key in ("emit_to_receipt", "send_to_receipt_deltas", "send_to_receipt_tool_results"):
             pb, pi = p99(b, key), p99(i, key)
             diffs[key] = pb - pi if pb is not None and pi is not None else None
         acc = per_load.setdefault(b["load"], {})
-        measured = (("cpu", cpu_ratio), ("per_probe", per_probe), ("run", run_ratio))
+        measured = (("cpu", cpu_ratio), ("run", run_ratio), ("loop", loop_ratio))
         for name, value in (*measured, *diffs.items()):
             if value is not None:
                 acc.setdefault(name, []).append(value)
         out.append(
             f"| {b['load']} | {b['round']} | {fmt(b['server_us_per_event'])} /"
             f" {fmt(i['server_us_per_event'])} (**{fmt(cpu_ratio, 2)}x**) |"
-            f" {fmt(per_probe, 2)}x | {fmt(b['server_ms_per_run'], 2)} /"
-            f" {fmt(i['server_ms_per_run'], 2)} ({fmt(run_ratio, 2)}x) |"
+            f" {fmt(b['server_ms_per_run'], 2)} / {fmt(i['server_ms_per_run'], 2)}"
+            f" ({fmt(run_ratio, 2)}x) | {fmt(b.get('loop_ms_per_run'), 2)} /"
+            f" {fmt(i.get('loop_ms_per_run'), 2)} ({fmt(loop_ratio, 2)}x) |"
             f" {fmt(b['events_per_run'], 1)} / {fmt(i['events_per_run'], 1)} |"
-            f" {fmt(b.get('probe_ms'), 1)} / {fmt(i.get('probe_ms'), 1)} |"
             f" {signed(diffs['emit_to_receipt'])} | {signed(diffs['send_to_receipt_deltas'])} |"
             f" **{signed(diffs['send_to_receipt_tool_results'])}** |"
         )
@@ -824,8 +832,8 @@ def ratios_table(rows: list[dict[str, Any]]) -> tuple[str, dict[str, bool | None
             median(acc.get("emit_to_receipt", [])),
         )
         out.append(
-            f"| {load} | median | **{fmt(cpu, 2)}x** | {fmt(median(acc.get('per_probe', [])), 2)}x"
-            f" | {fmt(median(acc.get('run', [])), 2)}x | | | {signed(emitted)} | {signed(deltas)}"
+            f"| {load} | median | **{fmt(cpu, 2)}x** | {fmt(median(acc.get('run', [])), 2)}x"
+            f" | {fmt(median(acc.get('loop', [])), 2)}x | | {signed(emitted)} | {signed(deltas)}"
             f" | **{signed(tool)}** |"
         )
         met[f"{load}: server CPU per event <= {CPU_RATIO_TARGET:g}x in-process"] = (
@@ -968,7 +976,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--profile", action="store_true", help="py-spy on a paced cell of each agent"
     )
     parser.add_argument("--json", type=Path, help="write every cell's figures here")
+    parser.add_argument(
+        "--pin",
+        choices=PLACEMENTS,
+        default="one",
+        help="one: everything on CPU 0 (default); split: the server on CPU 0, the rest on"
+        " CPU 1; none: wherever the kernel puts them",
+    )
     args = parser.parse_args(argv)
+    if (os.cpu_count() or 1) < 2:
+        args.pin = "none"
     args.rounds = args.rounds or (1 if args.quick else 4)
     args.warmup_s = args.warmup_s or 2.0
     args.duration_s = args.duration_s or (4.0 if args.quick else 7.0)
@@ -981,12 +998,18 @@ def run(argv: list[str]) -> None:
     started = time.time()
     rows: list[dict[str, Any]] = []
     profiles: dict[str, dict[str, Any]] = {}
+    placement = PLACEMENTS[args.pin]
+    if placement is not None:  # the runner's children (endpoint, clients, py-spy) inherit it
+        os.sched_setaffinity(0, placement[1])
     with tempfile.TemporaryDirectory(prefix="netra-agui-") as tmp:
         runner = Runner(args, Path(tmp))
         try:
             for n in range(1, args.rounds + 1):
+                # ABBA: the bridge first in odd rounds, second in even ones, so that a
+                # drift of the machine's speed does not favour either
+                order = (BRIDGE, INPROC) if n % 2 else (INPROC, BRIDGE)
                 for load in loads:
-                    for agent in (BRIDGE, INPROC):
+                    for agent in order:
                         rows.append(runner.cell(load, agent, n))
             if args.profile:
                 for agent in (BRIDGE, INPROC):
@@ -1008,7 +1031,9 @@ def run(argv: list[str]) -> None:
         f" {args.deltas} deltas); paced: a run per user every {args.period_s:g} s, events"
         f" {args.interval_ms:g} ms apart; saturated: runs back to back, events at once;"
         f" {args.warmup_s:g} s warm-up, {args.duration_s:g} s measured; {args.rounds} rounds;"
-        f" {info['cpu']}, {info['cores']} cores; took {elapsed:.0f} s\n"
+        f" {info['cpu']}, {info['cores']} cores;"
+        f" placement {args.pin};"
+        f" took {elapsed:.0f} s\n"
     )
     print(cells_table(rows))
     table, met = ratios_table(rows)
