@@ -64,9 +64,12 @@ deltas into one ``agent_output`` at most every 50 ms). Latency: *emit ->
 receipt* is receipt - the frame's ``timestamp`` (when the agent emitted the
 event: for the bridge, after it has read and mapped the AG-UI event); *send
 -> receipt* is receipt - the stamp in the payload (when the endpoint wrote
-the event, or the in-process agent made it), for text deltas (held up to 50
-ms by the merge, for both agents) and for tool results (one event each, never
-held).
+the event; for the in-process agent, paced: when the event was due, so that
+a late wake-up counts as a late read of the endpoint's stream does;
+saturated: when it made the event, which is not comparable, since the
+endpoint writes a whole run at once and its events wait in the socket for
+the bridge), for text deltas (held up to 50 ms by the merge, for both agents)
+and for tool results (one event each, never held).
 
 ``--profile`` runs ``py-spy record --rate 200`` (blocking, for whole stacks) on
 the server for 10 s of a paced phase of each agent (a server of its own, after
@@ -179,19 +182,22 @@ async def inproc_agent(ctx: Any) -> Any:
     name = ctx.agent_name
     emit = ctx.emit
     texts: dict[str, list[str]] = {}
-    start = trio.current_time()
+    start, wall = trio.current_time(), time.time()
     for k, event in enumerate(script(steps, deltas)):
         kind = event[0]
         if kind not in REPORTED:
             continue
         if interval:
             await trio.sleep_until(start + k * interval)
+        # paced: the time the event is due (a late wake-up counts, as a late read of
+        # the endpoint's stream does); otherwise now
+        sent = f"t={wall + k * interval:.6f};" if interval else stamp()
         if kind == "TOOL_CALL_END":
             await emit.tool_started(name, TOOL_NAME, dict(TOOL_ARGS), tool_call_id=event[1])
         elif kind == "TOOL_CALL_RESULT":
-            await emit.tool_finished(event[1], event[2].replace(STAMP_PLACEHOLDER, stamp()))
+            await emit.tool_finished(event[1], event[2].replace(STAMP_PLACEHOLDER, sent))
         elif kind == "TEXT_MESSAGE_CONTENT":
-            delta = event[2].replace(STAMP_PLACEHOLDER, stamp())
+            delta = event[2].replace(STAMP_PLACEHOLDER, sent)
             texts.setdefault(event[1], []).append(delta)
             await emit.output(name, delta, output_id=event[1])
     text = "\n\n".join("".join(parts) for parts in texts.values())
