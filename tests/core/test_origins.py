@@ -46,6 +46,7 @@ def test_normalise(text: str, origin: str) -> None:
         "https://app.example.com:99999",
         "https://app.example.com:port",
         "https://app.example.com:" + "9" * 5000,
+        "https://" + "ü" * 70 + ".example",  # a label IDNA cannot encode (too long)
     ],
 )
 def test_what_is_not_an_origin(text: str) -> None:
