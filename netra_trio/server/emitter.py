@@ -24,7 +24,7 @@ import inspect
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import attrs
@@ -76,10 +76,32 @@ class RunEmitter:
         self._lock = trio.StrictFIFOLock()  # the agent's emits and the output timer's
         self.terminal_sent = False
 
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """The emitter's lock, taken without a trip through the scheduler when
+        it is free (``Lock.acquire`` always yields): an agent that emits a
+        burst of events still runs them in one scheduler round, as
+        ``Producer.put`` intends."""
+        lock = self._lock
+        try:
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
     async def emit(self, payload: object) -> None:
         """Queue an event of the run: it is stored, then sent, in order. Does not
         wait for the commit; a failed write surfaces at the next emit."""
-        async with self._lock:
+        if self._held is None and not self._lock.locked():
+            # nothing to send first and no timer sending: the common case, kept
+            # to the one call it was before streamed output
+            kind, _ = SERVER_TYPES[type(payload)]
+            await self._producer.put(kind, CONVERTER.unstructure(payload))
+            return
+        async with self._locked():
             await self._send_held()
             await self._put(payload)
 
@@ -90,7 +112,7 @@ class RunEmitter:
         it may be tried again)."""
         if self.terminal_sent:
             return
-        async with self._lock:
+        async with self._locked():
             await self._close_open_work()
             kind, _ = SERVER_TYPES[type(payload)]
             await self._producer.put_and_wait(kind, CONVERTER.unstructure(payload))
@@ -109,7 +131,7 @@ class RunEmitter:
             output_id = self._output_ids.setdefault(agent_name, f"out-{uuid.uuid4().hex[:12]}")
         if not delta:
             return output_id
-        async with self._lock:
+        async with self._locked():
             held = self._held
             if held is not None and (held.output_id, held.agent_name) != (output_id, agent_name):
                 await self._send_held()
@@ -154,7 +176,7 @@ class RunEmitter:
         ``error``); a call that is not open is ignored."""
         if tool_call_id not in self._open_calls:
             return
-        async with self._lock:
+        async with self._locked():
             await self._send_held()
             await self._complete(tool_call_id, status, result)
 
@@ -227,7 +249,7 @@ class RunEmitter:
         it first). A failed write is left for the agent's next emit."""
         try:
             await trio.sleep_until(self._next_output_at)
-            async with self._lock:
+            async with self._locked():
                 if not self.terminal_sent:
                     await self._send_held()
         except StorageError:
