@@ -10,12 +10,8 @@ the runtime appends to the thread; every failure is an :class:`AgentFailure`
 with a code of ``errors.py``. ``stop_agent``, ``max_run_s`` and server
 shutdown cancel the run, which closes the request.
 
-Each agent has one httpx client, made at its first run and closed with
-:meth:`AguiAgent.aclose` when the server stops: making a client per run
-(its pool, its transport) cost about as much as reading a run of 50 small
-events, and a connection whose response was read to its end is used again.
-The TLS context (loading the CA certificates is what makes a client cost
-about 30 ms) is made once per process and shared.
+The TLS context (loading the CA certificates takes about 30 ms) is made once
+per process and shared by every run.
 """
 
 from __future__ import annotations
@@ -40,7 +36,7 @@ from netra_trio.agui.errors import protocol_error
 from netra_trio.agui.mapping import EventMapper
 from netra_trio.agui.run_input import run_input
 from netra_trio.agui.settings import AguiLimits, endpoint_for_logs
-from netra_trio.agui.stream import agui_client, open_events
+from netra_trio.agui.stream import open_events
 from netra_trio.logs import log_event
 
 if TYPE_CHECKING:
@@ -55,21 +51,12 @@ class AguiAgent:
         self._url = url
         self._limits = limits
         self._tls = tls
-        self._client: httpx.AsyncClient | None = None
-
-    async def aclose(self) -> None:
-        """Close the connections to the endpoint (when the server stops)."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
 
     async def __call__(self, ctx: RunContext) -> AgentResult:
         body = run_input(ctx.thread_id, ctx.run_id, ctx.history, ctx.input)
         mapper = EventMapper(self._limits.max_tool_args_bytes)
-        if self._client is None:
-            self._client = agui_client(self._limits, self._tls)
         try:
-            async with open_events(self._client, self._url, body, self._limits) as events:
+            async with open_events(self._url, body, self._limits, self._tls) as events:
                 outcome: AgentResult | None = None
                 while outcome is None:
                     event = await events.next_event()
