@@ -2,8 +2,9 @@
 
 :func:`open_request` connects (TCP, and TLS for ``https://``), sends one
 ``POST`` with its body, and yields a :class:`Response`: the status and head,
-then the body's pieces as the network delivers them
-(:meth:`Response.next_piece`), de-chunked by h11. On the way out the
+then the body's pieces as the network delivers them, de-chunked by h11:
+:meth:`Response.buffered_piece` takes the next from what has been received,
+and only when nothing is left does :meth:`Response.receive` wait for more. On the way out the
 connection closes, so the endpoint sees its request end however the run
 ended.
 
@@ -28,6 +29,7 @@ short reason that never holds the URL.
 from __future__ import annotations
 
 import base64
+import enum
 import os
 import socket
 import ssl
@@ -89,6 +91,13 @@ class Target:
         )
 
 
+class NotBuffered(enum.Enum):
+    NOT_BUFFERED = enum.auto()
+
+
+NOT_BUFFERED = NotBuffered.NOT_BUFFERED
+
+
 class Response:
     """The response to the request: its head, then its body piece by piece."""
 
@@ -110,18 +119,28 @@ class Response:
         except (h11.ProtocolError, trio.BrokenResourceError) as exc:
             raise RequestFailed(_reason(exc)) from None
 
-    async def next_piece(self) -> bytes | None:
-        """The body's next piece; None at its end."""
+    def buffered_piece(self) -> bytes | NotBuffered | None:
+        """The body's next piece among the bytes received so far: None at the
+        body's end, ``NOT_BUFFERED`` when :meth:`receive` must come first."""
         try:
             while True:
-                event = await self._next()
-                if isinstance(event, h11.Data):
-                    if event.data:
-                        return bytes(event.data)
-                elif isinstance(event, h11.EndOfMessage):
+                event = self._connection.next_event()
+                if event is h11.NEED_DATA:
+                    return NOT_BUFFERED
+                if isinstance(event, h11.Data) and event.data:
+                    return bytes(event.data)
+                if isinstance(event, h11.EndOfMessage):
                     return None
-        except (h11.ProtocolError, trio.BrokenResourceError) as exc:
+        except h11.ProtocolError as exc:
             raise StreamBroken(_reason(exc)) from None
+
+    async def receive(self) -> None:
+        """Wait for more of the response (its end, when the peer closes)."""
+        try:
+            data = await self._stream.receive_some(_READ_BYTES)
+        except trio.BrokenResourceError as exc:
+            raise StreamBroken(_reason(exc)) from None
+        self._connection.receive_data(bytes(data))
 
     async def _next(self) -> h11.Event | type[h11.PAUSED]:
         while True:

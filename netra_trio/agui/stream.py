@@ -33,6 +33,7 @@ import trio
 
 from netra_trio.agui.errors import protocol_error, unavailable
 from netra_trio.agui.http11 import (
+    NOT_BUFFERED,
     ConnectTimedOut,
     RequestFailed,
     Response,
@@ -65,18 +66,24 @@ class EventStream:
 
     async def next_event(self) -> dict[str, Any] | None:
         """The next event, or None when the stream has ended."""
-        if not self._ready:
-            self._waiting.deadline = (
-                trio.current_time() + self._limits.idle_timeout_s
-                if self.received
-                else self._first_deadline
-            )
-            try:
-                while not self._ready:
-                    if self._ended:
-                        return None
-                    await self._read()
-            finally:
+        waiting = False
+        try:
+            while not self._ready:
+                if self._ended:
+                    return None
+                try:
+                    piece = self._response.buffered_piece()
+                    if piece is NOT_BUFFERED:
+                        if not waiting:  # the time runs only while the stream is waited for
+                            waiting = True
+                            self._waiting.deadline = self._deadline()
+                        await self._response.receive()
+                        continue
+                except StreamBroken as exc:
+                    raise protocol_error(f"the agent endpoint's stream broke off ({exc})") from None
+                self._decode(piece)
+        finally:
+            if waiting:
                 self._waiting.deadline = math.inf
         data = self._ready.popleft()
         self.received = True
@@ -88,12 +95,13 @@ class EventStream:
             raise protocol_error("the agent endpoint sent an event that is not a JSON object")
         return event
 
-    async def _read(self) -> None:
-        """Decode the next piece of the body, or its end."""
-        try:
-            piece = await self._response.next_piece()
-        except StreamBroken as exc:
-            raise protocol_error(f"the agent endpoint's stream broke off ({exc})") from None
+    def _deadline(self) -> float:
+        if self.received:
+            return trio.current_time() + self._limits.idle_timeout_s
+        return self._first_deadline
+
+    def _decode(self, piece: bytes | None) -> None:
+        """Decode a piece of the body (None: its end)."""
         if piece is None:
             self._ended = True
             self._ready.extend(self._decoder.end())

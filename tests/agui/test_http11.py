@@ -13,6 +13,7 @@ import pytest
 import trio
 
 from netra_trio.agui.http11 import (
+    NOT_BUFFERED,
     ConnectTimedOut,
     RequestFailed,
     Response,
@@ -64,8 +65,11 @@ def replying(*pieces: bytes) -> Answer:
 
 async def read_all(response: Response) -> list[bytes]:
     pieces = []
-    while (piece := await response.next_piece()) is not None:
-        pieces.append(piece)
+    while (piece := response.buffered_piece()) is not None:
+        if piece is NOT_BUFFERED:
+            await response.receive()
+        else:
+            pieces.append(piece)
     return pieces
 
 
