@@ -51,7 +51,7 @@ REPLIES: dict[str, tuple[str, ...]] = {
     "user_message": ("message_ack", *_EVENT_TYPES),
     "agent_request": _EVENT_TYPES,
     "start_agent": _EVENT_TYPES,
-    "stop_agent": ("agent_completed",),
+    "stop_agent": (),  # the run ends with agent_completed, correlated to the run's request
     "get_thread_history": ("thread_history",),
     "list_threads": ("threads",),
     "session_update": ("session_state",),
