@@ -45,10 +45,24 @@ services:
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
 	fi
 
+# The official AsyncAPI parser (Node.js), with which the tests validate
+# docs/asyncapi.json: installed from its lockfile, Node.js and npm from
+# Debian's packages when missing.
+ASYNCAPI_VALIDATOR := tests/protocol/asyncapi_validator
+ASYNCAPI_STAMP := $(ASYNCAPI_VALIDATOR)/node_modules/.installed
+
+$(ASYNCAPI_STAMP): $(ASYNCAPI_VALIDATOR)/package.json $(ASYNCAPI_VALIDATOR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing nodejs npm (the AsyncAPI document's validator runs on it)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q nodejs npm; }
+	npm ci --prefix $(ASYNCAPI_VALIDATOR) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # The whole suite under coverage (servers started as subprocesses included), then
 # the gates: 95 % of the package's branches, all of the sans-IO core's and the
 # protocol's.
-pytest: $(STAMP) services
+pytest: $(STAMP) services $(ASYNCAPI_STAMP)
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m coverage run -m pytest
 	$(BIN)/python -m coverage combine -q
@@ -78,4 +92,4 @@ mutation: $(STAMP)
 	f"{sv} survived, {nt} reached by no test)")'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(ASYNCAPI_VALIDATOR)/node_modules

@@ -1,4 +1,4 @@
-"""The ``netra-trio`` command: ``serve`` and ``token``.
+"""The ``netra-trio`` command: ``serve``, ``token`` and ``asyncapi``.
 
 ``serve --workers N`` (N > 1) runs the parent of N worker processes
 (``workers.py``); each worker is ``serve`` again with the hidden ``--worker``
@@ -24,6 +24,7 @@ from netra_trio.claims import MAX_LIFETIME_S
 from netra_trio.config import OPTIONS, Config
 from netra_trio.errors import ConfigError, StartupError
 from netra_trio.logs import configure_logging, log_event
+from netra_trio.protocol.asyncapi import document_json
 from netra_trio.secrets_store import load_or_create_secret, new_session_key
 from netra_trio.server.app import Server
 from netra_trio.server.runtime import raise_open_files_limit, tune_gc
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl-s", type=float, default=3600.0)
     token.add_argument("--jwt-secret", dest="jwt_secret", default=None)
     token.add_argument("--secret-file", dest="secret_file", default=None)
+    sub.add_parser("asyncapi", help="print the protocol's AsyncAPI 3.0 document (JSON)")
     return parser
 
 
@@ -76,6 +78,9 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
     """Run the command in ``argv``; ``serve`` serves ``agents`` (the built-in
     ones when None)."""
     args = _parser().parse_args(argv)
+    if args.command == "asyncapi":
+        sys.stdout.write(document_json())
+        return 0
     flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k in OPTIONS}
     try:
         config, created = _with_secret(Config.from_sources(flags, os.environ))
