@@ -1,15 +1,20 @@
-"""The browser client's and the markdown renderer's pure parts, run in
-Chromium as the page loads them (``import('/static/...')`` on the server's
-own origin)."""
+"""The browser client and the markdown renderer, run in Chromium as the page
+loads them: their pure parts (``import('/static/...')`` on the server's own
+origin), and the client's resume and deduplication against a scripted peer
+that repeats what a real server never would."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
 import jwt
+import orjson
 import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from tests.browser.scripted_peer import ScriptedPeer, event, send
 from tests.browser.support import Browser, page_url
 from tests.helpers import SECRET, start_server
 
@@ -123,3 +128,76 @@ async def test_the_markdown_subset_renders_as_dom_nodes(
             """.replace("arguments[0]", repr(MARKDOWN))
         )
     assert html == RENDERED
+
+
+# a token the client can read (it is never verified here): {"exp": 9999999999}
+READABLE_TOKEN = "x.eyJleHAiOjk5OTk5OTk5OTl9.y"
+
+
+async def test_the_client_resumes_and_delivers_each_seq_once_in_order(
+    nursery: trio.Nursery, browser: Browser
+) -> None:
+    """Against a peer that repeats seqs and replays what was delivered: each
+    seq reaches the application once, in order; the second connection names
+    the session and resumes after the last seq delivered; replies resolve
+    (or reject) the request they correlate with."""
+
+    async def first(ws: WebSocketConnection, peer: ScriptedPeer) -> None:
+        for seq in (1, 2, 2, 1, 3):
+            await send(ws, event(seq))
+        await send(ws, {"type": "batch", "payload": {"messages": [event(3), event(4)]}})
+        await ws.aclose(1001)
+
+    async def second(ws: WebSocketConnection, peer: ScriptedPeer) -> None:
+        for seq in (4, 5):
+            await send(ws, event(seq))
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                frame = orjson.loads(await ws.get_message())
+                reply: dict[str, Any] = {"correlation_id": frame["message_id"]}
+                if frame["type"] == "ping":
+                    reply |= {"type": "pong", "payload": frame["payload"]}
+                else:
+                    reply |= {"type": "error", "payload": {"code": "UNKNOWN_TYPE", "message": "no"}}
+                await send(ws, reply)
+
+    with trio.fail_after(TEST_S):
+        peer: ScriptedPeer = await nursery.start(ScriptedPeer([first, second]).serve)
+        await browser.open(peer.page_url)
+        result = await browser.module(
+            f"""
+            const {{ NetraClient }} = await import('/netra.js');
+            const client = new NetraClient('{peer.ws_url}',
+                                           {{token: '{READABLE_TOKEN}', initialDelayMs: 20}});
+            const seen = [];
+            const states = [];
+            client.addEventListener('frame',
+                (e) => {{ if (e.detail.seq) seen.push(e.detail.seq); }});
+            client.addEventListener('statechange', (e) => states.push(e.detail.state));
+            const fifth = new Promise((resolve) => client.addEventListener('agent_thinking',
+                (e) => {{ if (e.detail.seq === 5) resolve(); }}));
+            client.connect();
+            await fifth;
+            const pong = await client.request('ping', {{n: 1}});
+            let refused = null;
+            try {{ await client.request('nonsense'); }}
+            catch (e) {{ refused = [e.name, e.code, e.message]; }}
+            client.close();
+            return {{seen, states, pong: pong.payload, refused, duplicates: client.stats.duplicates,
+                     lastSeq: client.lastSeq, sessionId: client.sessionId}};
+            """
+        )
+    assert result == {
+        "seen": [1, 2, 3, 4, 5],
+        "states": ["connecting", "open", "reconnecting", "connecting", "open", "closed"],
+        "pong": {"n": 1},
+        "refused": ["NetraError", "UNKNOWN_TYPE", "no"],
+        "duplicates": 4,
+        "lastSeq": 5,
+        "sessionId": "s-scripted",
+    }
+    assert peer.paths == ["/ws", "/ws?session_id=s-scripted"]
+    assert peer.first_frames == [
+        {"type": "resume", "payload": {"last_seq": 0}},
+        {"type": "resume", "payload": {"last_seq": 4}},
+    ]
