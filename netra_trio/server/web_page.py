@@ -13,7 +13,9 @@ other file. Every answer carries:
 - ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer``;
 - ``Cache-Control: no-cache`` with an ``ETag``: a browser asks again each
   time, and a request with a matching ``If-None-Match`` gets 304 without the
-  file.
+  file;
+- on ``netra.js`` only, ``Access-Control-Allow-Origin: *``: pages of other
+  origins may import the client as a module (it holds no secret).
 
 The page takes its token from the URL fragment, which browsers never send:
 nothing here ever sees a token. HEAD is answered as GET without the body,
@@ -34,6 +36,7 @@ from netra_trio.server.http_routes import METHOD_NOT_ALLOWED, Answer
 
 STATIC_PREFIX = "/static/"
 INDEX = "index.html"
+SHARED = frozenset({STATIC_PREFIX + "netra.js"})  # importable from any origin
 
 CONTENT_SECURITY_POLICY = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
@@ -84,6 +87,8 @@ class WebPage:
             (b"Cache-Control", b"no-cache"),
             (b"ETag", file.etag),
         )
+        if path in SHARED:
+            extra += ((b"Access-Control-Allow-Origin", b"*"),)
         if _matches(file.etag, headers):
             return Answer(304, b"", file.content_type, extra_headers=extra)
         return Answer(200, file.body, file.content_type, extra_headers=extra)

@@ -3,14 +3,13 @@ frames a real server never would (the same seq twice, a replay that overlaps
 what was delivered) so that the client's deduplication is seen to work, and
 records what the client sends (its ``?session_id=`` and its ``resume``).
 
-It comes with a plain HTTP origin that serves an empty page and ``netra.js``
-from the package, without a Content-Security-Policy, so that a page of that
-origin may connect to the peer's port.
+It comes with a plain HTTP origin that serves an empty page without a
+Content-Security-Policy: a page of another origin than the netra server's,
+which may connect to the peer's port.
 """
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -74,12 +73,11 @@ class ScriptedPeer:
             while (event := conn.next_event()) is h11.NEED_DATA:
                 conn.receive_data(bytes(await stream.receive_some(4096)))
             assert isinstance(event, h11.Request)
-            if event.target == b"/netra.js":
-                web = importlib.resources.files("netra_trio.web")
-                body, kind = web.joinpath("netra.js").read_bytes(), b"text/javascript"
-            else:
-                body, kind = BLANK_PAGE, b"text/html"
-            headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+            body = BLANK_PAGE
+            headers = [
+                (b"content-type", b"text/html"),
+                (b"content-length", str(len(body)).encode()),
+            ]
             await stream.send_all(conn.send(h11.Response(status_code=200, headers=headers)) or b"")
             await stream.send_all(
                 (conn.send(h11.Data(data=body)) or b"") + (conn.send(h11.EndOfMessage()) or b"")

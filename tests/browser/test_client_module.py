@@ -140,7 +140,8 @@ async def test_the_client_resumes_and_delivers_each_seq_once_in_order(
     """Against a peer that repeats seqs and replays what was delivered: each
     seq reaches the application once, in order; the second connection names
     the session and resumes after the last seq delivered; replies resolve
-    (or reject) the request they correlate with."""
+    (or reject) the request they correlate with. The page is of another
+    origin than the server, and imports netra.js from it."""
 
     async def first(ws: WebSocketConnection, peer: ScriptedPeer) -> None:
         for seq in (1, 2, 2, 1, 3):
@@ -162,11 +163,12 @@ async def test_the_client_resumes_and_delivers_each_seq_once_in_order(
                 await send(ws, reply)
 
     with trio.fail_after(TEST_S):
+        server = await start_server(nursery)
         peer: ScriptedPeer = await nursery.start(ScriptedPeer([first, second]).serve)
         await browser.open(peer.page_url)
         result = await browser.module(
             f"""
-            const {{ NetraClient }} = await import('/netra.js');
+            const {{ NetraClient }} = await import('{page_url(server, None)}static/netra.js');
             const client = new NetraClient('{peer.ws_url}',
                                            {{token: '{READABLE_TOKEN}', initialDelayMs: 20}});
             const seen = [];

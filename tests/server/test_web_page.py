@@ -44,6 +44,9 @@ async def test_the_page_and_its_files_are_served_with_their_types_and_headers(
             assert response.headers["referrer-policy"] == "no-referrer"
             assert response.headers["cache-control"] == "no-cache"
             assert response.headers["etag"].startswith('"')
+            # only the client is for pages of other origins to import
+            shared = response.headers.get("access-control-allow-origin")
+            assert shared == ("*" if name == "netra.js" else None), path
         # a query string does not change what is served
         assert (await http.get("/static/app.js?v=2")).content == (WEB / "app.js").read_bytes()
     assert load_web_page().paths == set(FILES)  # nothing else is served
