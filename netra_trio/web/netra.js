@@ -250,8 +250,7 @@ export class NetraClient extends EventTarget {
     this.#setState(State.CONNECTING, { attempt: this.#attempt });
     if (this.#options.getToken) {
       try {
-        const token = await this.#options.getToken();
-        if (token !== this.#token) this.setToken(token);
+        this.#token = await this.#options.getToken();
       } catch (error) {
         this.#retry({ reason: "getToken failed", error });
         return;

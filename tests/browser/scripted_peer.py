@@ -33,6 +33,7 @@ class ScriptedPeer:
     scripts: list[Script]
     session_id: str = "s-scripted"
     paths: list[str] = attrs.Factory(list)
+    subprotocols: list[list[str]] = attrs.Factory(list)
     first_frames: list[Frame] = attrs.Factory(list)
     ws_port: int = 0
     http_port: int = 0
@@ -60,6 +61,7 @@ class ScriptedPeer:
         assert "netra.v1" in request.proposed_subprotocols
         ws = await request.accept(subprotocol="netra.v1")
         self.paths.append(request.path)
+        self.subprotocols.append(list(request.proposed_subprotocols))
         script = self.scripts[len(self.paths) - 1]
         await send(
             ws, {"type": "connection_established", "payload": {"session_id": self.session_id}}

@@ -203,3 +203,41 @@ async def test_the_client_resumes_and_delivers_each_seq_once_in_order(
         {"type": "resume", "payload": {"last_seq": 0}},
         {"type": "resume", "payload": {"last_seq": 4}},
     ]
+
+
+async def test_get_token_is_asked_for_a_token_before_each_connection(
+    nursery: trio.Nursery, browser: Browser
+) -> None:
+    """A 1008 close (what the server does when a token expires) with
+    ``getToken``: the client asks for a new token and connects with it."""
+
+    async def expire(ws: WebSocketConnection, peer: ScriptedPeer) -> None:
+        await ws.aclose(1008)
+
+    async def stay(ws: WebSocketConnection, peer: ScriptedPeer) -> None:
+        await send(ws, event(1))
+        with contextlib.suppress(ConnectionClosed):
+            await ws.get_message()
+
+    with trio.fail_after(TEST_S):
+        server = await start_server(nursery)
+        peer: ScriptedPeer = await nursery.start(ScriptedPeer([expire, stay]).serve)
+        await browser.open(peer.page_url)
+        asked = await browser.module(
+            f"""
+            const {{ NetraClient }} = await import('{page_url(server, None)}static/netra.js');
+            let asked = 0;
+            const getToken = async () => '{READABLE_TOKEN}' + (++asked);
+            const client = new NetraClient('{peer.ws_url}', {{getToken, initialDelayMs: 20}});
+            const first = new Promise((done) => client.addEventListener('agent_thinking', done));
+            client.connect();
+            await first;
+            client.close();
+            return asked;
+            """
+        )
+    assert asked == 2
+    assert peer.subprotocols == [
+        ["netra.v1", f"bearer.{READABLE_TOKEN}1"],
+        ["netra.v1", f"bearer.{READABLE_TOKEN}2"],
+    ]
