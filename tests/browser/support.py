@@ -105,7 +105,16 @@ class Browser:
         await self._call(typing)
 
     async def click(self, selector: str, by: str = By.CSS_SELECTOR) -> None:
-        await self._call(lambda: self.driver.find_element(by, selector).click())
+        """Click the element, scrolled to the middle of the window first (not
+        under the sticky bar or the message box)."""
+
+        def click() -> None:
+            element = self.driver.find_element(by, selector)
+            script = "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})"
+            self.driver.execute_script(script, element)
+            element.click()
+
+        await self._call(click)
 
     async def visible(self, selector: str, by: str = By.CSS_SELECTOR) -> bool:
         shown: bool = await self._call(
