@@ -80,7 +80,7 @@ class WebPage:
         if method not in (b"GET", b"HEAD"):
             return METHOD_NOT_ALLOWED
         file = self._files[path]
-        extra = (
+        extra: tuple[tuple[bytes, bytes], ...] = (
             (b"Content-Security-Policy", CONTENT_SECURITY_POLICY),
             (b"X-Content-Type-Options", b"nosniff"),
             (b"Referrer-Policy", b"no-referrer"),
