@@ -33,14 +33,17 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # What the tests start for themselves (each test session runs its own, on a free
-# loopback port): installed from Debian's packages when missing.
+# loopback port), and the headless browser of tests/browser: installed from
+# Debian's packages when missing.
 services:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
 	{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
 	  || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing$$missing (the tests start their own)"; \
+	  echo "installing$$missing (for the tests)"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
 	fi
