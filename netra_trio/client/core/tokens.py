@@ -99,7 +99,5 @@ class TokenClock:
         self._retry_at = self._retry(now)
 
     def _retry(self, now: float) -> float:
-        if self.expires_at is None:
-            return now + RETRY_AFTER_S
-        left = self.expires_at - now
+        left = math.inf if self.expires_at is None else self.expires_at - now
         return now + min(RETRY_AFTER_S, max(MIN_RETRY_S, left / 2))
