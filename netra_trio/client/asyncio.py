@@ -165,10 +165,8 @@ class AsyncioClient(BaseClient):
         ready: asyncio.Future[None],
     ) -> Decision:
         """Resume, then read until the connection ends (refreshing the token meanwhile)."""
-        resume = self._resume_frame(frames[0], time.time())
         try:
-            if resume is not None:
-                await ws.send(resume)
+            await ws.send(self._first_frame(frames[0], time.time()))
         except WebSocketClosed as closed:
             return self._closed(closed)
         self._ws = ws

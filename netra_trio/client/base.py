@@ -35,6 +35,7 @@ from netra_trio.protocol.client_codec import encode_client_message
 from netra_trio.protocol.client_messages import (
     ClientMessage,
     ContentPayload,
+    Heartbeat,
     Refresh,
     RefreshPayload,
     Resume,
@@ -215,26 +216,19 @@ class BaseClient(abc.ABC):
         finally:
             self._subscriptions.discard(subscription)
 
-    async def events(self) -> AsyncIterator[ServerFrame]:
-        """Every agent event of the user from now on (of all runs, started by
-        any connection of the user), each once and in ``seq`` order across
-        reconnects. Ends when the client is closed; raises when it gives up."""
-        subscription = self._subscribe(None, events=True, replies=False)
-        try:
-            while True:
-                frame = await self._next(subscription, None)
-                assert frame is not None
-                yield frame
-        except Ended:
-            return
-        finally:
-            self._subscriptions.discard(subscription)
+    def events(self) -> EventStream:
+        """Every agent event of the user from this call on (of all runs,
+        started by any connection of the user), each once and in ``seq``
+        order across reconnects: ``async for event in client.events()``.
+        Ends when the client is closed; raises when it gives up."""
+        return EventStream(self, self._subscribe(None, events=True, replies=False))
 
     # --- for the shells -------------------------------------------------------------
 
-    def _resume_frame(self, established: ServerFrame, now: float) -> str | None:
-        """The first frame of a connection: remember ``connection_established``;
-        the ``resume`` to send before anything else, if any."""
+    def _first_frame(self, established: ServerFrame, now: float) -> str:
+        """Remember ``connection_established``; the frame to send before any
+        other: ``resume``, or a ``heartbeat`` (the server holds live events
+        for a new connection until its first frame, up to a second)."""
         payload = established.payload
         if established.type != "connection_established" or not isinstance(
             payload, ConnectionEstablished
@@ -245,7 +239,7 @@ class BaseClient(abc.ABC):
         )
         self._established = payload
         if last_seq is None:
-            return None
+            return encode_client_message(Heartbeat())
         resume = Resume(
             payload=ResumePayload(last_seq=last_seq), message_id=self._core.next_message_id()
         )
@@ -385,6 +379,38 @@ class BaseClient(abc.ABC):
         if size > limit:
             raise ValueError(f"the frame has {size} bytes, over the server's limit of {limit}")
         await self._send_text(text)
+
+
+class EventStream:
+    """An iterator of agent events, subscribed from its creation (events that
+    arrive before the first ``__anext__`` are kept). ``close()`` stops it."""
+
+    __slots__ = ("_client", "_subscription")
+
+    def __init__(self, client: BaseClient, subscription: Subscription) -> None:
+        self._client = client
+        self._subscription = subscription
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> ServerFrame:
+        try:
+            frame = await self._client._next(self._subscription, None)
+        except Ended:
+            self.close()
+            raise StopAsyncIteration from None
+        except ClientError:
+            self.close()  # the client gave up, or this stream fell too far behind
+            raise
+        assert frame is not None
+        return frame
+
+    def close(self) -> None:
+        self._client._subscriptions.discard(self._subscription)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _raise_if_error(frame: ServerFrame) -> None:

@@ -69,6 +69,8 @@ class TrioClient(BaseClient):
         self._connect_timeout_s = connect_timeout_s
         self._ws: trio_websocket.WebSocketConnection | None = None
         self._scope = trio.CancelScope()
+        self._done = trio.Event()
+        self._reading: trio.CancelScope | None = None
 
     def _signal(self) -> Signal:
         return trio.Event()
@@ -97,26 +99,35 @@ class TrioClient(BaseClient):
     async def aclose(self) -> None:
         """Close the connection (1000) and stop reconnecting; iterators end."""
         self._finished(None)
-        ws = self._ws
-        if ws is not None:
-            with trio.move_on_after(2, shield=True):
-                await ws.aclose(1000, "closed by the client")
-        self._scope.cancel()
+        if self._reading is not None:
+            # Stop reading only: the connection's task then closes the
+            # WebSocket with the close handshake, which needs its reader alive.
+            self._reading.cancel()
+        else:
+            self._scope.cancel()  # connecting, or waiting to reconnect
+        await self._done.wait()
 
-    async def _maintain(self, task_status: trio.TaskStatus[None]) -> None:
-        """Open connections until the client gives up or is closed."""
-        with self._scope:
-            while True:
-                decision = await self._connection(task_status)
-                self._connection_dropped()
-                if isinstance(decision, GiveUp):
-                    self._finished(decision.error)
-                    if self._core.connections == 0:
-                        raise decision.error
-                    return
-                await trio.sleep(decision.delay_s)
+    async def _maintain(self, task_status: trio.TaskStatus[ClientError | None]) -> None:
+        """Open connections until the client gives up or is closed. Reports
+        started once the first connection is open (None), or with the error
+        that kept it from opening."""
+        try:
+            with self._scope:
+                while True:
+                    decision = await self._connection(task_status)
+                    self._connection_dropped()
+                    if isinstance(decision, GiveUp):
+                        self._finished(decision.error)
+                        if self._core.connections == 0:
+                            task_status.started(decision.error)
+                        return
+                    if self._failure is not None:
+                        return  # closed by the caller meanwhile
+                    await trio.sleep(decision.delay_s)
+        finally:
+            self._done.set()
 
-    async def _connection(self, task_status: trio.TaskStatus[None]) -> Decision:
+    async def _connection(self, task_status: trio.TaskStatus[ClientError | None]) -> Decision:
         """Open one connection and serve it until it ends; what to do next."""
         core = self._core
         try:
@@ -154,22 +165,23 @@ class TrioClient(BaseClient):
         self,
         ws: trio_websocket.WebSocketConnection,
         frames: list[ServerFrame],
-        task_status: trio.TaskStatus[None],
+        task_status: trio.TaskStatus[ClientError | None],
     ) -> Decision:
         """Resume, then read until the connection ends (refreshing the token meanwhile)."""
-        resume = self._resume_frame(frames[0], time.time())
         try:
-            if resume is not None:
-                await ws.send_message(resume)
+            await ws.send_message(self._first_frame(frames[0], time.time()))
         except trio_websocket.ConnectionClosed as closed:
             return self._closed(closed)
         self._ws = ws
         self._connection_opened()
         if self._core.connections == 1:
-            task_status.started()
+            task_status.started(None)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._refresh_tokens)
-            decision = await self._read(ws, frames[1:])
+            decision: Decision = GiveUp(ConnectionClosed(1000, "closed by the client"))
+            with trio.CancelScope() as self._reading:
+                decision = await self._read(ws, frames[1:])
+            self._reading = None
             nursery.cancel_scope.cancel()
         return decision
 
@@ -248,15 +260,19 @@ async def connect(
         core.use_token(await client._token(), time.time())
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(client._maintain)
-            try:
-                yield client
-            finally:
-                await client.aclose()
+            failure = await nursery.start(client._maintain)
+            if failure is None:
+                try:
+                    yield client
+                finally:
+                    await client.aclose()
     except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
+        if len(group.exceptions) == 1:  # the caller's own exception
+            only = group.exceptions[0]
+            raise only from only.__cause__
         raise
+    if failure is not None:
+        raise failure
 
 
 __all__ = ["ConnectionClosed", "TrioClient", "connect"]
