@@ -15,6 +15,7 @@ import abc
 import inspect
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -80,6 +81,10 @@ class BaseClient(abc.ABC):
         self.request_timeout_s = request_timeout_s
         self._max_buffered = max_buffered_events
         self._subscriptions: set[Subscription] = set()
+        # agent events that arrived while no event stream was open: the next
+        # stream starts with them (so a resume right after connecting is not
+        # lost before the caller asks for events); the oldest go past the bound
+        self._unclaimed: deque[ServerFrame] = deque(maxlen=max_buffered_events)
         self._open = False
         self._opened = self._signal()  # set while a connection is open
         self._failure: ClientError | None = None
@@ -217,11 +222,17 @@ class BaseClient(abc.ABC):
             self._subscriptions.discard(subscription)
 
     def events(self) -> EventStream:
-        """Every agent event of the user from this call on (of all runs,
-        started by any connection of the user), each once and in ``seq``
-        order across reconnects: ``async for event in client.events()``.
-        Ends when the client is closed; raises when it gives up."""
-        return EventStream(self, self._subscribe(None, events=True, replies=False))
+        """Every agent event of the user (of all runs, started by any
+        connection of the user), each once and in ``seq`` order across
+        reconnects: ``async for event in client.events()``. It starts with
+        the events that arrived while no stream was open (the replay of a
+        ``last_seq`` given to ``connect``, at most ``max_buffered_events``),
+        then goes on live. Ends when the client is closed; raises when it
+        gives up."""
+        subscription = self._subscribe(None, events=True, replies=False)
+        while self._unclaimed:
+            subscription.push(self._unclaimed.popleft())
+        return EventStream(self, subscription)
 
     # --- for the shells -------------------------------------------------------------
 
@@ -300,9 +311,14 @@ class BaseClient(abc.ABC):
                 LOGGER.warning("resume: events after last_seq had left the server's retention")
         elif frame.correlation_id is None:
             return  # user_typing, uncorrelated errors: not for any consumer
+        streamed = False
         for subscription in list(self._subscriptions):
-            if subscription.wants(frame) and not subscription.push(frame):
-                self._subscriptions.discard(subscription)
+            if subscription.wants(frame):
+                streamed = streamed or subscription.correlation_id is None
+                if not subscription.push(frame):
+                    self._subscriptions.discard(subscription)
+        if frame.seq is not None and not streamed:
+            self._unclaimed.append(frame)
 
     async def _token(self) -> str:
         """A new token from the provider."""

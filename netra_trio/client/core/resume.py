@@ -47,8 +47,10 @@ class ResumeTracker:
         if self.last_seq is not None and seq <= self.last_seq:
             return False
         self.last_seq = seq
-        floor, self._floor = self._floor, None
-        return floor is None or timestamp is None or timestamp >= floor
+        if self._floor is not None and timestamp is not None and timestamp < self._floor:
+            return False  # from before this client connected
+        self._floor = None  # from here on, by seq only
+        return True
 
     def resumed(self, gap: bool) -> None:
         """``resume_complete`` arrived."""

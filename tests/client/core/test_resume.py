@@ -44,7 +44,8 @@ def test_a_reconnect_before_any_event_replays_from_0_and_keeps_what_came_after_c
     tracker.connected(server_time=200.0)  # a later connection does not move the start
     assert tracker.connected_since == 100.0
     assert tracker.resume_from(first_connection=False) == 0
-    assert not tracker.accept(7, 99.0)  # before this client connected
+    assert not tracker.accept(6, 98.0)  # before this client connected
+    assert not tracker.accept(7, 99.0)
     assert tracker.accept(8, 100.0)
     assert tracker.accept(9, 50.0)  # the start is known now: by seq only
     assert tracker.last_seq == 9
