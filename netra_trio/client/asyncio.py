@@ -90,8 +90,7 @@ class AsyncioClient(BaseClient):
 
     async def _send_text(self, text: str) -> None:
         ws = self._ws
-        if ws is None:
-            raise ConnectionLost("the connection dropped before the frame was sent")
+        assert ws is not None  # the base sends only while a connection is open
         try:
             await ws.send(text)
         except WebSocketClosed:
@@ -178,6 +177,7 @@ class AsyncioClient(BaseClient):
             return await self._read(ws, frames[1:])
         finally:
             self._ws = None
+            self._connection_dropped()
             await _stop(refresher)
 
     async def _read(self, ws: ws_client.ClientConnection, frames: list[ServerFrame]) -> Decision:

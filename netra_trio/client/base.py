@@ -16,7 +16,7 @@ import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
 import attrs
@@ -167,6 +167,9 @@ class BaseClient(abc.ABC):
         try:
             await self._transmit(encode_client_message(message), deadline)
             frame = await self._next(subscription, deadline)
+        except Ended:
+            assert self._failure is not None
+            raise self._failure from None  # closed by the caller meanwhile
         finally:
             self._subscriptions.discard(subscription)
         if frame is None:
@@ -174,22 +177,23 @@ class BaseClient(abc.ABC):
         _raise_if_error(frame)
         return frame
 
-    async def run(
+    def run(
         self,
         text: str,
         *,
         agent: str | None = None,
         thread_id: str | None = None,
         timeout_s: float | None = None,
-    ) -> AsyncIterator[ServerFrame]:
-        """Start a run and yield its events, up to and including its terminal
-        event (``agent_completed`` or ``agent_error``), each once and in order
-        across reconnects. ``text`` goes as ``user_message`` (the server's
-        default agent), or with ``agent`` as ``start_agent``; on ``thread_id``
-        or a new thread. A refusal (``AGENT_BUSY``, ``NOT_FOUND``, ...) raises
-        ProtocolError; no acknowledgement nor event within ``timeout_s``,
-        RequestTimeout; the connection dropping before either, ConnectionLost
-        (the run may or may not have started)."""
+    ) -> RunStream:
+        """Start a run and iterate its events, up to and including its
+        terminal event (``agent_completed`` or ``agent_error``), each once and
+        in order across reconnects: ``async for event in client.run(text)``.
+        ``text`` goes as ``user_message`` (the server's default agent), or with
+        ``agent`` as ``start_agent``; on ``thread_id`` or a new thread. It is
+        sent when the iteration starts. A refusal (``AGENT_BUSY``,
+        ``NOT_FOUND``, ...) raises ProtocolError; no acknowledgement nor event
+        within ``timeout_s``, RequestTimeout; the connection dropping before
+        either, ConnectionLost (the run may or may not have started)."""
         message_id = self._core.next_message_id()
         message: ClientMessage
         if agent is None:
@@ -202,24 +206,8 @@ class BaseClient(abc.ABC):
                 message_id=message_id,
                 thread_id=thread_id,
             )
-        deadline = self._deadline(timeout_s)
         subscription = self._subscribe(message_id, events=True, replies=True)
-        try:
-            await self._transmit(encode_client_message(message), deadline)
-            while True:
-                frame = await self._next(subscription, None if subscription.started else deadline)
-                if frame is None:
-                    raise RequestTimeout(f"the run {message_id} did not start in time")
-                if frame.seq is None:
-                    _raise_if_error(frame)
-                    continue  # message_ack: the run is on its way
-                yield frame
-                if frame.is_terminal:
-                    return
-        except Ended:
-            return
-        finally:
-            self._subscriptions.discard(subscription)
+        return RunStream(self, subscription, encode_client_message(message), timeout_s)
 
     def events(self) -> EventStream:
         """Every agent event of the user (of all runs, started by any
@@ -395,6 +383,72 @@ class BaseClient(abc.ABC):
         if size > limit:
             raise ValueError(f"the frame has {size} bytes, over the server's limit of {limit}")
         await self._send_text(text)
+
+
+class RunStream:
+    """The events of one run (made by :meth:`BaseClient.run`). ``run_id`` is
+    known once its first event arrived (to stop it with ``stop_agent``);
+    ``close()`` stops following it (the run goes on)."""
+
+    __slots__ = ("_client", "_deadline", "_done", "_sent", "_subscription", "_text", "_timeout_s")
+
+    def __init__(
+        self, client: BaseClient, subscription: Subscription, text: str, timeout_s: float | None
+    ) -> None:
+        self._client = client
+        self._subscription = subscription
+        self._text = text
+        self._timeout_s = timeout_s
+        self._deadline = 0.0
+        self._sent = False
+        self._done = False
+
+    @property
+    def message_id(self) -> str:
+        """The request's ``message_id`` (the run's events carry it as ``correlation_id``)."""
+        assert self._subscription.correlation_id is not None
+        return self._subscription.correlation_id
+
+    @property
+    def run_id(self) -> str | None:
+        return self._subscription.run_id
+
+    def __aiter__(self) -> RunStream:
+        return self
+
+    async def __anext__(self) -> ServerFrame:
+        if self._done:
+            raise StopAsyncIteration
+        client, subscription = self._client, self._subscription
+        try:
+            if not self._sent:
+                self._sent = True
+                self._deadline = client._deadline(self._timeout_s)
+                await client._transmit(self._text, self._deadline)
+            while True:
+                deadline = None if subscription.started else self._deadline
+                frame = await client._next(subscription, deadline)
+                if frame is None:
+                    raise RequestTimeout(f"the run {self.message_id} did not start in time")
+                if frame.seq is not None:
+                    break
+                _raise_if_error(frame)  # else message_ack: the run is on its way
+        except Ended:
+            self.close()
+            raise StopAsyncIteration from None
+        except ClientError:
+            self.close()
+            raise
+        if frame.is_terminal:
+            self.close()
+        return frame
+
+    def close(self) -> None:
+        self._done = True
+        self._client._subscriptions.discard(self._subscription)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class EventStream:

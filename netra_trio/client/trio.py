@@ -89,8 +89,7 @@ class TrioClient(BaseClient):
 
     async def _send_text(self, text: str) -> None:
         ws = self._ws
-        if ws is None:
-            raise ConnectionLost("the connection dropped before the frame was sent")
+        assert ws is not None  # the base sends only while a connection is open
         try:
             await ws.send_message(text)
         except trio_websocket.ConnectionClosed:
@@ -176,13 +175,17 @@ class TrioClient(BaseClient):
         self._connection_opened()
         if self._core.connections == 1:
             task_status.started(None)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._refresh_tokens)
-            decision: Decision = GiveUp(ConnectionClosed(1000, "closed by the client"))
-            with trio.CancelScope() as self._reading:
-                decision = await self._read(ws, frames[1:])
-            self._reading = None
-            nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._refresh_tokens)
+                decision: Decision = GiveUp(ConnectionClosed(1000, "closed by the client"))
+                with trio.CancelScope() as self._reading:
+                    decision = await self._read(ws, frames[1:])
+                self._reading = None
+                nursery.cancel_scope.cancel()
+        finally:
+            self._ws = None
+            self._connection_dropped()
         return decision
 
     async def _read(
@@ -199,10 +202,10 @@ class TrioClient(BaseClient):
             return GiveUp(error)
 
     def _closed(self, closed: trio_websocket.ConnectionClosed) -> Decision:
-        reason = closed.reason
-        if reason is None:
-            return self._core.closed(ABNORMAL_CLOSURE, "", time.time())
-        return self._core.closed(reason.code, reason.reason or "", time.time())
+        reason = closed.reason  # trio-websocket gives 1006 itself when the stream broke
+        code = ABNORMAL_CLOSURE if reason is None else reason.code
+        text = (reason.reason if reason is not None else None) or ""
+        return self._core.closed(code, text, time.time())
 
 
 def _rejection(rejected: trio_websocket.ConnectionRejected) -> HandshakeRejected:

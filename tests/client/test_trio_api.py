@@ -297,3 +297,54 @@ async def test_options_that_cannot_work_are_refused(
     with pytest.raises(ValueError, match=reason):
         async with connect("ws://127.0.0.1:9", "t", **options):  # type: ignore[arg-type]
             pass  # pragma: no cover - refused
+
+
+async def test_an_exception_in_the_block_comes_out_as_itself(server: Server) -> None:
+    class Oops(Exception):
+        pass
+
+    cause = KeyError("why")
+    with trio.fail_after(WAIT_S), pytest.raises(Oops) as raised:
+        async with connect(server.url, token_for("alice")):
+            raise Oops() from cause
+    assert raised.value.__cause__ is cause
+
+
+async def test_closing_fails_a_request_that_waits_for_its_reply(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, agents=agents_with(waiting=waiting_agent()))
+    codes: list[int] = []
+    with trio.fail_after(WAIT_S):
+        async with connect(server.url, token_for("alice")) as client:
+            stream = client.events()
+            started = await client.run("wait", agent="waiting").__anext__()
+            stop = cm.StopAgent(payload=cm.StopAgentPayload(run_id=started.run_id or ""))
+
+            async def stop_it() -> None:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await client.request(stop)  # stop_agent has no reply
+                codes.append(closed.value.code)
+
+            async with trio.open_nursery() as waiting:
+                waiting.start_soon(stop_it)
+                async for event in stream:  # the server handled the stop
+                    if event.type == "agent_completed":
+                        break
+                await client.aclose()
+    assert codes == [1000]
+    server.request_shutdown()
+
+
+async def test_closing_ends_a_run_that_has_not_ended_quietly(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, agents=agents_with(waiting=waiting_agent()))
+    with trio.fail_after(WAIT_S):
+        async with connect(server.url, token_for("alice")) as client:
+            stream = client.events()
+            run = client.run("wait", agent="waiting")
+            assert (await run.__anext__()).type == "agent_started"
+            async for event in stream:
+                if event.type == "tool_executing":
+                    break
+            await client.aclose()
+            rest = [e.type async for e in run]
+    assert rest == ["agent_thinking", "tool_executing"]  # what had arrived, then the end
+    server.request_shutdown()

@@ -16,6 +16,7 @@ from netra_trio.client import (
     ConnectionLost,
     ProtocolError,
     ReconnectPolicy,
+    RequestTimeout,
     ServerFrame,
     connect,
     open_client,
@@ -185,6 +186,8 @@ async def test_a_close_that_a_new_connection_would_repeat_ends_the_client(
                 await stream.__anext__()
             with pytest.raises(ConnectionClosed):
                 await client.request(cm.Heartbeat())
+            with pytest.raises(ConnectionClosed):
+                await client.send(cm.Heartbeat())
     assert (closed.value.code, closed.value.reason) == (code, "done")
     assert client.connections == 1
 
@@ -259,6 +262,8 @@ async def test_a_run_asked_for_while_reconnecting_starts_on_the_next_connection(
         async with connect(seat.url, token_for("alice"), reconnect=QUICK) as client:
             await seat.stop()
             await wait_disconnected(client)
+            with pytest.raises(RequestTimeout, match="no connection to send on"):
+                await client.send(cm.Heartbeat(), timeout_s=0.05)
             events: list[ServerFrame] = []
 
             async def run() -> None:

@@ -1,0 +1,100 @@
+"""A WebSocket peer on loopback that plays a script per connection, to show
+the clients what the netra server never sends (a replay of events already
+delivered, malformed frames, another user): its Nth connection sends the Nth
+script's frames, then closes with its code (or stays open). It records each
+handshake's resource and headers and the frames the client sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import orjson
+import trio
+from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
+
+Reply = Callable[[dict[str, Any]], list[str]]
+
+
+@attrs.define
+class Script:
+    frames: list[str]
+    close: int | None = None  # after the client's first frame; None: stay open
+    reply: Reply | None = None  # the frames that answer each client frame
+
+
+@attrs.define
+class Seen:
+    resource: str
+    headers: dict[str, str]
+    frames: list[str] = attrs.Factory(list)
+
+
+class ScriptedPeer:
+    def __init__(self, *scripts: Script) -> None:
+        self.scripts = scripts
+        self.connections: list[Seen] = []
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    async def serve(self, task_status: trio.TaskStatus[ScriptedPeer]) -> None:
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(serve_websocket, self._handle, "127.0.0.1", 0, None)
+            self.port = server.port
+            task_status.started(self)
+
+    async def _handle(self, request: WebSocketRequest) -> None:
+        headers = {k.decode().lower(): v.decode() for k, v in request.headers}
+        seen = Seen(request.path, headers)
+        script = self.scripts[min(len(self.connections), len(self.scripts) - 1)]
+        self.connections.append(seen)
+        ws = await request.accept()
+        try:
+            for frame in script.frames:
+                await ws.send_message(frame)
+            while True:
+                text = str(await ws.get_message())
+                seen.frames.append(text)
+                for answer in script.reply(orjson.loads(text)) if script.reply else []:
+                    await ws.send_message(answer)
+                if script.close is not None:
+                    await ws.aclose(script.close, "scripted")
+                    return
+        except ConnectionClosed:
+            return
+
+
+def frame(kind: str, payload: dict[str, Any] | None = None, **envelope: Any) -> str:
+    return orjson.dumps({"type": kind, "payload": payload or {}, **envelope}).decode()
+
+
+def established(user: str = "alice", session: str = "s-1", server_time: float = 1.0) -> str:
+    return frame(
+        "connection_established",
+        {
+            "connection_id": f"c-{session}",
+            "session_id": session,
+            "user_id": user,
+            "resumed": False,
+            "server_time": server_time,
+            "heartbeat_interval_s": 25,
+            "limits": {
+                "max_connections_per_user": 5,
+                "max_message_bytes": 65536,
+                "idle_timeout_s": 1800,
+            },
+        },
+    )
+
+
+def event(seq: int, kind: str = "agent_thinking", timestamp: float = 2.0, **envelope: Any) -> str:
+    payloads: dict[str, dict[str, Any]] = {
+        "agent_thinking": {"agent_name": "a", "thought": f"step {seq}", "step": seq},
+        "agent_completed": {"agent_name": "a", "status": "success", "result": None},
+    }
+    fields = {"run_id": "r-1", "thread_id": "t-1", "timestamp": timestamp, **envelope}
+    return frame(kind, payloads[kind], seq=seq, **fields)
