@@ -259,11 +259,13 @@ class BaseClient(abc.ABC):
         self._opened.set()
 
     def _connection_dropped(self) -> None:
-        """The open connection ended: requests that wait for a reply fail (the
-        client reconnects; runs that started go on)."""
-        if self._open:
-            self._open = False
-            self._opened = self._signal()
+        """The open connection ended: requests sent on it that wait for a
+        reply fail (the client reconnects; runs that started go on; requests
+        not sent yet wait for the next connection)."""
+        if not self._open:
+            return  # an attempt that failed: nothing was sent
+        self._open = False
+        self._opened = self._signal()
         for subscription in list(self._subscriptions):
             if subscription.replies and not subscription.started:
                 subscription.fail(ConnectionLost("the connection dropped before the reply"))

@@ -6,12 +6,15 @@ handshake's resource and headers and the frames the client sent."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
 import orjson
 import trio
+import trio.lowlevel
 from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 
 Reply = Callable[[dict[str, Any]], list[str]]
@@ -98,3 +101,27 @@ def event(seq: int, kind: str = "agent_thinking", timestamp: float = 2.0, **enve
     }
     fields = {"run_id": "r-1", "thread_id": "t-1", "timestamp": timestamp, **envelope}
     return frame(kind, payloads[kind], seq=seq, **fields)
+
+
+@contextmanager
+def peer_in_a_thread(*scripts: Script) -> Iterator[ScriptedPeer]:
+    """The peer served by Trio in a thread of its own (for asyncio tests)."""
+    peer = ScriptedPeer(*scripts)
+    ready = threading.Event()
+    handles: list[tuple[trio.lowlevel.TrioToken, trio.CancelScope]] = []
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(peer.serve)
+            handles.append((trio.lowlevel.current_trio_token(), nursery.cancel_scope))
+            ready.set()
+
+    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
+    thread.start()
+    assert ready.wait(10), "the peer did not start"
+    try:
+        yield peer
+    finally:
+        token, scope = handles[0]
+        trio.from_thread.run_sync(scope.cancel, trio_token=token)
+        thread.join(10)

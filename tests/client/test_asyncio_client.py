@@ -6,25 +6,31 @@ errors."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import orjson
 import pytest
 
 from netra_trio.client import (
     ConnectFailed,
     ConnectionClosed,
     HandshakeRejected,
+    MalformedFrame,
     ProtocolError,
     ReconnectPolicy,
     RequestTimeout,
     ServerFrame,
+    TokenUnavailable,
 )
 from netra_trio.client.asyncio import AsyncioClient, connect
 from netra_trio.protocol import client_messages as cm
 from netra_trio.protocol import server_messages as sm
+from tests.client.peer import Script, established, event, frame, peer_in_a_thread
 from tests.client.server_process import ServerProcess
 from tests.helpers import token_for
+from tests.signing_keys import self_signed_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -44,9 +50,9 @@ def run(body: Callable[[], Awaitable[None]]) -> None:
 
 async def until(client: AsyncioClient, stream: object, seq: int) -> list[ServerFrame]:
     seen: list[ServerFrame] = []
-    async for event in stream:  # type: ignore[attr-defined]
-        seen.append(event)
-        if event.seq == seq:
+    async for item in stream:  # type: ignore[attr-defined]
+        seen.append(item)
+        if item.seq == seq:
             return seen
     raise AssertionError(f"the stream ended before seq {seq}")  # pragma: no cover
 
@@ -186,3 +192,61 @@ def test_options_that_cannot_work_are_refused(options: dict[str, float], reason:
                 pass  # pragma: no cover - refused
 
     run(body)
+
+
+def test_wss_with_a_trusted_certificate_and_not_without(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    trusting = ssl.create_default_context(cafile=str(cert))
+
+    async def body() -> None:
+        tls = {"NETRA_TLS_CERT": str(cert), "NETRA_TLS_KEY": str(key)}
+        async with ServerProcess(tmp_path, **tls) as server:
+            url = f"wss://localhost:{server.port}"
+            async with connect(url, token_for("alice"), ssl_context=trusting) as client:
+                assert (await client.request(cm.Heartbeat())).type == "heartbeat_ack"
+            with pytest.raises(ConnectFailed, match="cannot connect"):
+                async with connect(url, token_for("alice")):
+                    pass  # pragma: no cover - the certificate is not trusted
+
+    run(body)
+
+
+def test_what_the_netra_server_never_sends() -> None:
+    resumed = frame("resume_complete", {"replayed": 1, "gap": True})
+    replay = Script([established(), event(1), event(2), resumed, event(3, "agent_completed")])
+    with peer_in_a_thread(Script([established(), event(1)], close=1011), replay) as peer:
+
+        async def body() -> None:
+            async with connect(peer.url, token_for("alice"), reconnect=QUICK) as client:
+                seen = await until(client, client.events(), 3)
+                assert [e.seq for e in seen] == [1, 2, 3]
+                assert client.gaps == 1
+
+        run(body)
+    assert orjson.loads(peer.connections[1].frames[0])["payload"] == {"last_seq": 1}
+
+
+@pytest.mark.parametrize(
+    ("scripts", "error", "reason"),
+    [
+        ([Script([frame("hello")])], MalformedFrame, "expected connection_established"),
+        ([Script([established(), "not json"])], MalformedFrame, "not JSON"),
+        (
+            [Script([established("alice")], close=1011), Script([established("bob")])],
+            TokenUnavailable,
+            "another user",
+        ),
+        ([Script([established()], close=1000)], ConnectionClosed, "closed with 1000"),
+    ],
+)
+def test_a_peer_that_breaks_the_protocol_ends_the_client(
+    scripts: list[Script], error: type[Exception], reason: str
+) -> None:
+    with peer_in_a_thread(*scripts) as peer:
+
+        async def body() -> None:
+            with pytest.raises(error, match=reason):
+                async with connect(peer.url, token_for("alice"), reconnect=QUICK) as client:
+                    await anext(client.events())
+
+        run(body)

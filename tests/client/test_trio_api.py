@@ -3,6 +3,9 @@ replies and errors, runs, the event stream, and closing."""
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
+
 import pytest
 import trio
 import trio.lowlevel
@@ -24,6 +27,7 @@ from netra_trio.protocol import server_messages as sm
 from netra_trio.server.app import Server
 from tests.client.support import WAIT_S
 from tests.helpers import agents_with, start_server, token_for, waiting_agent
+from tests.signing_keys import self_signed_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -347,4 +351,20 @@ async def test_closing_ends_a_run_that_has_not_ended_quietly(nursery: trio.Nurse
             await client.aclose()
             rest = [e.type async for e in run]
     assert rest == ["agent_thinking", "tool_executing"]  # what had arrived, then the end
+    server.request_shutdown()
+
+
+async def test_wss_with_a_trusted_certificate_and_not_without(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    server = await start_server(nursery, tls_cert=str(cert), tls_key=str(key))
+    trusting = ssl.create_default_context(cafile=str(cert))
+    url = f"wss://localhost:{server.port}"
+    with trio.fail_after(WAIT_S):
+        async with connect(url, token_for("alice"), ssl_context=trusting) as client:
+            assert (await client.request(cm.Heartbeat())).type == "heartbeat_ack"
+        with pytest.raises(ConnectFailed, match="cannot connect"):
+            async with connect(url, token_for("alice")):
+                pass  # pragma: no cover - the certificate is not trusted
     server.request_shutdown()

@@ -146,14 +146,26 @@ async def test_a_later_client_goes_on_from_the_last_seq_of_an_earlier_one(
     assert replayed == missed
 
 
+def close_connection(server: Server, client: object, code: int, reason: str) -> None:
+    """Close the client's connection on the server with ``code``."""
+    connection_id = client.established.connection_id  # type: ignore[attr-defined]
+    for connection in server.hub.users["alice"].connections:
+        if connection.connection_id == connection_id:
+            connection.close(code, reason, drain=True)
+
+
 @pytest.mark.parametrize(("code", "reason"), [(4008, "slow"), (4009, "evicted"), (1011, "oops")])
 async def test_a_connection_closed_for_a_passing_reason_is_reopened(
     server: Server, code: int, reason: str
 ) -> None:
     with trio.fail_after(WAIT_S):
-        async with connect(server.url, token_for("alice"), reconnect=QUICK) as client:
+        # another connection of the user keeps the user's hub on the server
+        async with (
+            open_client(server.url, token_for("alice")),
+            connect(server.url, token_for("alice"), reconnect=QUICK) as client,
+        ):
             session_id = client.session_id
-            server.hub.users["alice"].close_all(code, reason)
+            close_connection(server, client, code, reason)
             await wait_disconnected(client)
             events = [e async for e in client.run(QUESTION, agent="triage")]
     assert client.connections == 2
@@ -164,9 +176,12 @@ async def test_a_connection_closed_for_a_passing_reason_is_reopened(
 
 async def test_an_expired_session_is_replaced_by_a_new_one(server: Server) -> None:
     with trio.fail_after(WAIT_S):
-        async with connect(server.url, token_for("alice"), reconnect=QUICK) as client:
+        async with (
+            open_client(server.url, token_for("alice")),
+            connect(server.url, token_for("alice"), reconnect=QUICK) as client,
+        ):
             first_session = client.session_id
-            server.hub.users["alice"].close_all(4001, "idle timeout")
+            close_connection(server, client, 4001, "idle timeout")
             await wait_disconnected(client)
             await client.request(cm.Heartbeat())
     assert client.connections == 2
@@ -181,7 +196,7 @@ async def test_a_close_that_a_new_connection_would_repeat_ends_the_client(
     with trio.fail_after(WAIT_S):
         async with connect(server.url, token_for("alice"), reconnect=QUICK) as client:
             stream = client.events()
-            server.hub.users["alice"].close_all(code, "done")
+            close_connection(server, client, code, "done")
             with pytest.raises(ConnectionClosed) as closed:
                 await stream.__anext__()
             with pytest.raises(ConnectionClosed):
