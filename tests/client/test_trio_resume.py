@@ -286,6 +286,7 @@ async def test_a_run_asked_for_while_reconnecting_starts_on_the_next_connection(
 
             async with trio.open_nursery() as running:
                 running.start_soon(run)
+                await trio.sleep(0.5)  # attempts fail meanwhile (they are at most 0.2 s apart)
                 await seat.start()
     assert events[-1].type == "agent_completed"
     await seat.stop()
