@@ -7,6 +7,9 @@ provides: a signal, a wait with a timeout, a clock, a sleep, and sending one
 text frame on the open connection. The shells own the sockets and the tasks:
 they open each connection, feed what they read to :meth:`BaseClient._received`,
 and tell the base when a connection opens, drops, or the client gives up.
+Longer than most modules: it is the whole behaviour of both clients apart
+from their sockets and tasks (the routing is ``mailbox.py``, the iterators
+``streams.py``, the decisions the sans-IO ``core/``).
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ import abc
 import inspect
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import attrs
 
@@ -31,6 +33,8 @@ from netra_trio.client.errors import (
     RequestTimeout,
     TokenUnavailable,
 )
+from netra_trio.client.mailbox import Mailbox
+from netra_trio.client.streams import EventStream, RunStream, raise_if_error
 from netra_trio.client.subscriptions import Ended, Signal, Subscription
 from netra_trio.protocol.client_codec import encode_client_message
 from netra_trio.protocol.client_messages import (
@@ -52,7 +56,6 @@ from netra_trio.protocol.server_frames import (
 )
 from netra_trio.protocol.server_messages import (
     ConnectionEstablished,
-    ErrorPayload,
     ResumeComplete,
     TokenRefreshed,
 )
@@ -80,11 +83,7 @@ class BaseClient(abc.ABC):
         self._token_provider = token_provider
         self.request_timeout_s = request_timeout_s
         self._max_buffered = max_buffered_events
-        self._subscriptions: set[Subscription] = set()
-        # agent events that arrived while no event stream was open: the next
-        # stream starts with them (so a resume right after connecting is not
-        # lost before the caller asks for events); the oldest go past the bound
-        self._unclaimed: deque[ServerFrame] = deque(maxlen=max_buffered_events)
+        self._mailbox = Mailbox(max_buffered_events)
         self._open = False
         self._opened = self._signal()  # set while a connection is open
         self._failure: ClientError | None = None
@@ -171,10 +170,10 @@ class BaseClient(abc.ABC):
             assert self._failure is not None
             raise self._failure from None  # closed by the caller meanwhile
         finally:
-            self._subscriptions.discard(subscription)
+            self._unsubscribe(subscription)
         if frame is None:
             raise RequestTimeout(f"no reply to {message.TYPE} {message.message_id}")
-        _raise_if_error(frame)
+        raise_if_error(frame)
         return frame
 
     def run(
@@ -218,8 +217,7 @@ class BaseClient(abc.ABC):
         then goes on live. Ends when the client is closed; raises when it
         gives up."""
         subscription = self._subscribe(None, events=True, replies=False)
-        while self._unclaimed:
-            subscription.push(self._unclaimed.popleft())
+        self._mailbox.hand_over_unclaimed(subscription)
         return EventStream(self, subscription)
 
     # --- for the shells -------------------------------------------------------------
@@ -266,10 +264,7 @@ class BaseClient(abc.ABC):
             return  # an attempt that failed: nothing was sent
         self._open = False
         self._opened = self._signal()
-        for subscription in list(self._subscriptions):
-            if subscription.replies and not subscription.started:
-                subscription.fail(ConnectionLost("the connection dropped before the reply"))
-                self._subscriptions.discard(subscription)
+        self._mailbox.fail_unanswered(ConnectionLost("the connection dropped before the reply"))
 
     def _finished(self, error: ClientError | None) -> None:
         """No more connections: ``error`` is why (None: closed by the caller)."""
@@ -278,9 +273,7 @@ class BaseClient(abc.ABC):
         if self._failure is None:
             self._failure = error or ConnectionClosed(1000, "closed by the client")
         self._opened.set()  # wake senders that wait for a connection: they raise
-        for subscription in self._subscriptions:
-            subscription.fail(Ended() if error is None else error)
-        self._subscriptions.clear()
+        self._mailbox.fail_all(Ended() if error is None else error)
 
     def _received(self, text: str | bytes) -> None:
         """Route the frames of one message from the server."""
@@ -299,16 +292,7 @@ class BaseClient(abc.ABC):
             self._core.resumed(frame.payload.gap)
             if frame.payload.gap:
                 LOGGER.warning("resume: events after last_seq had left the server's retention")
-        elif frame.correlation_id is None:
-            return  # user_typing, uncorrelated errors: not for any consumer
-        streamed = False
-        for subscription in list(self._subscriptions):
-            if subscription.wants(frame):
-                streamed = streamed or subscription.correlation_id is None
-                if not subscription.push(frame):
-                    self._subscriptions.discard(subscription)
-        if frame.seq is not None and not streamed:
-            self._unclaimed.append(frame)
+        self._mailbox.deliver(frame)
 
     async def _token(self) -> str:
         """A new token from the provider."""
@@ -366,8 +350,11 @@ class BaseClient(abc.ABC):
             replies=replies,
             limit=self._max_buffered,
         )
-        self._subscriptions.add(subscription)
+        self._mailbox.add(subscription)
         return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        self._mailbox.discard(subscription)
 
     async def _next(self, subscription: Subscription, deadline: float | None) -> ServerFrame | None:
         timeout = None if deadline is None else max(0.0, deadline - self._clock())
@@ -385,123 +372,3 @@ class BaseClient(abc.ABC):
         if size > limit:
             raise ValueError(f"the frame has {size} bytes, over the server's limit of {limit}")
         await self._send_text(text)
-
-
-class RunStream:
-    """The events of one run (made by :meth:`BaseClient.run`). ``run_id`` is
-    known once its first event arrived (to stop it with ``stop_agent``);
-    ``close()`` stops following it (the run goes on)."""
-
-    __slots__ = ("_client", "_deadline", "_done", "_sent", "_subscription", "_text", "_timeout_s")
-
-    def __init__(
-        self, client: BaseClient, subscription: Subscription, text: str, timeout_s: float | None
-    ) -> None:
-        self._client = client
-        self._subscription = subscription
-        self._text = text
-        self._timeout_s = timeout_s
-        self._deadline = 0.0
-        self._sent = False
-        self._done = False
-
-    @property
-    def message_id(self) -> str:
-        """The request's ``message_id`` (the run's events carry it as ``correlation_id``)."""
-        assert self._subscription.correlation_id is not None
-        return self._subscription.correlation_id
-
-    @property
-    def run_id(self) -> str | None:
-        return self._subscription.run_id
-
-    def __aiter__(self) -> RunStream:
-        return self
-
-    async def __anext__(self) -> ServerFrame:
-        if self._done:
-            raise StopAsyncIteration
-        client, subscription = self._client, self._subscription
-        try:
-            if not self._sent:
-                self._sent = True
-                self._deadline = client._deadline(self._timeout_s)
-                await client._transmit(self._text, self._deadline)
-            while True:
-                deadline = None if subscription.started else self._deadline
-                frame = await client._next(subscription, deadline)
-                if frame is None:
-                    raise RequestTimeout(f"the run {self.message_id} did not start in time")
-                if frame.seq is not None:
-                    break
-                _raise_if_error(frame)  # else message_ack: the run is on its way
-        except Ended:
-            self.close()
-            raise StopAsyncIteration from None
-        except ClientError:
-            self.close()
-            raise
-        if frame.is_terminal:
-            self.close()
-        return frame
-
-    def close(self) -> None:
-        self._done = True
-        self._client._subscriptions.discard(self._subscription)
-
-    def __del__(self) -> None:
-        self.close()
-
-
-class EventStream:
-    """An iterator of agent events, subscribed from its creation (events that
-    arrive before the first ``__anext__`` are kept). ``close()`` stops it."""
-
-    __slots__ = ("_client", "_subscription")
-
-    def __init__(self, client: BaseClient, subscription: Subscription) -> None:
-        self._client = client
-        self._subscription = subscription
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> ServerFrame:
-        try:
-            frame = await self._client._next(self._subscription, None)
-        except Ended:
-            self.close()
-            raise StopAsyncIteration from None
-        except ClientError:
-            self.close()  # the client gave up, or this stream fell too far behind
-            raise
-        assert frame is not None
-        return frame
-
-    def close(self) -> None:
-        self._client._subscriptions.discard(self._subscription)
-
-    def __del__(self) -> None:
-        self.close()
-
-
-def _raise_if_error(frame: ServerFrame) -> None:
-    if frame.type != "error":
-        return
-    payload = frame.payload
-    if isinstance(payload, ErrorPayload):
-        raise ProtocolError(
-            payload.code,
-            payload.message,
-            details=payload.details,
-            correlation_id=frame.correlation_id,
-        )
-    raise ProtocolError(
-        str(_get(payload, "code", "UNKNOWN")),
-        str(_get(payload, "message", "")),
-        correlation_id=frame.correlation_id,
-    )
-
-
-def _get(payload: Any, key: str, default: str) -> Any:
-    return payload.get(key, default) if isinstance(payload, dict) else default
