@@ -58,6 +58,7 @@ class AsyncioClient(BaseClient):
         request_timeout_s: float,
         connect_timeout_s: float,
         max_buffered_events: int,
+        keepalive_s: float | None,
     ) -> None:
         super().__init__(
             core,
@@ -67,6 +68,9 @@ class AsyncioClient(BaseClient):
         )
         if not connect_timeout_s > 0:
             raise ValueError(f"connect_timeout_s must be positive, got {connect_timeout_s!r}")
+        if keepalive_s is not None and not keepalive_s > 0:
+            raise ValueError(f"keepalive_s must be positive or None, got {keepalive_s!r}")
+        self._keepalive_s = keepalive_s
         self._ssl_context = ssl_context
         self._connect_timeout_s = connect_timeout_s
         self._ws: ws_client.ClientConnection | None = None
@@ -131,6 +135,8 @@ class AsyncioClient(BaseClient):
                 close_timeout=CLOSE_TIMEOUT_S,
                 max_size=MAX_RECEIVED_MESSAGE_BYTES,
                 compression=None,
+                ping_interval=self._keepalive_s,
+                ping_timeout=self._keepalive_s,
                 **options,
             )
             async with opening as ws:
@@ -210,6 +216,7 @@ async def connect(
     connect_timeout_s: float = 10.0,
     refresh_margin_s: float | None = 60.0,
     max_buffered_events: int = 10_000,
+    keepalive_s: float | None = 20.0,
 ) -> AsyncIterator[AsyncioClient]:
     """A client connected to ``url``, past ``connection_established``: the
     same arguments and behaviour as the Trio :func:`netra_trio.client.connect`."""
@@ -231,6 +238,7 @@ async def connect(
         request_timeout_s=request_timeout_s,
         connect_timeout_s=connect_timeout_s,
         max_buffered_events=max_buffered_events,
+        keepalive_s=keepalive_s,
     )
     core.use_token(token if isinstance(token, str) else await client._token(), time.time())
     ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()

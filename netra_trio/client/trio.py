@@ -56,6 +56,7 @@ class TrioClient(BaseClient):
         request_timeout_s: float,
         connect_timeout_s: float,
         max_buffered_events: int,
+        keepalive_s: float | None,
     ) -> None:
         super().__init__(
             core,
@@ -65,12 +66,16 @@ class TrioClient(BaseClient):
         )
         if not connect_timeout_s > 0:
             raise ValueError(f"connect_timeout_s must be positive, got {connect_timeout_s!r}")
+        if keepalive_s is not None and not keepalive_s > 0:
+            raise ValueError(f"keepalive_s must be positive or None, got {keepalive_s!r}")
+        self._keepalive_s = keepalive_s
         self._ssl_context = ssl_context
         self._connect_timeout_s = connect_timeout_s
         self._ws: trio_websocket.WebSocketConnection | None = None
         self._scope = trio.CancelScope()
         self._done = trio.Event()
         self._reading: trio.CancelScope | None = None
+        self._stalled = False  # a keepalive ping got no pong in time
 
     def _signal(self) -> Signal:
         return trio.Event()
@@ -175,9 +180,12 @@ class TrioClient(BaseClient):
         self._connection_opened()
         if self._core.connections == 1:
             task_status.started(None)
+        self._stalled = False
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._refresh_tokens)
+                if self._keepalive_s is not None:
+                    nursery.start_soon(self._keepalive, ws, self._keepalive_s)
                 decision: Decision = GiveUp(ConnectionClosed(1000, "closed by the client"))
                 with trio.CancelScope() as self._reading:
                     decision = await self._read(ws, frames[1:])
@@ -186,7 +194,25 @@ class TrioClient(BaseClient):
         finally:
             self._ws = None
             self._connection_dropped()
+        if self._stalled:
+            return self._core.closed(ABNORMAL_CLOSURE, "no pong to a keepalive ping", time.time())
         return decision
+
+    async def _keepalive(self, ws: trio_websocket.WebSocketConnection, interval_s: float) -> None:
+        """A ping every ``interval_s``; no pong within ``interval_s``: the
+        connection (or the network under it) is dead, stop reading it."""
+        while True:
+            await trio.sleep(interval_s)
+            with trio.move_on_after(interval_s):
+                try:
+                    await ws.ping()
+                except trio_websocket.ConnectionClosed:
+                    return  # the reader sees it too
+                continue
+            self._stalled = True
+            assert self._reading is not None
+            self._reading.cancel()
+            return
 
     async def _read(
         self, ws: trio_websocket.WebSocketConnection, frames: list[ServerFrame]
@@ -225,6 +251,7 @@ async def connect(
     connect_timeout_s: float = 10.0,
     refresh_margin_s: float | None = 60.0,
     max_buffered_events: int = 10_000,
+    keepalive_s: float | None = 20.0,
 ) -> AsyncIterator[TrioClient]:
     """A client connected to ``url`` (``ws://`` or ``wss://``, the port and
     the ``/ws`` path optional), past ``connection_established``.
@@ -236,6 +263,8 @@ async def connect(
     connection (a ``last_seq`` kept from an earlier client). Failing to
     connect the first time raises (HandshakeRejected, ConnectFailed,
     ConnectionClosed); later failures are retried as ``reconnect`` says.
+    ``keepalive_s``: a WebSocket ping that often; a connection that does not
+    answer one within as long is deemed dead and opened again (None: off).
     """
     provider = None if isinstance(token, str) else token
     address = parse_url(url)
@@ -256,6 +285,7 @@ async def connect(
         request_timeout_s=request_timeout_s,
         connect_timeout_s=connect_timeout_s,
         max_buffered_events=max_buffered_events,
+        keepalive_s=keepalive_s,
     )
     if isinstance(token, str):
         core.use_token(token, time.time())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import orjson
@@ -103,25 +103,40 @@ def event(seq: int, kind: str = "agent_thinking", timestamp: float = 2.0, **enve
     return frame(kind, payloads[kind], seq=seq, **fields)
 
 
+class Service(Protocol):
+    async def serve(self, task_status: trio.TaskStatus[Any]) -> None: ...
+
+
 @contextmanager
-def peer_in_a_thread(*scripts: Script) -> Iterator[ScriptedPeer]:
-    """The peer served by Trio in a thread of its own (for asyncio tests)."""
-    peer = ScriptedPeer(*scripts)
+def served_in_a_thread(service: Service) -> Iterator[Callable[[Callable[[], None]], None]]:
+    """``service`` served by Trio in a thread of its own (for asyncio tests);
+    yields a function that runs a plain function in that thread."""
     ready = threading.Event()
     handles: list[tuple[trio.lowlevel.TrioToken, trio.CancelScope]] = []
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            await nursery.start(peer.serve)
+            await nursery.start(service.serve)
             handles.append((trio.lowlevel.current_trio_token(), nursery.cancel_scope))
             ready.set()
 
     thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
     thread.start()
-    assert ready.wait(10), "the peer did not start"
+    assert ready.wait(10), "the service did not start"
+    token, scope = handles[0]
+
+    def call(function: Callable[[], None]) -> None:
+        trio.from_thread.run_sync(function, trio_token=token)
+
     try:
-        yield peer
+        yield call
     finally:
-        token, scope = handles[0]
-        trio.from_thread.run_sync(scope.cancel, trio_token=token)
+        call(scope.cancel)
         thread.join(10)
+
+
+@contextmanager
+def peer_in_a_thread(*scripts: Script) -> Iterator[ScriptedPeer]:
+    peer = ScriptedPeer(*scripts)
+    with served_in_a_thread(peer):
+        yield peer

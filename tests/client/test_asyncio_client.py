@@ -27,7 +27,15 @@ from netra_trio.client import (
 from netra_trio.client.asyncio import AsyncioClient, connect
 from netra_trio.protocol import client_messages as cm
 from netra_trio.protocol import server_messages as sm
-from tests.client.peer import Script, established, event, frame, peer_in_a_thread
+from tests.client.peer import (
+    Script,
+    established,
+    event,
+    frame,
+    peer_in_a_thread,
+    served_in_a_thread,
+)
+from tests.client.relay import Relay
 from tests.client.server_process import ServerProcess
 from tests.helpers import token_for
 from tests.signing_keys import self_signed_certificate
@@ -250,3 +258,23 @@ def test_a_peer_that_breaks_the_protocol_ends_the_client(
                     await anext(client.events())
 
         run(body)
+
+
+def test_a_connection_that_stops_answering_is_given_up_and_opened_again(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with ServerProcess(tmp_path) as server:
+            relay = Relay(server.port)
+            with served_in_a_thread(relay) as call:
+                url = relay.url
+                async with connect(
+                    url, token_for("alice"), reconnect=QUICK, keepalive_s=0.3
+                ) as client:
+                    stream = client.events()
+                    call(relay.freeze)  # the network stops delivering; nothing is closed
+                    async with connect(server.url, token_for("alice")) as other:
+                        events = [e async for e in other.run(QUESTION, agent="triage")]
+                    seen = await until(client, stream, events[-1].seq or 0)
+                    assert client.connections == 2
+        assert seen == events
+
+    run(body)

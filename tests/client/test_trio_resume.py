@@ -24,6 +24,7 @@ from netra_trio.client import (
 from netra_trio.protocol import client_messages as cm
 from netra_trio.protocol import server_messages as sm
 from netra_trio.server.app import Server
+from tests.client.relay import Relay
 from tests.client.support import WAIT_S, RestartableServer, stored_seqs
 from tests.helpers import agents_with, start_server, token_for, waiting_agent
 
@@ -290,3 +291,22 @@ async def test_a_run_asked_for_while_reconnecting_starts_on_the_next_connection(
                 await seat.start()
     assert events[-1].type == "agent_completed"
     await seat.stop()
+
+
+async def test_a_connection_that_stops_answering_is_given_up_and_opened_again(
+    server: Server, nursery: trio.Nursery
+) -> None:
+    relay: Relay = await nursery.start(Relay(server.port).serve)
+    with trio.fail_after(WAIT_S):
+        async with connect(
+            relay.url, token_for("alice"), reconnect=QUICK, keepalive_s=0.3
+        ) as client:
+            stream = client.events()
+            relay.freeze()  # the network stops delivering; nothing is closed
+            async with open_client(server.url, token_for("alice")) as other:
+                await other.send("start_agent", {"agent": "triage", "input": QUESTION})
+                final = await other.receive_type("agent_completed")
+            seen = await until(stream, final["seq"])
+            assert client.connections == 2
+    assert [e.seq for e in seen] == list(range(1, final["seq"] + 1))
+    nursery.cancel_scope.cancel()
