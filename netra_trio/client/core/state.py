@@ -80,7 +80,7 @@ class ClientCore:
         self._rng = rng or random.Random()
         self.backoff = Backoff(policy or ReconnectPolicy(), self._rng)
         self.phase = Phase.CONNECTING
-        self.session_id: str | None = None
+        self.session_id: str | None = address.session_id  # a session named in the URL
         self.user_id: str | None = None
         self.connections = 0  # connections established so far
         self._opened_at = now

@@ -13,6 +13,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import attrs
 
 DEFAULT_PORTS = {"ws": 80, "wss": 443}
+
+
+class _Keep:
+    """The URL's own ``session_id`` (or none), as it was given."""
+
+
+KEEP = _Keep()
 ENDPOINT = "/ws"
 
 
@@ -23,6 +30,7 @@ class ServerAddress:
     port: int
     path: str
     query: tuple[tuple[str, str], ...] = ()
+    raw_query: str | None = None  # as written in the URL (sent as is when kept)
 
     @property
     def host_header(self) -> str:
@@ -32,15 +40,25 @@ class ServerAddress:
             return host
         return f"{host}:{self.port}"
 
-    def resource(self, session_id: str | None = None) -> str:
+    @property
+    def session_id(self) -> str | None:
+        """The ``session_id`` the URL names, if any."""
+        return next((v for k, v in self.query if k == "session_id"), None)
+
+    def resource(self, session_id: str | _Keep | None = KEEP) -> str:
         """The request target: the path and the query, with ``session_id``
-        replaced by the one given (or removed when None)."""
-        query = [(k, v) for k, v in self.query if k != "session_id"]
-        if session_id is not None:
-            query.append(("session_id", session_id))
+        replaced by the one given (removed when None; as in the URL by default)."""
+        if isinstance(session_id, _Keep):
+            if self.raw_query is not None:
+                return f"{self.path}?{self.raw_query}" if self.raw_query else self.path
+            query = list(self.query)
+        else:
+            query = [(k, v) for k, v in self.query if k != "session_id"]
+            if session_id is not None:
+                query.append(("session_id", session_id))
         return self.path + (f"?{urlencode(query)}" if query else "")
 
-    def url(self, session_id: str | None = None) -> str:
+    def url(self, session_id: str | _Keep | None = KEEP) -> str:
         scheme = "wss" if self.secure else "ws"
         return f"{scheme}://{self.host_header}{self.resource(session_id)}"
 
@@ -66,4 +84,5 @@ def parse_url(url: str) -> ServerAddress:
         port=DEFAULT_PORTS[parts.scheme] if port is None else port,
         path=parts.path or ENDPOINT,
         query=tuple(parse_qsl(parts.query, keep_blank_values=True)),
+        raw_query=parts.query,
     )

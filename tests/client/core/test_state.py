@@ -75,6 +75,14 @@ def test_a_reconnect_asks_for_the_session_and_resumes_from_the_last_seq() -> Non
     assert client.connections == 2
 
 
+def test_a_session_named_in_the_url_is_asked_for_first() -> None:
+    client = core(url="ws://h/ws?session_id=kept&batch=1")
+    assert client.session_id == "kept"
+    assert client.handshake().resource == "/ws?batch=1&session_id=kept"
+    connected(client, session="s-new")
+    assert client.handshake().resource == "/ws?batch=1&session_id=s-new"
+
+
 def test_a_first_connection_resumes_only_from_a_seq_given_at_start() -> None:
     assert connected(core()).resume.last_seq is None
     assert core(last_seq=12).established("s", "alice", NOW, NOW) == 12

@@ -31,15 +31,25 @@ def test_a_url_is_read_with_its_defaults(
 
 def test_the_session_to_resume_replaces_any_in_the_query() -> None:
     address = parse_url("ws://h/ws?batch=1&session_id=old&x=")
-    assert address.resource() == "/ws?batch=1&x="
+    assert address.session_id == "old"
+    assert address.resource(None) == "/ws?batch=1&x="
     assert address.resource("s 1") == "/ws?batch=1&x=&session_id=s+1"
     assert address.url("abc") == "ws://h/ws?batch=1&x=&session_id=abc"
     assert parse_url("wss://h:444").url() == "wss://h:444/ws"
+    assert parse_url("wss://h:444").session_id is None
+
+
+def test_by_default_the_query_is_sent_as_written() -> None:
+    written = "ws://h/ws?session_id=a%2Fb&batch&x=%7E"
+    assert parse_url(written).resource() == "/ws?session_id=a%2Fb&batch&x=%7E"
+    assert parse_url(written).url() == written
+    assert parse_url("ws://h/ws?").resource() == "/ws"
 
 
 def test_an_address_can_be_made_directly() -> None:
-    address = ServerAddress(secure=True, host="h", port=443, path="/ws")
-    assert address.url("s") == "wss://h/ws?session_id=s"
+    address = ServerAddress(secure=True, host="h", port=443, path="/ws", query=(("a", "1"),))
+    assert address.url() == "wss://h/ws?a=1"
+    assert address.url("s") == "wss://h/ws?a=1&session_id=s"
 
 
 @pytest.mark.parametrize(
