@@ -191,6 +191,7 @@ def test_a_connection_that_outlives_its_tokens_by_refreshing(tmp_path: Path) -> 
     [
         ({"request_timeout_s": 0}, "request_timeout_s must be positive"),
         ({"connect_timeout_s": 0}, "connect_timeout_s must be positive"),
+        ({"keepalive_s": -1}, "keepalive_s must be positive or None"),
     ],
 )
 def test_options_that_cannot_work_are_refused(options: dict[str, float], reason: str) -> None:

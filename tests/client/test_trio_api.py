@@ -291,6 +291,7 @@ async def test_a_provider_that_gives_no_token_raises_token_unavailable(
     [
         ({"request_timeout_s": 0}, "request_timeout_s must be positive"),
         ({"connect_timeout_s": -1}, "connect_timeout_s must be positive"),
+        ({"keepalive_s": 0}, "keepalive_s must be positive or None"),
         ({"max_buffered_events": 0}, "max_buffered_events must be at least 1"),
         ({"last_seq": -5}, "last_seq must be None or at least 0"),
     ],
