@@ -306,6 +306,3 @@ async def connect(
         raise
     if failure is not None:
         raise failure
-
-
-__all__ = ["ConnectionClosed", "TrioClient", "connect"]
