@@ -63,14 +63,14 @@ $(ASYNCAPI_STAMP): $(ASYNCAPI_VALIDATOR)/package.json $(ASYNCAPI_VALIDATOR)/pack
 	@touch $@
 
 # The whole suite under coverage (servers started as subprocesses included), then
-# the gates: 95 % of the package's branches, all of the sans-IO core's and the
-# protocol's.
+# the gates: 95 % of the package's branches, all of the sans-IO cores' (the
+# server's and the client's) and the protocol's.
 pytest: $(STAMP) services $(ASYNCAPI_STAMP)
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m coverage run -m pytest
 	$(BIN)/python -m coverage combine -q
 	$(BIN)/python -m coverage report --fail-under=95
-	$(BIN)/python -m coverage report --include='netra_trio/core/*,netra_trio/protocol/*' --fail-under=100
+	$(BIN)/python -m coverage report --include='netra_trio/core/*,netra_trio/client/core*,netra_trio/protocol/*' --fail-under=100
 
 test: lint typecheck pytest
 

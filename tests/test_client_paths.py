@@ -1,4 +1,4 @@
-"""The Python client's error paths: a URL it cannot use, no token, a peer that
+"""The frame-level client's error paths: a URL it cannot use, no token, a peer that
 is not a netra server, and a peer that never answers the handshake."""
 
 from __future__ import annotations
@@ -14,9 +14,16 @@ from netra_trio.client import open_client, open_websocket
 from netra_trio.server.app import Server
 
 
-@pytest.mark.parametrize("url", ["ws://127.0.0.1/ws", "127.0.0.1:8000/ws", "ws:///ws"])
-async def test_a_url_without_host_and_port_is_refused(url: str) -> None:
-    with pytest.raises(ValueError, match="expected ws://HOST:PORT/PATH"):
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("127.0.0.1:8000/ws", "expected a ws:// or wss:// URL"),
+        ("http://127.0.0.1:8000/ws", "expected a ws:// or wss:// URL"),
+        ("ws:///ws", "names no host"),
+    ],
+)
+async def test_a_url_that_is_not_a_websocket_url_is_refused(url: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
         async with open_websocket(url):
             pass  # pragma: no cover - never opened
 

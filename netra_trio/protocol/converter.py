@@ -6,6 +6,10 @@ Strict about JSON types: a number is not accepted where a string is expected
 refused, and client messages
 are a tagged union on ``type``. :func:`describe_error` turns a cattrs error
 tree into ``path: reason`` lines that name the offending field.
+
+Server payloads (read by the Python clients, never by the server) are as
+strict about types but accept fields they do not know, so that a client
+keeps working with a newer server that adds one.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Union
 
 from cattrs import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.orjson import OrjsonConverter
 from cattrs.preconf.orjson import make_converter as _make_orjson_converter
 from cattrs.strategies import configure_tagged_union
@@ -20,6 +25,7 @@ from cattrs.strategies import configure_tagged_union
 from netra_trio.core.limits import MAX_INTEGER
 from netra_trio.protocol.client_messages import CLIENT_MESSAGES, ClientMessage
 from netra_trio.protocol.fields import FieldError
+from netra_trio.protocol.server_messages import SERVER_PAYLOAD_CLASSES
 
 
 class _WrongType(TypeError):
@@ -112,6 +118,9 @@ def make_converter() -> OrjsonConverter:
         lambda t: t == list[dict[str, Any]], _strict_list_of_objects
     )
     configure_tagged_union(ClientUnion, converter, tag_name="type", tag_generator=_type_tag)
+    for cls in SERVER_PAYLOAD_CLASSES:
+        hook = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=False)
+        converter.register_structure_hook(cls, hook)
     return converter
 
 

@@ -231,4 +231,11 @@ SERVER_TYPES: dict[type[Any], tuple[str, Priority]] = {
     ResumeComplete: ("resume_complete", Priority.HIGH),
     TokenRefreshed: ("token_refreshed", Priority.HIGH),
 }
+# Every payload class, nested ones included (what a client structures).
+SERVER_PAYLOAD_CLASSES: tuple[type[Any], ...] = (
+    Limits,
+    HistoryMessage,
+    ThreadSummary,
+    *SERVER_TYPES,
+)
 PONG = ("pong", Priority.HIGH)  # pong echoes an arbitrary object, so it has no class

@@ -1,11 +1,14 @@
-"""An async client for Python users and for the tests.
+"""The frame-level Trio client: for testing the protocol itself, frame by frame.
 
     async with open_client(url, token) as client:
         await client.send("ping", {"n": 1}, message_id="c-1")
         pong = await client.receive_type("pong")
 
 Frames come back as plain dicts. ``batch`` frames are unpacked when
-``unbatch=True`` (the default), so callers see frames one at a time.
+``unbatch=True`` (the default), so callers see frames one at a time. Nothing
+is done for the caller: no reconnect, no resume, no typed frames (the
+clients for applications are :func:`netra_trio.client.connect` and
+:mod:`netra_trio.client.asyncio`).
 """
 
 from __future__ import annotations
@@ -15,16 +18,16 @@ import math
 import secrets
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import trio
-from trio_websocket import WebSocketConnection, wrap_client_stream
+from trio_websocket import WebSocketConnection
 
 from netra_trio.auth import SUBPROTOCOL
+from netra_trio.client.websocket import open_websocket as open_websocket
 
 
 class NetraClient:
@@ -81,59 +84,6 @@ class NetraClient:
                 frame = await self.receive()
                 if frame.get("correlation_id") == message_id:
                     return frame
-
-
-@asynccontextmanager
-async def open_websocket(
-    url: str,
-    *,
-    headers: Sequence[tuple[bytes, bytes]] = (),
-    subprotocols: Sequence[str] = (),
-    ssl_context: ssl.SSLContext | None = None,
-) -> AsyncIterator[WebSocketConnection]:
-    """A client WebSocket whose TCP stream this function owns and always closes,
-    also when the server refuses the handshake or closes first. A ``wss://``
-    URL speaks TLS, verified with ``ssl_context`` (the system's trusted
-    authorities when None).
-
-    A refused handshake raises ``trio_websocket.ConnectionRejected`` (with the
-    status, headers and JSON body), not an exception group.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or parts.hostname is None or parts.port is None:
-        raise ValueError(f"expected ws://HOST:PORT/PATH or wss://HOST:PORT/PATH, got {url!r}")
-    resource = parts.path + (f"?{parts.query}" if parts.query else "")
-    tcp = await trio.open_tcp_stream(parts.hostname, parts.port)
-    stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = tcp
-    try:
-        if parts.scheme == "wss":
-            context = ssl_context or ssl.create_default_context()
-            stream = trio.SSLStream(tcp, context, server_hostname=parts.hostname)
-            # now, so that a certificate that is not trusted raises here
-            # (BrokenResourceError from ssl.SSLCertVerificationError)
-            await stream.do_handshake()
-        try:
-            async with trio.open_nursery() as nursery:
-                ws = await wrap_client_stream(
-                    nursery,
-                    stream,
-                    f"{parts.hostname}:{parts.port}",
-                    resource,
-                    subprotocols=list(subprotocols),
-                    extra_headers=list(headers),
-                )
-                try:
-                    yield ws
-                finally:
-                    with trio.move_on_after(2, shield=True):
-                        await ws.aclose()
-                    nursery.cancel_scope.cancel()
-        except BaseExceptionGroup as group:
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0] from None
-            raise
-    finally:
-        await trio.aclose_forcefully(stream)
 
 
 @asynccontextmanager
