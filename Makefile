@@ -33,22 +33,39 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # What the tests start for themselves (each test session runs its own, on a free
-# loopback port): installed from Debian's packages when missing.
+# loopback port), and the headless browser of tests/browser: installed from
+# Debian's packages when missing.
 services:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
 	{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
 	  || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing$$missing (the tests start their own)"; \
+	  echo "installing$$missing (for the tests)"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
 	fi
 
+# The official AsyncAPI parser (Node.js), with which the tests validate
+# docs/asyncapi.json: installed from its lockfile, Node.js and npm from
+# Debian's packages when missing.
+ASYNCAPI_VALIDATOR := tests/protocol/asyncapi_validator
+ASYNCAPI_STAMP := $(ASYNCAPI_VALIDATOR)/node_modules/.installed
+
+$(ASYNCAPI_STAMP): $(ASYNCAPI_VALIDATOR)/package.json $(ASYNCAPI_VALIDATOR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing nodejs npm (the AsyncAPI document's validator runs on it)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q nodejs npm; }
+	npm ci --prefix $(ASYNCAPI_VALIDATOR) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # The whole suite under coverage (servers started as subprocesses included), then
 # the gates: 95 % of the package's branches, all of the sans-IO cores' (the
 # server's and the client's) and the protocol's.
-pytest: $(STAMP) services
+pytest: $(STAMP) services $(ASYNCAPI_STAMP)
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m coverage run -m pytest
 	$(BIN)/python -m coverage combine -q
@@ -78,4 +95,4 @@ mutation: $(STAMP)
 	f"{sv} survived, {nt} reached by no test)")'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(ASYNCAPI_VALIDATOR)/node_modules

@@ -1,4 +1,8 @@
-"""The ``netra-trio`` command: ``serve`` and ``token``.
+"""The ``netra-trio`` command: ``serve``, ``token`` and ``asyncapi``.
+
+``serve`` on the development secret (no ``--jwt-secret``, made in the secret
+file) also prints, after its listening line, the web page's address with a
+fresh token for the user ``alice`` in the fragment, ready to open.
 
 ``serve --workers N`` (N > 1) runs the parent of N worker processes
 (``workers.py``); each worker is ``serve`` again with the hidden ``--worker``
@@ -24,11 +28,17 @@ from netra_trio.claims import MAX_LIFETIME_S
 from netra_trio.config import OPTIONS, Config
 from netra_trio.errors import ConfigError, StartupError
 from netra_trio.logs import configure_logging, log_event
+from netra_trio.protocol.asyncapi import document_json
 from netra_trio.secrets_store import load_or_create_secret, new_session_key
 from netra_trio.server.app import Server
 from netra_trio.server.runtime import raise_open_files_limit, tune_gc
+from netra_trio.server.web_page import page_url
 from netra_trio.worker import stopped_by_parent
 from netra_trio.workers import supervise
+
+PAGE_LINE = "netra-trio web page: "
+PAGE_USER = "alice"  # as in the README's examples, so their runs show on the page
+PAGE_TOKEN_TTL_S = 86_400.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,13 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the WebSocket server")
     for field in attrs.fields(Config):
         option = OPTIONS[field.name]
+        action: dict[str, Any] = (
+            {"action": "store_const", "const": option.const}  # a switch: --no-web-ui
+            if option.const is not None
+            else {"action": "append" if option.repeatable else "store"}
+        )
         serve.add_argument(
             option.flag or "--" + field.name.replace("_", "-"),
             dest=field.name,
             default=None,
-            action="append" if option.repeatable else "store",
             help=f"({'repeatable; ' if option.repeatable else ''}env {option.env},"
             f" default {field.default!r})",
+            **action,
         )
     # a worker of a `--workers` parent: listen with SO_REUSEPORT, stop when the parent says so
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -52,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl-s", type=float, default=3600.0)
     token.add_argument("--jwt-secret", dest="jwt_secret", default=None)
     token.add_argument("--secret-file", dest="secret_file", default=None)
+    sub.add_parser("asyncapi", help="print the protocol's AsyncAPI 3.0 document (JSON)")
     return parser
 
 
@@ -76,6 +92,9 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
     """Run the command in ``argv``; ``serve`` serves ``agents`` (the built-in
     ones when None)."""
     args = _parser().parse_args(argv)
+    if args.command == "asyncapi":
+        sys.stdout.write(document_json())
+        return 0
     flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k in OPTIONS}
     try:
         config, created = _with_secret(Config.from_sources(flags, os.environ))
@@ -111,7 +130,10 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
     try:
         if config.workers > 1:
             return trio.run(supervise, config, sys.argv[1:] if argv is None else argv)
-        return trio.run(_serve, config, agents, args.worker)
+        page_token = None
+        if config.uses_secret and not secret_given and config.web_ui and config.workers == 1:
+            page_token = _authenticator(config).issue(PAGE_USER, PAGE_TOKEN_TTL_S)
+        return trio.run(_serve, config, agents, args.worker, page_token)
     except (StartupError, BaseExceptionGroup) as exc:
         reason = _startup_error(exc)
         if reason is None:
@@ -135,14 +157,17 @@ def _print_token(config: Config, user: str, ttl_s: float) -> int:
             file=sys.stderr,
         )
         return 2
-    authenticator = Authenticator(
+    print(_authenticator(config).issue(user, ttl_s))
+    return 0
+
+
+def _authenticator(config: Config) -> Authenticator:
+    return Authenticator(
         secret=config.jwt_secret,
         algorithms=config.jwt_algorithms,
         audience=config.jwt_audience,
         issuer=config.jwt_issuer,
     )
-    print(authenticator.issue(user, ttl_s))
-    return 0
 
 
 def _startup_error(exc: BaseException) -> StartupError | None:
@@ -157,7 +182,9 @@ def _startup_error(exc: BaseException) -> StartupError | None:
     return None
 
 
-async def _serve(config: Config, agents: AgentRegistry | None, worker: bool) -> int:
+async def _serve(
+    config: Config, agents: AgentRegistry | None, worker: bool, page_token: str | None = None
+) -> int:
     limit = raise_open_files_limit()
     server = Server(config, agents=agents, reuse_port=worker)
     stops = stopped_by_parent(server.request_shutdown) if worker else contextlib.nullcontext()
@@ -176,6 +203,8 @@ async def _serve(config: Config, agents: AgentRegistry | None, worker: bool) -> 
         )
         tune_gc()
         print(f"netra-trio listening on {server.url}", flush=True)
+        if page_token is not None:
+            print(f"{PAGE_LINE}{page_url(config, server.port)}#token={page_token}", flush=True)
     return 0
 
 

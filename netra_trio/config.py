@@ -98,6 +98,7 @@ class Config:
     tls_cert: str | None = None
     tls_key: str | None = None
     agents: tuple[str, ...] = ()  # module:attribute entries (agents/plugins.py)
+    web_ui: bool = True  # GET / and /static/ on the main port (server/web_page.py)
 
     @classmethod
     def from_sources(
@@ -277,6 +278,18 @@ def _lower(source: str, raw: Any) -> str:
     return _text(source, raw).lower()
 
 
+def _on_off(source: str, raw: Any) -> bool:
+    """1/0, true/false, yes/no or on/off (a flag that switches off passes False)."""
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{source} must be 1 or 0 (or true or false), got {raw!r}")
+
+
 def _list(source: str, raw: Any) -> tuple[str, ...]:
     """Comma-separated values (or a sequence of them), each stripped."""
     parts = raw.split(",") if isinstance(raw, str) else list(raw)
@@ -330,6 +343,7 @@ class _Option:
     legacy_env: tuple[str, ...] = ()  # read when ``env`` is not set
     repeatable: bool = False  # the flag may be given several times (a list of values)
     flag: str | None = None  # a flag of another name than --field-name (--agui-agent)
+    const: Any = None  # not None: the flag takes no value and gives this one (--no-web-ui)
 
 
 OPTIONS: dict[str, _Option] = {
@@ -398,6 +412,7 @@ OPTIONS: dict[str, _Option] = {
     "tls_cert": _Option("NETRA_TLS_CERT", _text),
     "tls_key": _Option("NETRA_TLS_KEY", _text),
     "agents": _Option("NETRA_AGENTS", _agent_entries, repeatable=True),
+    "web_ui": _Option("NETRA_WEB_UI", _on_off, flag="--no-web-ui", const=False),
 }
 
 

@@ -23,6 +23,8 @@ from tests.helpers import start_server
 from tests.postgres_server import PostgresServer
 from tests.redis_server import RedisServer
 
+pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs pytest as users do
+
 
 @pytest.fixture
 async def server(nursery: trio.Nursery) -> AsyncIterator[Server]:

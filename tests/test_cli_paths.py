@@ -88,3 +88,14 @@ def test_the_public_api_loads_its_io_parts_on_first_use() -> None:
     assert netra_trio.open_client is client_module_open
     with pytest.raises(AttributeError, match="has no attribute 'Serve'"):
         netra_trio.Serve  # noqa: B018 - a misspelling
+
+
+@no_netra_environ
+async def test_a_signal_right_after_the_listening_line_is_a_graceful_stop(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "server.log"
+    async with serve_subprocess([], cwd=tmp_path, stderr_path=log) as (process, _url):
+        process.send_signal(signal.SIGTERM)  # at once: the handler is in place before the line
+        with trio.fail_after(15):
+            assert await process.wait() == 0

@@ -4,17 +4,22 @@ An agent reads its input and the thread's history from the context, calls its
 tools through ``ctx.emit.tool_call`` (which emits the ``tool_executing`` /
 ``tool_completed`` pair), reports reasoning with ``ctx.emit.thinking``, and
 returns an :class:`AgentResult`. It never touches a socket: the runtime emits
-``agent_started`` before it and exactly one terminal event after it.
+``agent_started`` before it and exactly one terminal event after it. An agent
+that holds something open across runs (an HTTP client's connections) gives
+itself an async ``aclose()`` method, which the server awaits once as it
+stops, after the last run has ended.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
 import orjson
 
+from netra_trio.logs import log_event
 from netra_trio.storage.records import MessageRecord
 
 
@@ -166,3 +171,17 @@ class AgentRegistry:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self._agents))
+
+    async def aclose(self) -> None:
+        """Await the ``aclose()`` of every agent that has one (each once,
+        also when one of them fails: that one is logged)."""
+        seen: set[int] = set()
+        for name, agent in sorted(self._agents.items()):
+            close = getattr(agent, "aclose", None)
+            if close is None or id(agent) in seen:
+                continue
+            seen.add(id(agent))
+            try:
+                await close()
+            except Exception as exc:  # an agent's own code: never stops the others closing
+                log_event("agent_close_failed", logging.WARNING, agent=name, error=repr(exc))

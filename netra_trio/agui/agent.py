@@ -9,6 +9,9 @@ the endpoint streams it. ``RUN_FINISHED`` returns the run's result, whose text
 the runtime appends to the thread; every failure is an :class:`AgentFailure`
 with a code of ``errors.py``. ``stop_agent``, ``max_run_s`` and server
 shutdown cancel the run, which closes the request.
+
+The TLS context (loading the CA certificates takes about 30 ms) is made once
+per process and shared by every run.
 """
 
 from __future__ import annotations

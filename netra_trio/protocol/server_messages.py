@@ -25,6 +25,8 @@ class Limits:
 
 @attrs.frozen
 class ConnectionEstablished:
+    """The first frame after the handshake."""
+
     connection_id: str
     session_id: str
     user_id: str
@@ -36,6 +38,10 @@ class ConnectionEstablished:
 
 @attrs.frozen
 class ErrorPayload:
+    """A frame that could not be handled; the connection stays open.
+    ``correlation_id`` is set when the offending frame had a ``message_id``.
+    """
+
     code: str
     message: str
     details: AnyObject | None = None
@@ -43,34 +49,51 @@ class ErrorPayload:
 
 @attrs.frozen
 class HeartbeatAck:
+    """The reply to ``heartbeat``: ``status`` is ``"healthy"``."""
+
     status: str
 
 
 @attrs.frozen
 class TypingAck:
+    """The reply to ``typing_started`` (``typing: true``) and ``typing_stopped``."""
+
     typing: bool
 
 
 @attrs.frozen
 class UserTyping:
+    """Another connection of the user started or stopped typing (LOW priority:
+    may be coalesced or shed).
+    """
+
     typing: bool
     connection_id: str
 
 
 @attrs.frozen
 class MessageAck:
+    """The reply to ``user_message``: the id the message is stored under, and
+    its thread. Replies and events are ordered by priority, so it may arrive
+    after the run's first event.
+    """
+
     message_id: str
     thread_id: str
 
 
 @attrs.frozen
 class AgentStarted:
+    """The first event of a run."""
+
     agent_name: str
     input_preview: str
 
 
 @attrs.frozen
 class AgentThinking:
+    """A step of the agent's reasoning."""
+
     agent_name: str
     thought: str
     step: int
@@ -78,6 +101,10 @@ class AgentThinking:
 
 @attrs.frozen
 class AgentOutput:
+    """Streamed answer text: the deltas of one ``output_id``, joined in ``seq``
+    order, are the text.
+    """
+
     agent_name: str
     output_id: str
     delta: str
@@ -85,6 +112,10 @@ class AgentOutput:
 
 @attrs.frozen
 class ToolExecuting:
+    """A tool call begins; its ``tool_completed`` (same ``tool_call_id``)
+    follows.
+    """
+
     agent_name: str
     tool_name: str
     tool_call_id: str
@@ -93,6 +124,8 @@ class ToolExecuting:
 
 @attrs.frozen
 class ToolCompleted:
+    """A tool call ended: ``status`` is ``"success"`` or ``"error"``."""
+
     agent_name: str
     tool_name: str
     tool_call_id: str
@@ -103,6 +136,10 @@ class ToolCompleted:
 
 @attrs.frozen
 class AgentCompleted:
+    """The run ended: ``status`` is ``"success"`` or ``"cancelled"`` (stopped by
+    ``stop_agent``). A terminal event.
+    """
+
     agent_name: str
     status: str
     result: Any
@@ -112,6 +149,8 @@ class AgentCompleted:
 
 @attrs.frozen
 class AgentError:
+    """The run failed. A terminal event."""
+
     agent_name: str
     code: str
     message: str
@@ -127,6 +166,8 @@ class HistoryMessage:
 
 @attrs.frozen
 class ThreadHistory:
+    """The reply to ``get_thread_history``: the thread's messages, oldest first."""
+
     thread_id: str
     messages: list[HistoryMessage]
 
@@ -140,23 +181,33 @@ class ThreadSummary:
 
 @attrs.frozen
 class Threads:
+    """The reply to ``list_threads``: newest activity first, at most 100."""
+
     threads: list[ThreadSummary]
 
 
 @attrs.frozen
 class SessionState:
+    """The reply to ``session_update`` and ``session_get``."""
+
     session_id: str
     data: AnyObject
 
 
 @attrs.frozen
 class ResumeComplete:
+    """Ends a replay: ``replayed`` counts the events sent, ``gap`` is true when
+    events after ``last_seq`` had already left retention.
+    """
+
     replayed: int
     gap: bool
 
 
 @attrs.frozen
 class TokenRefreshed:
+    """The reply to ``refresh``: when the connection now expires (Unix seconds)."""
+
     expires_at: float  # Unix seconds: when the connection now expires
 
 

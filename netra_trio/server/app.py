@@ -129,7 +129,7 @@ class Server:
                         url=f"http://{config.metrics_host}:{self.metrics_port}/metrics",
                     )
                 if handle_signals:
-                    nursery.start_soon(self._wait_for_signal)
+                    await nursery.start(self._wait_for_signal)
                 runtime.hub_nursery.start_soon(self._listen, listeners, runtime.hub_nursery)
                 log_event("listening", url=self.url, database=redacted_url(config.database))
                 task_status.started(self)
@@ -167,8 +167,11 @@ class Server:
                     )
                 handlers.start_soon(self.hub.handle_stream, stream)
 
-    async def _wait_for_signal(self) -> None:
+    async def _wait_for_signal(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Started before the server reports that it listens, so that a signal
+        sent once the listening line is out is always a graceful shutdown."""
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
             async for signum in signals:
                 log_event("signal", signal=signal.Signals(signum).name)
                 self.request_shutdown()

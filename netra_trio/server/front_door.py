@@ -4,8 +4,8 @@
   a socket over it gets 429 at once, before anything is read, so sockets that
   trickle their request from one address cannot hold every descriptor.
 - The first request: a plain HTTP request is answered here (``/healthz``,
-  ``/readyz``; wsproto's refusal on the WebSocket path), bounded by the
-  handshake timeout like an upgrade.
+  ``/readyz``, the web page unless ``--no-web-ui``; wsproto's refusal on the
+  WebSocket path), bounded by the handshake timeout like an upgrade.
 - The client's address: the peer's, or behind a trusted proxy the forwarded
   one (``core/client_address.py``); the logs show it as ``remote``.
 - The gate's checks (``core/handshake.py``): the path, the server accepting,
@@ -40,6 +40,7 @@ from netra_trio.server.readiness import Readiness
 from netra_trio.server.stats import ServerStats
 from netra_trio.server.transport import send_quietly
 from netra_trio.server.upgrade import Handshake, PlainRequest, read_request, unread_refusal
+from netra_trio.server.web_page import load_web_page
 
 
 @attrs.frozen
@@ -73,6 +74,7 @@ class FrontDoor:
         self._http = HttpRoutes(
             readiness, lambda: {"status": "ok" if accepting() else "shutting_down"}
         )
+        self._web = load_web_page() if config.web_ui else None  # (read once per process)
 
     @contextmanager
     def entry(self, peer: str) -> Iterator[bool]:
@@ -132,12 +134,16 @@ class FrontDoor:
         )
 
     async def _answer_plain(self, request: PlainRequest) -> None:
-        if parse_target(request.target.decode("latin-1")).path == WS_PATH:
+        path = parse_target(request.target.decode("latin-1")).path
+        if path == WS_PATH:
             status, reason = request.not_an_upgrade
             headers = [(b"Content-Type", b"text/plain"), (b"Connection", b"close")]
             await request.respond(status, headers, f"{reason}\n".encode())
             return
-        answer = await self._http.answer(request.method, request.target)
+        if self._web is not None and self._web.serves(path):
+            answer = self._web.answer(request.method, path, request.headers)
+        else:
+            answer = await self._http.answer(request.method, request.target)
         await request.respond(answer.status, answer.headers(), answer.body)
 
 

@@ -34,12 +34,13 @@ class Answer:
     body: bytes
     content_type: bytes = JSON
     retry_after_s: int | None = None
+    extra_headers: tuple[tuple[bytes, bytes], ...] = ()
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         headers = [(b"Content-Type", self.content_type), (b"Connection", b"close")]
         if self.retry_after_s is not None:
             headers.append((b"Retry-After", str(self.retry_after_s).encode()))
-        return headers
+        return headers + list(self.extra_headers)
 
 
 def _json(status: int, body: object, retry_after_s: int | None = None) -> Answer:

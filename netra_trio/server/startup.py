@@ -15,7 +15,8 @@ an ending their terminal event, then starts
 and yields a :class:`Runtime`. On the way out the hub's nursery ends first
 (runs record their interruption through the event log; a run whose ending the
 store does not take by then is ended by the next start), then the services,
-then the backplane, then storage closes.
+then the backplane, then storage closes. The agents that hold something open
+across runs close once the hub has ended (within a few seconds).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.base import Storage, StorageError
 from netra_trio.storage.opening import open_storage
 from netra_trio.storage.records import Retention
+
+_AGENTS_CLOSE_S = 5.0  # for the agents to close what they hold open across runs
 
 
 @attrs.frozen
@@ -139,6 +142,8 @@ async def running_services(
                 nursery.cancel_scope.cancel()
             outer.cancel_scope.cancel()
     finally:
+        with trio.move_on_after(_AGENTS_CLOSE_S, shield=True):
+            await agents.aclose()  # every run has ended
         with trio.CancelScope(shield=True):
             await storage.close()
 

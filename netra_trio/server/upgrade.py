@@ -99,8 +99,10 @@ def h11_response(
     conn: h11.Connection, method: bytes, status: int, headers: Headers, body: bytes
 ) -> bytes:
     """The whole response to a request of ``method``, with its length (and,
-    to a HEAD request, without its body)."""
-    headers = [*headers, (b"Content-Length", str(len(body)).encode())]
+    to a HEAD request, without its body). A 304 has neither: its length
+    would have to be that of the 200 it stands for."""
+    if status != 304:
+        headers = [*headers, (b"Content-Length", str(len(body)).encode())]
     response = h11.Response(
         status_code=status, headers=headers, reason=HTTPStatus(status).phrase.encode()
     )

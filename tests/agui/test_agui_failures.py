@@ -56,7 +56,7 @@ async def test_an_endpoint_that_cannot_be_reached_is_unavailable(nursery: trio.N
         events = await one_run(client, "helper", "go")
     assert events[-1]["payload"]["code"] == "AGENT_UNAVAILABLE"
     assert events[-1]["payload"]["message"] == (
-        "the agent endpoint could not be reached (ConnectError)"
+        "the agent endpoint could not be reached (Connection refused)"
     )
 
 

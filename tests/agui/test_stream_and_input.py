@@ -1,15 +1,10 @@
-"""The pieces around the mapping, on their own: the body a run POSTs, and how a
-read that stops early ends its chain of async generators."""
+"""The body a run POSTs, on its own."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
-import trio
 from ag_ui.core import RunAgentInput
 
 from netra_trio.agui.run_input import input_text, run_input
-from netra_trio.agui.stream import _FINISH_STEPS, finish_reading
 from netra_trio.storage.records import MessageRecord
 
 
@@ -34,36 +29,3 @@ def test_an_input_that_is_not_text_is_its_json() -> None:
     assert input_text("plain") == "plain"
     assert input_text({"ask": [1, 2]}) == '{"ask":[1,2]}'
     assert input_text(None) == "null"
-
-
-async def test_finishing_a_read_skips_what_is_buffered_and_ends_at_the_wait() -> None:
-    reached_the_wait = False
-
-    async def chain() -> AsyncGenerator[int, None]:
-        nonlocal reached_the_wait
-        yield 1
-        yield 2  # buffered: no checkpoint before it
-        reached_the_wait = True
-        await trio.sleep_forever()
-        yield 3  # never
-
-    events = chain()
-    assert await anext(events) == 1
-    await finish_reading(events)
-    assert reached_the_wait
-    assert events.ag_frame is None  # finished, not left at a yield
-
-
-async def test_finishing_a_read_gives_up_on_a_chain_that_never_waits() -> None:
-    yielded = 0
-
-    async def endless() -> AsyncGenerator[int, None]:
-        nonlocal yielded
-        while True:
-            yielded += 1
-            yield yielded
-
-    events = endless()
-    await finish_reading(events)
-    assert yielded == _FINISH_STEPS
-    await events.aclose()

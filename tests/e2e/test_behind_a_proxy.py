@@ -12,7 +12,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionRejected
 
-from tests.e2e.conftest import ServerFactory
+from netra_trio.server.app import Server
 from tests.e2e.support import bearer, events, handshake
 from tests.helpers import token_for
 
@@ -45,23 +45,23 @@ async def reconnect_storm(url: str, header: str) -> dict[int, list[int]]:
 
 
 @pytest.mark.parametrize("header", ["x-forwarded-for", "forwarded"])
+@pytest.mark.netra_options(trusted_proxies=("127.0.0.1/32",), **LIMITS)
 async def test_clients_through_a_trusted_proxy_each_have_their_own_budget(
-    make_server: ServerFactory, netra_logs: pytest.LogCaptureFixture, header: str
+    server: Server, netra_logs: pytest.LogCaptureFixture, header: str
 ) -> None:
-    server = await make_server(trusted_proxies=("127.0.0.1/32",), **LIMITS)
     statuses = await reconnect_storm(server.url, header)
     assert {status: len(clients) for status, clients in statuses.items()} == {101: CLIENTS}
     connects = events(netra_logs.records, "connect")
     assert {c["remote"] for c in connects} == {f"203.0.113.{n}" for n in range(CLIENTS)}
 
 
+@pytest.mark.netra_options(trusted_proxies=("10.0.0.0/8",), **LIMITS)
 async def test_an_untrusted_peer_cannot_claim_another_address(
-    make_server: ServerFactory, netra_logs: pytest.LogCaptureFixture
+    server: Server, netra_logs: pytest.LogCaptureFixture
 ) -> None:
     """The same storm from a peer that is not a trusted proxy: the forwarded
     addresses are ignored; the peer's one budget lets 20 in and refuses 80
     (429 with Retry-After), and the logs name the peer."""
-    server = await make_server(trusted_proxies=("10.0.0.0/8",), **LIMITS)
     statuses = await reconnect_storm(server.url, "x-forwarded-for")
     assert {status: len(clients) for status, clients in statuses.items()} == {101: 20, 429: 80}
     logged = events(netra_logs.records, "connect") + events(
@@ -71,20 +71,22 @@ async def test_an_untrusted_peer_cannot_claim_another_address(
     assert {entry["remote"].rsplit(":", 1)[0] for entry in logged} == {"127.0.0.1"}
 
 
+@pytest.mark.netra_options(**LIMITS)  # the default: no proxy is trusted
 async def test_without_trusted_proxies_forwarded_headers_are_ignored(
-    make_server: ServerFactory,
+    server: Server,
 ) -> None:
-    server = await make_server(**LIMITS)  # the default: no proxy is trusted
     statuses = await reconnect_storm(server.url, "forwarded")
     assert {status: len(clients) for status, clients in statuses.items()} == {101: 20, 429: 80}
 
 
+@pytest.mark.netra_options(
+    trusted_proxies=("127.0.0.1",),
+    handshake_burst=2,
+    handshake_rate_per_s=0.001,
+)
 async def test_a_malformed_forwarded_header_counts_against_the_proxy_itself(
-    make_server: ServerFactory, netra_logs: pytest.LogCaptureFixture
+    server: Server, netra_logs: pytest.LogCaptureFixture
 ) -> None:
-    server = await make_server(
-        trusted_proxies=("127.0.0.1",), handshake_burst=2, handshake_rate_per_s=0.001
-    )
     for n in range(3):
         headers = [*bearer(token_for(f"u{n}")), (b"x-forwarded-for", b"203.0.113.9, unknown")]
         rejected = await handshake(server.url, headers=headers)

@@ -8,23 +8,23 @@ import orjson
 import pytest
 import trio
 
-from tests.e2e.conftest import ServerFactory
+from netra_trio.server.app import Server
 from tests.e2e.support import WAIT_S, bearer, connect, websocket
 from tests.helpers import token_for
 
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.netra_options(
+    max_connections_per_user=3,
+    max_message_bytes=4096,
+    idle_timeout_s=600.0,
+    heartbeat_interval_s=15.0,
+    heartbeat_timeout_s=10.0,
+)
 async def test_first_frame_is_connection_established_with_all_fields(
-    make_server: ServerFactory,
+    server: Server,
 ) -> None:
-    server = await make_server(
-        max_connections_per_user=3,
-        max_message_bytes=4096,
-        idle_timeout_s=600.0,
-        heartbeat_interval_s=15.0,
-        heartbeat_timeout_s=10.0,
-    )
     before = time.time()
     async with websocket(server.url, headers=bearer(token_for("alice"))) as ws:
         with trio.fail_after(WAIT_S):
@@ -55,8 +55,7 @@ async def test_first_frame_is_connection_established_with_all_fields(
     assert isinstance(frame["timestamp"], float)
 
 
-async def test_default_limits_are_the_documented_defaults(make_server: ServerFactory) -> None:
-    server = await make_server()
+async def test_default_limits_are_the_documented_defaults(server: Server) -> None:
     async with connect(server, "alice") as client:
         established = client.established
     assert established["heartbeat_interval_s"] == 25
@@ -67,8 +66,7 @@ async def test_default_limits_are_the_documented_defaults(make_server: ServerFac
     }
 
 
-async def test_each_connection_gets_its_own_ids(make_server: ServerFactory) -> None:
-    server = await make_server()
+async def test_each_connection_gets_its_own_ids(server: Server) -> None:
     async with (
         connect(server, "alice") as a1,
         connect(server, "alice") as a2,
@@ -86,8 +84,7 @@ async def test_each_connection_gets_its_own_ids(make_server: ServerFactory) -> N
         }
 
 
-async def test_unknown_session_id_starts_a_new_session(make_server: ServerFactory) -> None:
-    server = await make_server()
+async def test_unknown_session_id_starts_a_new_session(server: Server) -> None:
     async with connect(server, "alice", query="session_id=no-such-session") as client:
         assert client.established["resumed"] is False
         assert client.established["session_id"] != "no-such-session"

@@ -26,7 +26,6 @@ from wsproto.events import (
 
 from netra_trio.client import NetraClient
 from netra_trio.server.app import Server
-from tests.e2e.conftest import ServerFactory
 from tests.e2e.support import WAIT_S, assert_alive, connect
 from tests.helpers import token_for
 
@@ -119,10 +118,10 @@ async def keep_pinging(client: NetraClient, done: trio.Event, answered: list[flo
 
 
 @pytest.mark.parametrize("control", [Ping(payload=b"p" * 16), Pong(payload=b"q" * 16)])
+@pytest.mark.netra_options(**RATE)
 async def test_a_control_frame_flood_is_warned_then_closed_while_others_are_served(
-    make_server: ServerFactory, control: Ping | Pong
+    server: Server, control: Ping | Pong
 ) -> None:
-    server = await make_server(**RATE)
     answered: list[float] = []
     done = trio.Event()
     async with connect(server, "alice") as alice:
@@ -145,10 +144,10 @@ async def test_a_control_frame_flood_is_warned_then_closed_while_others_are_serv
     assert server.hub.stats.rate_limited == RATE["abuse_limit"]
 
 
+@pytest.mark.netra_options(message_rate_per_s=0.001, message_burst=50, abuse_limit=20)
 async def test_pings_within_the_budget_are_answered_and_cost_like_text_frames(
-    make_server: ServerFactory,
+    server: Server,
 ) -> None:
-    server = await make_server(message_rate_per_s=0.001, message_burst=50, abuse_limit=20)
     async with connect(server, "alice") as alice:
         for n in range(46):  # text frames spend the same budget
             assert (await alice.request("ping", {"n": n}))["type"] == "pong"
@@ -160,8 +159,8 @@ async def test_pings_within_the_budget_are_answered_and_cost_like_text_frames(
         assert server.hub.stats.rate_limited == 1
 
 
-async def test_binary_frames_spend_the_budget_too(make_server: ServerFactory) -> None:
-    server = await make_server(message_rate_per_s=0.001, message_burst=50, abuse_limit=20)
+@pytest.mark.netra_options(message_rate_per_s=0.001, message_burst=50, abuse_limit=20)
+async def test_binary_frames_spend_the_budget_too(server: Server) -> None:
     async with connect(server, "alice") as alice:
         codes = []
         for _ in range(51):

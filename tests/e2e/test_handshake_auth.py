@@ -10,7 +10,6 @@ import pytest
 from netra_trio.auth import SUBPROTOCOL
 from netra_trio.client import open_client
 from netra_trio.server.app import Server
-from tests.e2e.conftest import ServerFactory
 from tests.e2e.support import (
     assert_alive,
     bearer,
@@ -129,10 +128,10 @@ ISSUER = "netra-auth"
     ],
     ids=["both", "no-aud", "wrong-aud", "no-iss", "wrong-iss"],
 )
+@pytest.mark.netra_options(jwt_audience=AUDIENCE, jwt_issuer=ISSUER)
 async def test_configured_audience_and_issuer_are_enforced(
-    make_server: ServerFactory, claims: dict[str, str], accepted: bool
+    server: Server, claims: dict[str, str], accepted: bool
 ) -> None:
-    server = await make_server(jwt_audience=AUDIENCE, jwt_issuer=ISSUER)
     token = _signed({"sub": "alice", "exp": _future(), **claims})
     if accepted:
         async with websocket(server.url, headers=bearer(token)) as ws:

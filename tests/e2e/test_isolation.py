@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from netra_trio.client import NetraClient
 from netra_trio.server.app import Server
-from tests.e2e.conftest import ServerFactory
 from tests.e2e.support import WAIT_S, Frame, connect
 from tests.helpers import start_server
 
@@ -161,10 +160,7 @@ async def _run_traffic(server: Server, seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-async def test_no_frame_crosses_users_under_random_traffic(
-    make_server: ServerFactory, seed: int
-) -> None:
-    server = await make_server()
+async def test_no_frame_crosses_users_under_random_traffic(server: Server, seed: int) -> None:
     await _run_traffic(server, seed)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from tests.e2e.conftest import ServerFactory
+from netra_trio.server.app import Server
 from tests.e2e.support import (
     WAIT_S,
     assert_alive,
@@ -23,8 +23,8 @@ LIMIT = 1024
 
 
 @pytest.mark.parametrize("fill", ["a", "é", "€", "😀"], ids=["ascii", "2-byte", "3-byte", "4-byte"])
-async def test_frame_exactly_at_the_limit_is_served(make_server: ServerFactory, fill: str) -> None:
-    server = await make_server(max_message_bytes=LIMIT)
+@pytest.mark.netra_options(max_message_bytes=LIMIT)
+async def test_frame_exactly_at_the_limit_is_served(server: Server, fill: str) -> None:
     message_id = next_id("at-limit")
     text = ping_frame_of_bytes(LIMIT, fill, message_id)
     async with connect(server, "alice") as client:
@@ -42,10 +42,8 @@ async def test_frame_exactly_at_the_limit_is_served(make_server: ServerFactory, 
     [("a", LIMIT + 1), ("a", 4 * LIMIT), ("é", LIMIT + 2), ("€", LIMIT + 3), ("😀", LIMIT + 4)],
     ids=["ascii+1", "ascii-x4", "2-byte", "3-byte", "4-byte"],
 )
-async def test_frame_over_the_limit_closes_with_1009(
-    make_server: ServerFactory, fill: str, size: int
-) -> None:
-    server = await make_server(max_message_bytes=LIMIT)
+@pytest.mark.netra_options(max_message_bytes=LIMIT)
+async def test_frame_over_the_limit_closes_with_1009(server: Server, fill: str, size: int) -> None:
     text = ping_frame_of_bytes(size, fill, next_id("too-big"))
     if fill != "a":
         assert len(text) < LIMIT  # under the limit in characters, over it in bytes
@@ -65,8 +63,8 @@ async def test_frame_over_the_limit_closes_with_1009(
     await eventually(lambda: server.hub.stats.closes_by_code[1009] == 1, "one 1009 close counted")
 
 
-async def test_oversized_frame_is_not_served_before_the_close(make_server: ServerFactory) -> None:
-    server = await make_server(max_message_bytes=LIMIT)
+@pytest.mark.netra_options(max_message_bytes=LIMIT)
+async def test_oversized_frame_is_not_served_before_the_close(server: Server) -> None:
     async with connect(server, "alice") as client:
         await client.send_raw(ping_frame_of_bytes(LIMIT + 200, "é", "never-served"))
         code, frames = await frames_until_closed(client)

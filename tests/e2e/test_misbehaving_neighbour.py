@@ -7,7 +7,6 @@ import trio
 
 from netra_trio.client import NetraClient
 from netra_trio.server.app import Server
-from tests.e2e.conftest import ServerFactory
 from tests.e2e.support import (
     WAIT_S,
     Frame,
@@ -64,10 +63,10 @@ async def _flood_malformed(bad: NetraClient) -> None:
             await bad.send_raw(junk[i % len(junk)])
 
 
+@pytest.mark.netra_options(max_message_bytes=LIMIT)
 async def test_good_users_are_served_while_one_floods_then_oversends(
-    make_server: ServerFactory,
+    server: Server,
 ) -> None:
-    server = await make_server(max_message_bytes=LIMIT)
     latencies: list[float] = []
     stop = trio.Event()
     async with (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import ServerFactory
+from netra_trio.server.app import Server
 from tests.e2e.support import bearer, error_body, events, handshake, rejection
 from tests.helpers import token_for
 
@@ -22,8 +22,8 @@ def with_origin(origin: str, user: str = "alice") -> list[tuple[bytes, bytes]]:
     "origin",
     ["https://app.example.com", "HTTPS://App.Example.com:443", "http://localhost:5173"],
 )
-async def test_a_listed_origin_connects(make_server: ServerFactory, origin: str) -> None:
-    server = await make_server(allowed_origins=ALLOWED)
+@pytest.mark.netra_options(allowed_origins=ALLOWED)
+async def test_a_listed_origin_connects(server: Server, origin: str) -> None:
     assert await handshake(server.url, headers=with_origin(origin)) is None
 
 
@@ -31,10 +31,10 @@ async def test_a_listed_origin_connects(make_server: ServerFactory, origin: str)
     "origin",
     ["https://evil.example", "http://app.example.com", "http://localhost:3000", "null"],
 )
+@pytest.mark.netra_options(allowed_origins=ALLOWED)
 async def test_another_origin_gets_403_forbidden(
-    make_server: ServerFactory, netra_logs: pytest.LogCaptureFixture, origin: str
+    server: Server, netra_logs: pytest.LogCaptureFixture, origin: str
 ) -> None:
-    server = await make_server(allowed_origins=ALLOWED)
     refused = await rejection(server.url, headers=with_origin(origin))
     error = error_body(refused, 403, "FORBIDDEN")
     assert error["message"] == "this origin may not connect"
@@ -45,11 +45,10 @@ async def test_another_origin_gets_403_forbidden(
     error_body(refused, 403, "FORBIDDEN")
 
 
-async def test_a_client_without_an_origin_is_not_affected(make_server: ServerFactory) -> None:
-    server = await make_server(allowed_origins=ALLOWED)
+@pytest.mark.netra_options(allowed_origins=ALLOWED)
+async def test_a_client_without_an_origin_is_not_affected(server: Server) -> None:
     assert await handshake(server.url, headers=bearer(token_for("alice"))) is None
 
 
-async def test_by_default_any_origin_connects(make_server: ServerFactory) -> None:
-    server = await make_server()
+async def test_by_default_any_origin_connects(server: Server) -> None:
     assert await handshake(server.url, headers=with_origin("https://evil.example")) is None

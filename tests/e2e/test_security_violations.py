@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import ServerFactory
+from netra_trio.server.app import Server
 from tests.e2e.support import (
     assert_alive,
     connect,
@@ -18,9 +18,8 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_five_violations_five_errors_then_1008(
-    make_server: ServerFactory, netra_logs: pytest.LogCaptureFixture
+    server: Server, netra_logs: pytest.LogCaptureFixture
 ) -> None:
-    server = await make_server()
     async with connect(server, "alice") as alice, connect(server, "bob") as bob:
         for i in range(5):
             await alice.send("ping", {"i": i}, user_id="bob", message_id=f"v-{i}")
@@ -38,9 +37,8 @@ async def test_five_violations_five_errors_then_1008(
 
 
 async def test_four_violations_keep_the_connection_the_fifth_closes_it(
-    make_server: ServerFactory,
+    server: Server,
 ) -> None:
-    server = await make_server()
     async with connect(server, "alice") as alice:
         for i in range(4):
             reply = await alice.request("heartbeat", user_id=f"other-{i}", message_id=f"w-{i}")
@@ -54,8 +52,7 @@ async def test_four_violations_keep_the_connection_the_fifth_closes_it(
         await eventually(lambda: server.hub.stats.closes_by_code[1008] == 1, "1008 counted")
 
 
-async def test_violations_are_counted_per_connection(make_server: ServerFactory) -> None:
-    server = await make_server()
+async def test_violations_are_counted_per_connection(server: Server) -> None:
     async with connect(server, "alice") as a1, connect(server, "alice") as a2:
         for client in (a1, a2):
             for i in range(3):
@@ -66,8 +63,7 @@ async def test_violations_are_counted_per_connection(make_server: ServerFactory)
         assert server.hub.stats.security_violations == 6
 
 
-async def test_violations_inside_batches_count_too(make_server: ServerFactory) -> None:
-    server = await make_server()
+async def test_violations_inside_batches_count_too(server: Server) -> None:
     foreign = [{"type": "ping", "user_id": "bob", "message_id": f"bv-{i}"} for i in range(5)]
     async with connect(server, "alice") as alice:
         await alice.send("batch", {"messages": foreign}, message_id="bv-batch")

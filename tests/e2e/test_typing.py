@@ -7,7 +7,6 @@ import trio
 
 from netra_trio.client import NetraClient
 from netra_trio.server.app import Server
-from tests.e2e.conftest import ServerFactory
 from tests.e2e.support import WAIT_S, Frame, connect, quiet_frames
 from tests.runs.support import ISSUE_EXAMPLE, assert_well_formed, run_events
 
@@ -62,12 +61,12 @@ async def test_typing_alone_gets_only_the_ack(server: Server) -> None:
         assert [f for f in await quiet_frames(a) if f["type"] == "user_typing"] == []
 
 
+@pytest.mark.netra_options(message_rate_per_s=100_000.0)
 async def test_a_typing_flood_loses_no_ack_and_agent_events_still_come_through(
-    make_server: ServerFactory,
+    server: Server,
 ) -> None:
     """Typing messages far beyond the per-round budget of low-value work wait
     their turn: each gets its ack, in order, and a run streams meanwhile."""
-    server = await make_server(message_rate_per_s=100_000.0)
     flood = 150
     async with (
         connect(server, "alice") as watcher,

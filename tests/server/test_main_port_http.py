@@ -28,7 +28,7 @@ async def test_health_and_readiness_on_the_main_port(nursery: trio.Nursery) -> N
     )
     # /metrics stays off the public port; unknown paths are 404 as well
     assert (await http_get(server.port, "/metrics"))[0] == 404
-    assert (await http_get(server.port, "/"))[0] == 404
+    assert (await http_get(server.port, "/nope"))[0] == 404
     assert server.metrics_port is not None
     assert (await http_get(server.metrics_port, "/metrics"))[0] == 200
     # a WebSocket connection on the same port goes on as before
