@@ -16,7 +16,7 @@ import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import attrs
@@ -87,6 +87,7 @@ class BaseClient(abc.ABC):
         self._unclaimed: deque[ServerFrame] = deque(maxlen=max_buffered_events)
         self._open = False
         self._opened = self._signal()  # set while a connection is open
+        self._changed = self._signal()  # set (and replaced) when a connection opens or ends
         self._failure: ClientError | None = None
         self._established: ConnectionEstablished | None = None
 
@@ -222,6 +223,18 @@ class BaseClient(abc.ABC):
             subscription.push(self._unclaimed.popleft())
         return EventStream(self, subscription)
 
+    async def connection_changes(self) -> AsyncIterator[bool]:
+        """``connected`` each time it changes: False when a connection ends
+        (the client reconnects), True when the next one is established (its
+        resume sent). Changes closer together than the caller reads them are
+        seen as the state they lead to. Ends when the client ends."""
+        shown = self._open
+        while self._failure is None:
+            await self._wait(self._changed, None)
+            if self._failure is None and self._open != shown:
+                shown = self._open
+                yield shown
+
     # --- for the shells -------------------------------------------------------------
 
     def _first_frame(self, established: ServerFrame, now: float) -> str:
@@ -257,6 +270,11 @@ class BaseClient(abc.ABC):
     def _connection_opened(self) -> None:
         self._open = True
         self._opened.set()
+        self._announce_change()
+
+    def _announce_change(self) -> None:
+        changed, self._changed = self._changed, self._signal()
+        changed.set()
 
     def _connection_dropped(self) -> None:
         """The open connection ended: requests that wait for a reply fail (the
@@ -264,6 +282,7 @@ class BaseClient(abc.ABC):
         if self._open:
             self._open = False
             self._opened = self._signal()
+            self._announce_change()
         for subscription in list(self._subscriptions):
             if subscription.replies and not subscription.started:
                 subscription.fail(ConnectionLost("the connection dropped before the reply"))
@@ -276,6 +295,7 @@ class BaseClient(abc.ABC):
         if self._failure is None:
             self._failure = error or ConnectionClosed(1000, "closed by the client")
         self._opened.set()  # wake senders that wait for a connection: they raise
+        self._announce_change()
         for subscription in self._subscriptions:
             subscription.fail(Ended() if error is None else error)
         self._subscriptions.clear()
