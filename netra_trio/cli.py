@@ -1,4 +1,4 @@
-"""The ``netra-trio`` command: ``serve``, ``token`` and ``asyncapi``.
+"""The ``netra-trio`` command: ``serve``, ``token``, ``chat`` and ``asyncapi``.
 
 ``serve`` on the development secret (no ``--jwt-secret``, made in the secret
 file) also prints, after its listening line, the web page's address with a
@@ -24,6 +24,7 @@ import trio
 
 from netra_trio.agents.base import AgentRegistry
 from netra_trio.auth import Authenticator
+from netra_trio.chat import command as chat_command
 from netra_trio.claims import MAX_LIFETIME_S
 from netra_trio.config import OPTIONS, Config
 from netra_trio.errors import ConfigError, StartupError
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl-s", type=float, default=3600.0)
     token.add_argument("--jwt-secret", dest="jwt_secret", default=None)
     token.add_argument("--secret-file", dest="secret_file", default=None)
+    chat_command.add_parser(sub)
     sub.add_parser("asyncapi", help="print the protocol's AsyncAPI 3.0 document (JSON)")
     return parser
 
@@ -103,6 +105,11 @@ def main(argv: Sequence[str] | None = None, *, agents: AgentRegistry | None = No
         return 2
     if args.command == "token":
         return _print_token(config, args.user, args.ttl_s)
+    if args.command == "chat":
+        if args.token is None and "NETRA_TOKEN" not in os.environ and not config.uses_secret:
+            print("netra-trio: chat needs --token: tokens come from the issuer", file=sys.stderr)
+            return 2
+        return chat_command.run(args, os.environ, lambda: _authenticator(config).issue)
     if (config.agents or config.agui_agents) and agents is not None:
         print(
             "netra-trio: --agents and --agui-agent add to the built-in agents, and main() was"

@@ -2,7 +2,8 @@
 
 :class:`RunPrinter` takes a run's events in order (the protocol's payload
 classes) and prints them: the start, each thought (dim), each tool call with
-its arguments and then its result and duration, streamed output as it arrives
+its arguments and then its result and duration (a line each, cut at the
+terminal's width), streamed output as it arrives
 (the deltas of one ``output_id`` on one line of text), and at the end the
 run's report rendered as Markdown (the supervisor's ``report_markdown``, or
 the ``text`` of an agent's result; any other result as JSON), or the error.
@@ -79,10 +80,11 @@ class RunPrinter:
             case AgentOutput(_, output_id, delta):
                 self._stream(output_id, delta)
             case ToolExecuting(_, tool_name, _, arguments):
-                self._line("→ ", f"{tool_name} {shown(arguments)}", "yellow")
+                self._line("→ ", f"{tool_name} {shown(arguments)}", "yellow", one_line=True)
             case ToolCompleted(_, tool_name, _, status, result, duration_ms):
                 mark, style = ("✓ ", "green") if status == "success" else ("✗ ", "red")
-                self._line(mark, f"{tool_name} ({duration_ms:.0f} ms): {shown(result)}", style)
+                text = f"{tool_name} ({duration_ms:.0f} ms): {shown(result)}"
+                self._line(mark, text, style, one_line=True)
             case AgentCompleted(agent_name, status, result):
                 self._completed(agent_name, status, result)
             case AgentError(agent_name, code, message):
@@ -104,10 +106,13 @@ class RunPrinter:
             self._line("= ", shown(result, 2000), "")
         self._console.print(Rule(Text(f"{agent_name}: done"), style="green"))
 
-    def _line(self, mark: str, text: str, style: str) -> None:
+    def _line(self, mark: str, text: str, style: str, *, one_line: bool = False) -> None:
         line = Text(mark, style=style)
         line.append(text, style=style)
-        self._console.print(line)
+        if one_line:  # a tool's line: cut at the terminal's width
+            self._console.print(line, no_wrap=True, overflow="ellipsis")
+        else:
+            self._console.print(line)
 
     def _stream(self, output_id: str, delta: str) -> None:
         if self._output_id != output_id:

@@ -34,7 +34,7 @@ from netra_trio.client.errors import (
     TokenUnavailable,
 )
 from netra_trio.client.mailbox import Mailbox
-from netra_trio.client.streams import EventStream, RunStream, raise_if_error
+from netra_trio.client.streams import ConnectionChanges, EventStream, RunStream, raise_if_error
 from netra_trio.client.subscriptions import Ended, Signal, Subscription
 from netra_trio.protocol.client_codec import encode_client_message
 from netra_trio.protocol.client_messages import (
@@ -86,6 +86,7 @@ class BaseClient(abc.ABC):
         self._mailbox = Mailbox(max_buffered_events)
         self._open = False
         self._opened = self._signal()  # set while a connection is open
+        self._changed = self._signal()  # set (and replaced) when a connection opens or ends
         self._failure: ClientError | None = None
         self._established: ConnectionEstablished | None = None
 
@@ -220,6 +221,22 @@ class BaseClient(abc.ABC):
         self._mailbox.hand_over_unclaimed(subscription)
         return EventStream(self, subscription)
 
+    def connection_changes(self) -> ConnectionChanges:
+        """``connected`` each time it changes: ``async for connected in
+        client.connection_changes()`` gets False when a connection ends (the
+        client reconnects) and True when the next one is established (its
+        resume sent). Changes closer together than the caller reads them are
+        seen as the state they lead to. Ends when the client ends."""
+        return ConnectionChanges(self)
+
+    async def _connection_changed(self, shown: bool) -> bool | None:
+        """The connection's state once it is not ``shown``; None when the client has ended."""
+        while self._failure is None:
+            if self._open != shown:
+                return self._open
+            await self._wait(self._changed, None)
+        return None
+
     # --- for the shells -------------------------------------------------------------
 
     def _first_frame(self, established: ServerFrame, now: float) -> str:
@@ -255,6 +272,11 @@ class BaseClient(abc.ABC):
     def _connection_opened(self) -> None:
         self._open = True
         self._opened.set()
+        self._announce_change()
+
+    def _announce_change(self) -> None:
+        changed, self._changed = self._changed, self._signal()
+        changed.set()
 
     def _connection_dropped(self) -> None:
         """The open connection ended: requests sent on it that wait for a
@@ -264,6 +286,7 @@ class BaseClient(abc.ABC):
             return  # an attempt that failed: nothing was sent
         self._open = False
         self._opened = self._signal()
+        self._announce_change()
         self._mailbox.fail_unanswered(ConnectionLost("the connection dropped before the reply"))
 
     def _finished(self, error: ClientError | None) -> None:
@@ -273,6 +296,7 @@ class BaseClient(abc.ABC):
         if self._failure is None:
             self._failure = error or ConnectionClosed(1000, "closed by the client")
         self._opened.set()  # wake senders that wait for a connection: they raise
+        self._announce_change()
         self._mailbox.fail_all(Ended() if error is None else error)
 
     def _received(self, text: str | bytes) -> None:

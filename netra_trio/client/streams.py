@@ -1,5 +1,6 @@
-"""The iterators a client hands out: the events of one run, and the stream of
-all agent events; and the error an ``error`` reply raises."""
+"""The iterators a client hands out: the events of one run, the stream of
+all agent events, and the changes of the connection's state; and the error
+an ``error`` reply raises."""
 
 from __future__ import annotations
 
@@ -143,3 +144,33 @@ def raise_if_error(frame: ServerFrame) -> None:
 
 def _get(payload: Any, key: str, default: str) -> Any:
     return payload.get(key, default) if isinstance(payload, dict) else default
+
+
+class ChangeHost(Protocol):
+    """What :class:`ConnectionChanges` needs of its client."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def _connection_changed(self, shown: bool) -> bool | None: ...
+
+
+class ConnectionChanges:
+    """``connected`` each time it changes (made by
+    :meth:`BaseClient.connection_changes`); ends when the client ends."""
+
+    __slots__ = ("_client", "_shown")
+
+    def __init__(self, client: ChangeHost) -> None:
+        self._client = client
+        self._shown = client.connected
+
+    def __aiter__(self) -> ConnectionChanges:
+        return self
+
+    async def __anext__(self) -> bool:
+        changed = await self._client._connection_changed(self._shown)
+        if changed is None:
+            raise StopAsyncIteration
+        self._shown = changed
+        return changed
