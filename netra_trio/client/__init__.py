@@ -30,6 +30,7 @@ from netra_trio.client.errors import MalformedFrame as MalformedFrame
 from netra_trio.client.errors import ProtocolError as ProtocolError
 from netra_trio.client.errors import RequestTimeout as RequestTimeout
 from netra_trio.client.errors import TokenUnavailable as TokenUnavailable
+from netra_trio.client.streams import ConnectionChanges as ConnectionChanges
 from netra_trio.client.streams import EventStream as EventStream
 from netra_trio.client.streams import RunStream as RunStream
 from netra_trio.client.subscriptions import BacklogFull as BacklogFull

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from netra_trio.client import (
     ConnectFailed,
@@ -310,3 +311,38 @@ async def test_a_connection_that_stops_answering_is_given_up_and_opened_again(
             assert client.connections == 2
     assert [e.seq for e in seen] == list(range(1, final["seq"] + 1))
     nursery.cancel_scope.cancel()
+
+
+async def test_the_connection_s_changes_are_told_as_they_happen(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    seat = RestartableServer(nursery, database=str(tmp_path / "netra.db"))
+    await seat.start()
+    seen: list[bool] = []
+    changed = trio.Event()
+
+    async def watch(client: object) -> None:
+        nonlocal changed
+        async for connected in client.connection_changes():  # type: ignore[attr-defined]
+            seen.append(connected)
+            changed.set()
+            changed = trio.Event()
+        seen.append(None)  # type: ignore[arg-type]  # (the end)
+
+    with trio.fail_after(WAIT_S):
+        async with (
+            connect(seat.url, token_for("alice"), reconnect=QUICK) as client,
+            trio.open_nursery() as watching,
+        ):
+            watching.start_soon(watch, client)
+            await trio.testing.wait_all_tasks_blocked()
+            assert seen == []  # connected from the start: nothing changed yet
+            await seat.stop()
+            while seen != [False]:
+                await changed.wait()
+            await seat.start()
+            while len(seen) < 2:
+                await changed.wait()
+            assert seen == [False, True] and client.connected
+            await client.aclose()
+        assert seen == [False, True, None]  # the iteration ended with the client
