@@ -8,7 +8,7 @@ Installed with the package (entry point ``pytest11``), for pytest-trio tests:
   shut down when the test ends.
 - ``netra_token``: ``netra_token(user="alice", ttl_s=3600.0)``, a token the
   server accepts.
-- ``netra_client``: a client of ``alice``, connected (past
+- ``netra_client``: a reconnecting Trio client of ``alice``, connected (past
   ``connection_established``); ``netra_connect(user, **query)`` opens more.
 - What the server is started with, each overridable in a ``conftest.py``:
   ``netra_options`` (``Config`` fields, from the ini option ``netra_options``,
@@ -40,7 +40,7 @@ from netra_trio.secrets_store import new_session_key
 
 if TYPE_CHECKING:
     from netra_trio.agents.base import AgentRegistry
-    from netra_trio.client import NetraClient
+    from netra_trio.client import TrioClient
     from netra_trio.server.app import Server
 
 DEFAULT_USER = "alice"
@@ -52,13 +52,13 @@ _FIELDS_BY_NAME = {
 }
 
 
-def connect_client(url: str, token: str) -> AbstractAsyncContextManager[NetraClient]:
-    """The client that ``netra_client`` and ``netra_connect`` yield: the one
-    place that chooses it. For now the frame-level client of
-    ``netra_trio.client`` (``send``, ``receive``, ``request``, frames as dicts)."""
-    from netra_trio.client import open_client
+def connect_client(url: str, tokens: Callable[[], str]) -> AbstractAsyncContextManager[TrioClient]:
+    """The client that ``netra_client`` and ``netra_connect`` yield: the
+    reconnecting Trio client, whose tokens come from ``tokens`` (so it
+    refreshes them itself)."""
+    from netra_trio.client import connect
 
-    return open_client(url, token)
+    return connect(url, tokens)
 
 
 @attrs.frozen
@@ -265,7 +265,7 @@ async def netra_server(
         await stopped.wait()
 
 
-ClientFactory = Callable[..., AbstractAsyncContextManager["NetraClient"]]
+ClientFactory = Callable[..., AbstractAsyncContextManager["TrioClient"]]
 
 
 @pytest.fixture
@@ -275,16 +275,16 @@ def netra_connect(netra_server: RunningServer) -> ClientFactory:
     ``batch="1"``)."""
 
     @asynccontextmanager
-    async def connect(user: str = DEFAULT_USER, **query: str) -> AsyncIterator[NetraClient]:
+    async def connect(user: str = DEFAULT_USER, **query: str) -> AsyncIterator[TrioClient]:
         url = netra_server.url + (f"?{urlencode(query)}" if query else "")
-        async with connect_client(url, netra_server.token(user)) as client:
+        async with connect_client(url, lambda: netra_server.token(user)) as client:
             yield client
 
     return connect
 
 
 @pytest.fixture
-async def netra_client(netra_connect: ClientFactory) -> AsyncIterator[NetraClient]:
+async def netra_client(netra_connect: ClientFactory) -> AsyncIterator[TrioClient]:
     """A client of ``alice``, connected to ``netra_server``."""
     async with netra_connect() as client:
         yield client

@@ -82,15 +82,15 @@ def test_options_from_the_ini_file_the_command_line_and_markers(pytester: pytest
         async def test_the_closest_marker_wins(netra_client, netra_options):
             assert netra_options["message_burst"] == 90
             assert netra_options["idle_timeout_s"] == 99.0
-            assert netra_client.established["limits"]["idle_timeout_s"] == 99.0
+            assert netra_client.established.limits.idle_timeout_s == 99.0
 
 
         async def test_another_user_and_the_query(netra_connect, netra_server):
             async with netra_connect("bob", batch="1") as bob:
-                assert bob.established["user_id"] == "bob"
-                session = bob.established["session_id"]
+                assert bob.established.user_id == "bob"
+                session = bob.established.session_id
             async with netra_connect("bob", session_id=session) as again:
-                assert again.established["resumed"] is True
+                assert again.established.resumed is True
             assert len(netra_server.secret) >= 32
 
 
@@ -128,12 +128,17 @@ def test_agents_of_a_registry_given_in_python(pytester: pytest.Pytester) -> None
     )
     pytester.makepyfile(
         textwrap.dedent("""\
+        import pytest
+        from netra_trio.client import ProtocolError
+
+
         async def test_only_the_given_agents(netra_client):
-            await netra_client.send("start_agent", {"agent": "shout", "input": "hi"})
-            done = await netra_client.receive_type("agent_completed")
-            assert done["payload"]["result"] == {"text": "HI"}
-            reply = await netra_client.request("start_agent", {"agent": "triage", "input": "x"})
-            assert reply["payload"]["details"]["agents"] == ["shout"]
+            events = [event async for event in netra_client.run("hi", agent="shout")]
+            assert events[-1].payload.result == {"text": "HI"}
+            with pytest.raises(ProtocolError) as refused:
+                async for _ in netra_client.run("x", agent="triage"):
+                    pass
+            assert refused.value.details["agents"] == ["shout"]
         """)
     )
     run(pytester).assert_outcomes(passed=1)
