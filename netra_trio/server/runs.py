@@ -187,10 +187,18 @@ class RunManager:
         return True
 
     async def stop_elsewhere(self, run_id: str, *, correlation_id: str | None = None) -> bool:
+        """Ask the process that runs ``run_id`` to stop it; False when no
+        process runs it. A run whose terminal event is stored has ended, though
+        its record may still say ``running`` and its lease still be held for a
+        moment (its process records the ending and gives the lease back after
+        storing the event): a notice would find nothing to stop there, and
+        the request would get no answer."""
         user_id = self._user_hub.user_id
         try:
             if run_id not in await self._services.coordinator.live_runs([user_id]):
                 return False  # no node holds it (ended, or its node died)
+            if await self._services.storage.runs.ending_stored(run_id):
+                return False  # ended, its lease not yet given back
             return await self._services.backplane.notify(StopRun(user_id, run_id)) > 0
         except (ServiceUnavailable, BackplaneUnavailable) as exc:
             raise ProtocolError(

@@ -1,11 +1,18 @@
 """What crosses nodes beside events, between server processes: a typing
 indicator reaches the user's connections on the other node (and no one
-else's), and ``stop_agent`` stops a run that runs on the other node."""
+else's), and ``stop_agent`` stops a run that runs on the other node (and is
+answered ``NOT_FOUND`` once the run has ended, even in the moment when it
+still looks alive to the other nodes)."""
 
 from __future__ import annotations
 
+import time
+
+import orjson
+
 from netra_trio.client import open_client
-from tests.cluster.support import node_processes
+from netra_trio.storage.records import RunRecord, StoredEvent
+from tests.cluster.support import cluster, node_processes
 from tests.databases import ServerDatabase
 from tests.helpers import token_for
 from tests.runs.support import ISSUE_EXAMPLE
@@ -52,3 +59,45 @@ async def test_stop_agent_stops_a_run_on_the_other_node(
                 )
             again = await on_b.request("stop_agent", {"run_id": waiting["run_id"]})
             assert again["payload"]["code"] == "NOT_FOUND"
+
+
+async def test_stop_agent_of_a_run_whose_ending_is_stored_is_not_found(
+    redis_url: str, database: ServerDatabase
+) -> None:
+    """A run's node stores its terminal event and sends it, then records the
+    ending and gives its lease back: in between, the run's record says
+    ``running`` and its lease is live. A ``stop_agent`` on another node then
+    is answered ``NOT_FOUND`` (the run's node has nothing left to stop), not
+    left without an answer."""
+    token = token_for("alice")
+    async with (
+        cluster(redis_url, database) as (a, b),
+        open_client(a.url, token),  # a holds alice: a notice to a would be delivered
+        open_client(b.url, token) as on_b,
+    ):
+        storage = a.hub.services.storage
+        thread = await storage.threads.create_thread("alice", "ended")
+        run_id, now = "r-ended", time.time()
+        await storage.runs.start_run(
+            RunRecord(run_id, "alice", thread.thread_id, "supervisor", "running", now)
+        )
+        coordinator = a.hub.services.coordinator
+        assert await coordinator.admit_run("alice", run_id, thread.thread_id, 1) is None
+        ending = {"type": "agent_completed", "run_id": run_id, "seq": 1}
+        await storage.events.append(
+            [
+                StoredEvent(
+                    "alice",
+                    1,
+                    "agent_completed",
+                    run_id,
+                    thread.thread_id,
+                    orjson.dumps(ending).decode(),
+                    now,
+                )
+            ]
+        )
+        stop = await on_b.request("stop_agent", {"run_id": run_id})
+        assert stop["payload"]["code"] == "NOT_FOUND"
+        assert stop["payload"]["message"] == f"payload.run_id: run {run_id!r} is no longer active"
+        coordinator.release_run("alice", run_id)

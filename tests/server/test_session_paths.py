@@ -128,13 +128,6 @@ async def test_without_a_session_key_sessions_do_not_survive_a_restart(
     assert logged_fields(netra_logs, "session_unreadable") == [{"user": "alice"}]
 
 
-async def hold_write_lock(database: Path, seconds: float) -> None:
-    """Keep the file's write lock for ``seconds`` of real time (longer than the
-    server's busy timeout), whatever the test's clock does meanwhile."""
-    with DatabaseWriteLock(database):
-        await trio.to_thread.run_sync(time.sleep, seconds)
-
-
 async def close_while_storage_fails(client: RawClient, database: Path) -> None:
     """Close ``client`` while storage fails: the session's detach cannot be stored."""
     async with trio.open_nursery() as nursery:
@@ -153,12 +146,17 @@ async def test_storage_failing_when_a_session_expires_does_not_stop_the_server(
         client = await open_raw(hub, nursery, "alice")
         await client.close()
         await trio.sleep(55)
-        async with trio.open_nursery() as locking:
-            locking.start_soon(hold_write_lock, database, 0.5)
-            await trio.sleep(10)  # the idle deadline passes while storage fails
-        await trio.sleep(120)  # storage is back
+        with DatabaseWriteLock(database):  # the idle deadline (60 s) passes while storage fails
+            await wait_until(lambda: bool(logged_fields(netra_logs, "session_expiry_error")))
+        assert hub.services.sessions.expired == 0
+        # storage is back: a later try deletes the session. (Waited for, not slept
+        # past: the virtual clock moves on while the delete is on the storage thread.)
+        await wait_until(lambda: bool(logged_fields(netra_logs, "sessions_expired")))
         assert hub.services.sessions.expired == 1
-        assert logged_fields(netra_logs, "session_expiry_error")  # the failure was logged
+        assert logged_fields(netra_logs, "sessions_expired") == [
+            {"count": 1, "reason": "idle timeout"}
+        ]
+        assert await hub.services.storage.sessions.user_sessions("alice") == []
         again = await open_raw(hub, nursery, "alice")
         await again.close()
 
