@@ -12,16 +12,19 @@ slow, or an HTTP error status: ``AGENT_UNAVAILABLE``. Not an event stream
 (its ``Content-Type``, or a compressed body: identity is asked for), not JSON
 objects, too large, or broken off: ``AGENT_PROTOCOL_ERROR``.
 
-The times are one cancel scope around the whole request, whose deadline is
-set while the stream is waited for and lifted while the run handles an event:
-a scope per read would cost more than reading a small event does. However the
+The times are one cancel scope around the whole request: its deadline is
+the first event's at first, then moved on as the stream is waited for, so
+that it is never less than ``idle_timeout_s`` after a wait began (and at
+most 1 s, or 1 % of that bound, more). A scope per read, or a deadline set
+and lifted around each, would cost more than reading a small event does. The
+deadline also runs while the run hands an event on, so a run held up that
+long by its own delivery ends as if the endpoint had gone quiet. However the
 run ends (finished, failed, stopped), the connection closes on the way out,
 so the endpoint sees its request end.
 """
 
 from __future__ import annotations
 
-import math
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
@@ -43,6 +46,8 @@ from netra_trio.agui.http11 import (
 from netra_trio.agui.settings import AguiLimits
 from netra_trio.agui.sse import EventTooLarge, SseDecoder
 
+_DEADLINE_SLACK_S = 1.0  # how much later than its bound an idle stream may be given up
+
 _HEADERS = [
     (b"Content-Type", b"application/json"),
     (b"Accept", b"text/event-stream"),
@@ -62,29 +67,26 @@ class EventStream:
         self._first_deadline = waiting.deadline
         self._ready: deque[str] = deque()
         self._ended = False
+        self._idle = False  # the deadline is an idle one
         self.received = False
 
     async def next_event(self) -> dict[str, Any] | None:
         """The next event, or None when the stream has ended."""
         waiting = False
-        try:
-            while not self._ready:
-                if self._ended:
-                    return None
-                try:
-                    piece = self._response.buffered_piece()
-                    if piece is NOT_BUFFERED:
-                        if not waiting:  # the time runs only while the stream is waited for
-                            waiting = True
-                            self._waiting.deadline = self._deadline()
-                        await self._response.receive()
-                        continue
-                except StreamBroken as exc:
-                    raise protocol_error(f"the agent endpoint's stream broke off ({exc})") from None
-                self._decode(piece)
-        finally:
-            if waiting:
-                self._waiting.deadline = math.inf
+        while not self._ready:
+            if self._ended:
+                return None
+            try:
+                piece = self._response.buffered_piece()
+                if piece is NOT_BUFFERED:
+                    if not waiting:  # the time runs from the first wait of this call
+                        waiting = True
+                        self._extend_deadline()
+                    await self._response.receive()
+                    continue
+            except StreamBroken as exc:
+                raise protocol_error(f"the agent endpoint's stream broke off ({exc})") from None
+            self._decode(piece)
         data = self._ready.popleft()
         self.received = True
         try:
@@ -95,10 +97,18 @@ class EventStream:
             raise protocol_error("the agent endpoint sent an event that is not a JSON object")
         return event
 
-    def _deadline(self) -> float:
-        if self.received:
-            return trio.current_time() + self._limits.idle_timeout_s
-        return self._first_deadline
+    def _extend_deadline(self) -> None:
+        """At least ``idle_timeout_s`` from now, once an event has come (the
+        first has until the first deadline); moved only when it would end
+        sooner, and then a little further, so that a stream of small events
+        moves it once in a while rather than for each."""
+        if not self.received:
+            return
+        idle_s = self._limits.idle_timeout_s
+        now = trio.current_time()
+        if not self._idle or self._waiting.deadline < now + idle_s:
+            self._idle = True  # (the first deadline no longer holds)
+            self._waiting.deadline = now + idle_s + min(_DEADLINE_SLACK_S, idle_s / 100)
 
     def _decode(self, piece: bytes | None) -> None:
         """Decode a piece of the body (None: its end)."""
