@@ -19,7 +19,7 @@ Four kinds of process, each its own, on loopback:
   (limits raised, a fresh SQLite file, logs at ``info`` to a file) plus
   ``agents=("benchmarks.agui_bridge:AGENTS",)`` and ``agui_agents=(("bench_agui",
   URL),)``, so the server is the same for both and only the agent named by the
-  client differs: ``bench_agui`` (the bridge: POST, httpx, httpx-sse, the
+  client differs: ``bench_agui`` (the bridge: POST on h11, httpx-sse's decoders, the
   event mapping, then ``ctx.emit``) or ``bench_proc`` (:func:`inproc_agent`:
   the same script, the same ``ctx.emit`` calls with the same payloads the
   bridge makes of it, at the times the endpoint sends those events, no HTTP);
@@ -960,10 +960,10 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("`ctx.emit` (`RunEmitter`)", ("(netra_trio/server/emitter.py",)),
     ("mapping: `EventMapper.feed`", ("EventMapper.feed (",)),
     (
-        "reading events: `EventStream.next_event` (httpx, h11, httpx-sse, orjson)",
+        "reading events: `EventStream.next_event` (h11, httpx-sse's decoders, orjson)",
         ("EventStream.next_event (",),
     ),
-    ("the request: `open_events` (client, connect, POST, head; closing)", ("open_events (",)),
+    ("the request: `open_events` (connect, POST, head; closing)", ("open_events (",)),
     ("the agent's own code", ("AguiAgent.__call__ (", "AguiAgent._apply (", "inproc_agent (")),
 )
 OUTSIDE = "outside the agent's task: WebSocket connections, event log, storage, scheduler"
