@@ -7,7 +7,9 @@
 A thin shell over the sans-IO core (``client/core``) and the shared API
 (``client/base.py``): one task keeps a connection open (opening, reading,
 refreshing the token, waiting out the backoff), and the caller's tasks send
-and wait on it. See docs/clients.md.
+and wait on it. See docs/clients.md. A few lines over 300: the connection
+task's loop (open, read, keep alive, refresh the token, back off) reads best
+whole, in one module.
 """
 
 from __future__ import annotations
