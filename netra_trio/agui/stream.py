@@ -64,7 +64,6 @@ class EventStream:
         self._decoder = SseDecoder(limits.max_event_bytes)
         self._limits = limits
         self._waiting = waiting
-        self._first_deadline = waiting.deadline
         self._ready: deque[str] = deque()
         self._ended = False
         self._idle = False  # the deadline is an idle one
