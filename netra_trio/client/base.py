@@ -17,13 +17,16 @@ from __future__ import annotations
 import abc
 import inspect
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
 
+from netra_trio.client.core.backoff import ReconnectPolicy
 from netra_trio.client.core.state import ClientCore
+from netra_trio.client.core.urls import parse_url
 from netra_trio.client.errors import (
     ClientError,
     ConnectionClosed,
@@ -60,10 +63,37 @@ from netra_trio.protocol.server_messages import (
     TokenRefreshed,
 )
 
+if TYPE_CHECKING:
+    import ssl  # (only named: the shells do TLS, and the core loads no socket module)
+
 TokenProvider: TypeAlias = Callable[[], str | Awaitable[str]]
 """A callable that returns a fresh token (or an awaitable of one)."""
 
 LOGGER = logging.getLogger("netra_trio.client")
+
+
+def new_core(
+    url: str,
+    token: str | TokenProvider,
+    *,
+    reconnect: ReconnectPolicy | None,
+    refresh_margin_s: float | None,
+    last_seq: int | None,
+) -> tuple[ClientCore, TokenProvider | None]:
+    """The sans-IO core of a client of ``url``, and its token provider (None
+    for a plain token): what both shells' ``connect`` start from."""
+    provider = None if isinstance(token, str) else token
+    core = ClientCore(
+        parse_url(url),
+        "",
+        now=time.time(),
+        has_token_provider=provider is not None,
+        policy=reconnect,
+        refresh_margin_s=refresh_margin_s,
+        last_seq=last_seq,
+        rng=random.SystemRandom(),
+    )
+    return core, provider
 
 
 class BaseClient(abc.ABC):
@@ -72,13 +102,23 @@ class BaseClient(abc.ABC):
         core: ClientCore,
         *,
         token_provider: TokenProvider | None,
+        ssl_context: ssl.SSLContext | None,
         request_timeout_s: float,
+        connect_timeout_s: float,
         max_buffered_events: int,
+        keepalive_s: float | None,
     ) -> None:
         if not request_timeout_s > 0:
             raise ValueError(f"request_timeout_s must be positive, got {request_timeout_s!r}")
+        if not connect_timeout_s > 0:
+            raise ValueError(f"connect_timeout_s must be positive, got {connect_timeout_s!r}")
+        if keepalive_s is not None and not keepalive_s > 0:
+            raise ValueError(f"keepalive_s must be positive or None, got {keepalive_s!r}")
         if isinstance(max_buffered_events, bool) or max_buffered_events < 1:
             raise ValueError(f"max_buffered_events must be at least 1, got {max_buffered_events!r}")
+        self._ssl_context = ssl_context
+        self._connect_timeout_s = connect_timeout_s
+        self._keepalive_s = keepalive_s
         self._core = core
         self._token_provider = token_provider
         self.request_timeout_s = request_timeout_s

@@ -15,21 +15,20 @@ whole, in one module.
 from __future__ import annotations
 
 import math
-import random
 import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import trio
 import trio_websocket
 
-from netra_trio.client.base import BaseClient, TokenProvider
+from netra_trio.client.base import BaseClient, TokenProvider, new_core
 from netra_trio.client.core.backoff import ReconnectPolicy
 from netra_trio.client.core.decisions import Decision, GiveUp
 from netra_trio.client.core.rejection import read_rejection
 from netra_trio.client.core.state import ClientCore
-from netra_trio.client.core.urls import parse_url
 from netra_trio.client.errors import (
     ClientError,
     ConnectFailed,
@@ -49,30 +48,9 @@ class TrioClient(BaseClient):
     """Made by :func:`connect`; see :class:`~netra_trio.client.base.BaseClient`
     for the API (``request``, ``send``, ``run``, ``events``)."""
 
-    def __init__(
-        self,
-        core: ClientCore,
-        *,
-        token_provider: TokenProvider | None,
-        ssl_context: ssl.SSLContext | None,
-        request_timeout_s: float,
-        connect_timeout_s: float,
-        max_buffered_events: int,
-        keepalive_s: float | None,
-    ) -> None:
-        super().__init__(
-            core,
-            token_provider=token_provider,
-            request_timeout_s=request_timeout_s,
-            max_buffered_events=max_buffered_events,
-        )
-        if not connect_timeout_s > 0:
-            raise ValueError(f"connect_timeout_s must be positive, got {connect_timeout_s!r}")
-        if keepalive_s is not None and not keepalive_s > 0:
-            raise ValueError(f"keepalive_s must be positive or None, got {keepalive_s!r}")
-        self._keepalive_s = keepalive_s
-        self._ssl_context = ssl_context
-        self._connect_timeout_s = connect_timeout_s
+    def __init__(self, core: ClientCore, **settings: Any) -> None:
+        """``settings``: :class:`~netra_trio.client.base.BaseClient`'s."""
+        super().__init__(core, **settings)
         self._ws: trio_websocket.WebSocketConnection | None = None
         self._scope = trio.CancelScope()
         self._done = trio.Event()
@@ -268,17 +246,8 @@ async def connect(
     ``keepalive_s``: a WebSocket ping that often; a connection that does not
     answer one within as long is deemed dead and opened again (None: off).
     """
-    provider = None if isinstance(token, str) else token
-    address = parse_url(url)
-    core = ClientCore(
-        address,
-        "",
-        now=time.time(),
-        has_token_provider=provider is not None,
-        policy=reconnect,
-        refresh_margin_s=refresh_margin_s,
-        last_seq=last_seq,
-        rng=random.SystemRandom(),
+    core, provider = new_core(
+        url, token, reconnect=reconnect, refresh_margin_s=refresh_margin_s, last_seq=last_seq
     )
     client = TrioClient(
         core,
