@@ -29,7 +29,8 @@ except ImportError as exc:  # pragma: no cover - only without the extra
         "the asyncio client needs the websockets library: pip install 'netra-trio[asyncio]'"
     ) from exc
 
-from netra_trio.client.base import BaseClient, TokenProvider, new_core
+from netra_trio.client.base import BaseClient, TokenProvider
+from netra_trio.client.connecting import new_core
 from netra_trio.client.core.backoff import ReconnectPolicy
 from netra_trio.client.core.decisions import Decision, GiveUp
 from netra_trio.client.core.rejection import read_rejection

@@ -17,16 +17,13 @@ from __future__ import annotations
 import abc
 import inspect
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
 
-from netra_trio.client.core.backoff import ReconnectPolicy
 from netra_trio.client.core.state import ClientCore
-from netra_trio.client.core.urls import parse_url
 from netra_trio.client.errors import (
     ClientError,
     ConnectionClosed,
@@ -70,30 +67,6 @@ TokenProvider: TypeAlias = Callable[[], str | Awaitable[str]]
 """A callable that returns a fresh token (or an awaitable of one)."""
 
 LOGGER = logging.getLogger("netra_trio.client")
-
-
-def new_core(
-    url: str,
-    token: str | TokenProvider,
-    *,
-    reconnect: ReconnectPolicy | None,
-    refresh_margin_s: float | None,
-    last_seq: int | None,
-) -> tuple[ClientCore, TokenProvider | None]:
-    """The sans-IO core of a client of ``url``, and its token provider (None
-    for a plain token): what both shells' ``connect`` start from."""
-    provider = None if isinstance(token, str) else token
-    core = ClientCore(
-        parse_url(url),
-        "",
-        now=time.time(),
-        has_token_provider=provider is not None,
-        policy=reconnect,
-        refresh_margin_s=refresh_margin_s,
-        last_seq=last_seq,
-        rng=random.SystemRandom(),
-    )
-    return core, provider
 
 
 class BaseClient(abc.ABC):

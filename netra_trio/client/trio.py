@@ -7,9 +7,7 @@
 A thin shell over the sans-IO core (``client/core``) and the shared API
 (``client/base.py``): one task keeps a connection open (opening, reading,
 refreshing the token, waiting out the backoff), and the caller's tasks send
-and wait on it. See docs/clients.md. A few lines over 300: the connection
-task's loop (open, read, keep alive, refresh the token, back off) reads best
-whole, in one module.
+and wait on it. See docs/clients.md.
 """
 
 from __future__ import annotations
@@ -24,7 +22,8 @@ from typing import Any
 import trio
 import trio_websocket
 
-from netra_trio.client.base import BaseClient, TokenProvider, new_core
+from netra_trio.client.base import BaseClient, TokenProvider
+from netra_trio.client.connecting import new_core
 from netra_trio.client.core.backoff import ReconnectPolicy
 from netra_trio.client.core.decisions import Decision, GiveUp
 from netra_trio.client.core.rejection import read_rejection
