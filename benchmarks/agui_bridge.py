@@ -362,9 +362,8 @@ def serve(argv: list[str]) -> None:
     import trio
 
     from benchmarks.netra_server import bench_config
+    from benchmarks.netra_server import serve as serve_config
     from netra_trio.logs import configure_logging
-    from netra_trio.server.app import Server
-    from netra_trio.server.runtime import tune_gc
 
     parser = argparse.ArgumentParser(prog="agui_bridge serve")
     parser.add_argument("--database", required=True)
@@ -378,17 +377,7 @@ def serve(argv: list[str]) -> None:
         agui_agents=((BRIDGE, args.agui_url),),
     )
     configure_logging(config.log_format, config.log_level)
-
-    async def run() -> None:
-        server = Server(config)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(
-                lambda task_status: server.run(handle_signals=True, task_status=task_status)
-            )
-            tune_gc()
-            print(f"listening {server.port}", flush=True)
-
-    trio.run(run)
+    trio.run(serve_config, config, None)
 
 
 class BridgeServer(ServerProcess):

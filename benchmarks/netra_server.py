@@ -29,6 +29,7 @@ import attrs
 import trio
 
 from benchmarks.bench_agents import register
+from netra_trio.agents.base import AgentRegistry
 from netra_trio.agents.registry import default_agents
 from netra_trio.config import Config
 from netra_trio.logs import configure_logging
@@ -73,8 +74,10 @@ def bench_config(
     return Config(**{k: v for k, v in values.items() if k in fields})  # type: ignore[arg-type]
 
 
-async def serve(config: Config) -> None:
-    server = Server(config, agents=register(default_agents()))
+async def serve(config: Config, agents: AgentRegistry | None) -> None:
+    """Serve ``config`` until a signal, with ``agents`` (None: the built-in
+    ones and the config's), and print ``listening PORT`` once it listens."""
+    server = Server(config, agents=agents)
     async with trio.open_nursery() as nursery:
         await nursery.start(
             lambda task_status: server.run(handle_signals=True, task_status=task_status)
@@ -100,7 +103,7 @@ def main() -> None:
     )
     configure_logging(config.log_format, config.log_level)
     print(f"fd_limit {hard}", file=sys.stderr, flush=True)
-    trio.run(serve, config)
+    trio.run(serve, config, register(default_agents()))
 
 
 if __name__ == "__main__":
