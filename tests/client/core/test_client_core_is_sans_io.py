@@ -3,19 +3,10 @@ and no module of ours beyond itself and the client's errors."""
 
 from __future__ import annotations
 
-import ast
-import json
-import pkgutil
-import subprocess
-import sys
-from pathlib import Path
-
 import netra_trio.client.core
+from tests.import_probe import loaded_by_importing, package_modules, source_imports, under
 
-CORE_DIR = Path(netra_trio.client.core.__path__[0])
-CORE_MODULES = sorted(
-    f"netra_trio.client.core.{info.name}" for info in pkgutil.iter_modules([str(CORE_DIR)])
-)
+CORE_MODULES = package_modules(netra_trio.client.core)
 FORBIDDEN_ROOTS = (
     "trio",
     "trio_websocket",
@@ -35,19 +26,9 @@ FORBIDDEN_OURS = (
 )
 ALLOWED_OURS = ("netra_trio.client.core", "netra_trio.client.errors")
 
-PROBE = """
-import json, sys
-before = set(sys.modules)
-for name in json.loads(sys.argv[1]):
-    __import__(name)
-print(json.dumps(sorted(set(sys.modules) - before)))
-"""
-
 
 def _forbidden(name: str) -> bool:
-    return any(
-        name == root or name.startswith(root + ".") for root in FORBIDDEN_ROOTS + FORBIDDEN_OURS
-    )
+    return under(name, FORBIDDEN_ROOTS + FORBIDDEN_OURS)
 
 
 def test_the_client_core_has_its_modules() -> None:
@@ -63,32 +44,14 @@ def test_the_client_core_has_its_modules() -> None:
 
 
 def test_importing_the_client_core_does_not_import_trio_or_asyncio() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(CORE_MODULES)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    loaded: list[str] = json.loads(proc.stdout)
+    loaded = loaded_by_importing(CORE_MODULES)
     assert set(CORE_MODULES) <= set(loaded)
     leaked = sorted(name for name in loaded if _forbidden(name))
     assert leaked == [], f"importing the client core loaded {leaked}"
 
 
 def test_client_core_sources_import_only_the_core_and_the_errors() -> None:
-    for path in sorted(CORE_DIR.glob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                assert node.level == 0, f"{path.name}: relative import"
-                names = [node.module or ""]
-            else:
-                continue
-            for name in names:
-                assert not _forbidden(name), f"{path.name} imports {name}"
-                if name.startswith("netra_trio"):
-                    assert name.startswith(ALLOWED_OURS), f"{path.name} imports {name}"
+    for file, name in source_imports(netra_trio.client.core):
+        assert not _forbidden(name), f"{file} imports {name}"
+        if name.startswith("netra_trio"):
+            assert name.startswith(ALLOWED_OURS), f"{file} imports {name}"
