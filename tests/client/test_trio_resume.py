@@ -46,8 +46,17 @@ async def until(stream: object, seq: int) -> list[ServerFrame]:
 
 
 async def wait_disconnected(client: object) -> None:
+    """Until the client has no connection (for a server that stays down)."""
     with trio.fail_after(WAIT_S):
         while client.connected:  # type: ignore[attr-defined]  # noqa: ASYNC110 - client state
+            await trio.sleep(0.005)
+
+
+async def wait_reconnected(client: object, connections: int) -> None:
+    """Until the client has established ``connections`` in all; a reconnect
+    may follow the close sooner than any look at ``connected`` would see it."""
+    with trio.fail_after(WAIT_S):
+        while client.connections < connections:  # type: ignore[attr-defined]  # noqa: ASYNC110
             await trio.sleep(0.005)
 
 
@@ -168,7 +177,7 @@ async def test_a_connection_closed_for_a_passing_reason_is_reopened(
         ):
             session_id = client.session_id
             close_connection(server, client, code, reason)
-            await wait_disconnected(client)
+            await wait_reconnected(client, 2)
             events = [e async for e in client.run(QUESTION, agent="triage")]
     assert client.connections == 2
     assert client.session_id == session_id
@@ -184,7 +193,7 @@ async def test_an_expired_session_is_replaced_by_a_new_one(server: Server) -> No
         ):
             first_session = client.session_id
             close_connection(server, client, 4001, "idle timeout")
-            await wait_disconnected(client)
+            await wait_reconnected(client, 2)
             await client.request(cm.Heartbeat())
     assert client.connections == 2
     assert client.session_id != first_session
