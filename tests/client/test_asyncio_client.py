@@ -35,7 +35,7 @@ from tests.client.peer import (
     peer_in_a_thread,
     served_in_a_thread,
 )
-from tests.client.relay import Relay
+from tests.relay import Relay
 from tests.client.server_process import ServerProcess
 from tests.helpers import token_for
 from tests.signing_keys import self_signed_certificate

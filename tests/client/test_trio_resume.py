@@ -25,7 +25,7 @@ from netra_trio.client import (
 from netra_trio.protocol import client_messages as cm
 from netra_trio.protocol import server_messages as sm
 from netra_trio.server.app import Server
-from tests.client.relay import Relay
+from tests.relay import Relay
 from tests.client.support import WAIT_S, RestartableServer, stored_seqs
 from tests.helpers import agents_with, start_server, token_for, waiting_agent
 
