@@ -11,7 +11,8 @@ reconnection, when every channel is subscribed again.
 When the connection is lost (or nothing, not even the answer to the PING sent
 every ``PING_EVERY_S``, arrives for ``3 x PING_EVERY_S``), the subscriber marks
 Redis down in ``health`` and connects again after its backoff; meanwhile
-``subscribe`` raises ServiceUnavailable.
+``subscribe`` raises ServiceUnavailable, as does one still waiting for its
+confirmation when the connection is lost.
 """
 
 from __future__ import annotations
@@ -44,18 +45,20 @@ class Subscriber:
         self._on_messages = on_messages
         self._on_confirmed = on_confirmed
         self._channels: set[bytes] = set()
-        self._confirmations: dict[bytes, trio.Event] = {}
+        self._confirmations: dict[bytes, _Confirmation] = {}
         self._connection: RedisConnection | None = None
         self._sending = trio.Lock()
 
     async def subscribe(self, channel: str) -> None:
         name = channel.encode()
         self._channels.add(name)
-        confirmed = self._confirmations.setdefault(name, trio.Event())
+        confirmation = self._confirmations.setdefault(name, _Confirmation())
         try:
             await self._send(command(b"SUBSCRIBE", name))
             with trio.fail_after(SUBSCRIBE_TIMEOUT_S):
-                await confirmed.wait()
+                await confirmation.settled.wait()
+            if not confirmation.confirmed:
+                raise ServiceUnavailable(f"Redis was lost before it confirmed {channel}")
         except BaseException as exc:
             self.drop(channel)  # not subscribed: not to be subscribed again either
             if isinstance(exc, trio.TooSlowError):
@@ -125,6 +128,7 @@ class Subscriber:
                         pass  # (marked down by _send)
                     finally:
                         self._connection = None
+                        self._unconfirmed_lost()
                         nursery.cancel_scope.cancel()
                         await connection.aclose()
             if starting:
@@ -166,7 +170,24 @@ class Subscriber:
     def _confirmed(self, channel: bytes) -> None:
         if channel not in self._channels:
             return  # unsubscribed meanwhile
-        event = self._confirmations.get(channel)
-        if event is not None:
-            event.set()
+        confirmation = self._confirmations.get(channel)
+        if confirmation is not None:
+            confirmation.confirmed = True
+            confirmation.settled.set()
         self._on_confirmed(channel)
+
+    def _unconfirmed_lost(self) -> None:
+        """The connection is gone: subscriptions waiting for their
+        confirmation fail now, rather than when their time is up."""
+        for confirmation in self._confirmations.values():
+            confirmation.settled.set()
+
+
+class _Confirmation:
+    """Redis's answer to a SUBSCRIBE: confirmed, or the connection was lost first."""
+
+    __slots__ = ("confirmed", "settled")
+
+    def __init__(self) -> None:
+        self.settled = trio.Event()
+        self.confirmed = False

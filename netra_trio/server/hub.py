@@ -9,7 +9,8 @@ decisions are the core's: ``core/handshake.py``, ``core/limits.py``; the
 token is checked by the authenticator), hands the connection (and the socket)
 to its user's hub and ends. There is no path from the Hub to a user's connections except through
 that user's UserHub. While a user has a hub here, the process is subscribed to
-that user's events on the backplane; the deliverer finds the hub through
+that user's events on the backplane (a handshake joins a hub only once that
+subscription is made); the deliverer finds the hub through
 :meth:`Hub.recipient`.
 
 (A little over 300 lines: a handshake's admission, on this process, in the
@@ -114,17 +115,26 @@ class Hub:
         self._check_drained()
 
     async def _user_hub_for(self, user_id: str) -> UserHub:
-        user_hub = self._users.get(user_id)
-        if user_hub is None or not user_hub.alive:
-            assert self._nursery is not None
-            user_hub = UserHub(user_id, self, self.services)
-            self._users[user_id] = user_hub
-            self._nursery.start_soon(user_hub.run)
-            try:
-                await self._backplane.subscribe(user_id)
-            except BaseException:
-                user_hub.abandon()
-                raise
+        """The user's hub, subscribed to the user's events on the backplane.
+        The first handshake of a user makes it and subscribes; one arriving
+        meanwhile waits for that subscription (no connection starts before
+        its user's live events reach this process), and tries afresh if it
+        failed."""
+        while (user_hub := self._users.get(user_id)) is not None and user_hub.alive:
+            await user_hub.subscribed.wait()
+            if user_hub.alive:
+                return user_hub
+        assert self._nursery is not None
+        user_hub = UserHub(user_id, self, self.services)
+        self._users[user_id] = user_hub
+        self._nursery.start_soon(user_hub.run)
+        try:
+            await self._backplane.subscribe(user_id)
+        except BaseException:
+            user_hub.abandon()
+            raise
+        finally:
+            user_hub.subscribed.set()
         return user_hub
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -69,6 +69,9 @@ class UserHub:
         self._ready = trio.Event()
         self._empty = trio.Event()
         self._evicted = False
+        # set once the Hub's subscription to the user's events has been made
+        # or has failed (then the hub is abandoned): handshakes wait for it
+        self.subscribed = trio.Event()
         self.runs = RunManager(self, services)
         self.message_bucket = TokenBucket(
             config.message_rate_per_s, config.message_burst, updated=trio.current_time()
@@ -109,10 +112,10 @@ class UserHub:
             self._empty.set()
 
     def abandon(self) -> None:
-        """End a hub that no handshake could use (its user's subscription failed)."""
-        if self._leases == 0:
-            self._hub.forget(self)
-            self._empty.set()
+        """End a hub whose user's subscription failed (it holds no lease:
+        handshakes take one only once the subscription is made)."""
+        self._hub.forget(self)
+        self._empty.set()
 
     async def run(self) -> None:
         try:
