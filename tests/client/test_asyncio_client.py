@@ -35,9 +35,9 @@ from tests.client.peer import (
     peer_in_a_thread,
     served_in_a_thread,
 )
-from tests.relay import Relay
 from tests.client.server_process import ServerProcess
 from tests.helpers import token_for
+from tests.relay import Relay
 from tests.signing_keys import self_signed_certificate
 
 pytestmark = pytest.mark.e2e

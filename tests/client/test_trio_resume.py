@@ -25,9 +25,9 @@ from netra_trio.client import (
 from netra_trio.protocol import client_messages as cm
 from netra_trio.protocol import server_messages as sm
 from netra_trio.server.app import Server
-from tests.relay import Relay
 from tests.client.support import WAIT_S, RestartableServer, stored_seqs
 from tests.helpers import agents_with, start_server, token_for, waiting_agent
+from tests.relay import Relay
 
 pytestmark = pytest.mark.e2e
 
