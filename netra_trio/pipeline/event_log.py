@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -77,6 +77,7 @@ class _Queued:
     body: dict[str, Any]
     emitted_at: float
     done: trio.Event | None = None  # only for put_and_wait
+    on_stored: Callable[[], None] | None = None  # only for put_and_wait
     seq: int = 0  # set once stored, for put_and_wait
     error: StorageError | None = None  # set if its batch failed, for put_and_wait
 
@@ -118,17 +119,29 @@ class Producer:
         # burst of events, not one per event.
         await trio.lowlevel.checkpoint_if_cancelled()
 
-    async def put_and_wait(self, kind: str, body: dict[str, Any]) -> int:
+    async def put_and_wait(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        *,
+        on_stored: Callable[[], None] | None = None,
+    ) -> int:
         """Queue an event after every one put before it and wait until it is
-        stored (its publication follows at once); returns its seq. Raises StorageError when it
-        could not be stored (then it was not published). Tried even after an
-        earlier write of this producer failed: a run's last event reaches its
-        client once the store is back."""
+        stored (its publication follows at once); returns its seq. Raises
+        StorageError when it could not be stored (then it was not published).
+        Tried even after an earlier write of this producer failed: a run's
+        last event reaches its client once the store is back.
+
+        ``on_stored`` is called as soon as the event is stored, before it is
+        published: whatever it changes has changed before any client can see
+        the event (and answer it), which the caller's own wake-up cannot
+        promise."""
         done = trio.Event()
         if self._log._full:
             await self._log._wait_for_room()
         self._in_flight += 1
         queued = self._log._append(self, kind, body, done)
+        queued.on_stored = on_stored
         await done.wait()
         if queued.error is not None:
             raise queued.error
@@ -343,6 +356,8 @@ class EventLog:
                 if queued.done is not None:
                     if error is None:
                         queued.seq = stored[j].seq
+                        if queued.on_stored is not None:
+                            queued.on_stored()
                     else:
                         queued.error = error
                     queued.done.set()

@@ -105,17 +105,25 @@ class RunEmitter:
             await self._send_held()
             await self._put(payload)
 
-    async def terminal(self, payload: AgentCompleted | AgentError) -> None:
+    async def terminal(
+        self,
+        payload: AgentCompleted | AgentError,
+        *,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
         """The run's last event (once), after the output held and a
         ``tool_completed`` for each tool call still open: stored and sent
-        before this returns. StorageError when it could not be stored (then
+        before this returns; ``on_stored`` is called once it is stored, before
+        any client can see it. StorageError when it could not be stored (then
         it may be tried again)."""
         if self.terminal_sent:
             return
         async with self._locked():
             await self._close_open_work()
             kind, _ = SERVER_TYPES[type(payload)]
-            await self._producer.put_and_wait(kind, CONVERTER.unstructure(payload))
+            await self._producer.put_and_wait(
+                kind, CONVERTER.unstructure(payload), on_stored=on_stored
+            )
         self.terminal_sent = True
 
     async def thinking(self, agent_name: str, thought: str) -> None:

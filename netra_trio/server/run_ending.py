@@ -139,14 +139,19 @@ class _Writer:
         self.failures = 0
         self.event_stored = False
 
+    def _stored(self) -> None:
+        self.event_stored = True
+        if self._on_event_stored is not None:
+            self._on_event_stored()
+
     async def write(self) -> None:
         ending = self._ending
         if not self.event_stored:
-            if not (self.failures and await self._runs.ending_stored(self._run_id)):
-                await self._emitter.terminal(ending.event)
-            self.event_stored = True
-            if self._on_event_stored is not None:
-                self._on_event_stored()
+            if self.failures and await self._runs.ending_stored(self._run_id):
+                self._stored()
+            else:
+                # told as it is stored, before a client can see it and answer
+                await self._emitter.terminal(ending.event, on_stored=self._stored)
         await self._runs.finish_run(
             self._run_id, ending.status, agents=ending.agents, error_code=ending.error_code
         )

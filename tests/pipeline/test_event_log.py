@@ -191,6 +191,26 @@ async def test_shutdown_publishes_every_committed_event_and_ends(storage: Sqlite
     assert len(stored) >= 500 and log.batches > 1
 
 
+async def test_a_waited_event_tells_it_is_stored_before_anyone_can_see_it(
+    storage: SqliteStorage,
+) -> None:
+    """``on_stored`` runs as the event is stored, before its batch is
+    published: a run's end is known before a client can answer its last event."""
+    async with running_log(storage, ["alice"]) as (log, sink):
+        producer = log.producer(EventSource("alice", "r-1"))
+        seen_then: list[list[int]] = []
+        await producer.put("agent_thinking", BODY)
+        seq = await producer.put_and_wait(
+            "agent_completed",
+            {"agent_name": "a"},
+            on_stored=lambda: seen_then.append(sink.seqs("alice")),
+        )
+    assert seq == 2
+    assert len(seen_then) == 1  # called once
+    assert 2 not in seen_then[0]  # not yet published then
+    assert sink.seqs("alice") == [1, 2]
+
+
 async def test_a_failed_batch_fails_its_producers_and_takes_no_seq(tmp_path: Path) -> None:
     path = tmp_path / "netra.db"
     storage = await SqliteStorage.open(path, busy_timeout_s=0.05)
@@ -202,8 +222,12 @@ async def test_a_failed_batch_fails_its_producers_and_takes_no_seq(tmp_path: Pat
             await failing.put_and_wait("agent_thinking", BODY)
             blocker.execute("BEGIN EXCLUSIVE")  # the next commit cannot get the lock
             await failing.put("agent_thinking", BODY)
+            told: list[str] = []
             with pytest.raises(StorageError), trio.fail_after(5):
-                await failing.put_and_wait("agent_thinking", BODY)
+                await failing.put_and_wait(
+                    "agent_thinking", BODY, on_stored=lambda: told.append("stored")
+                )
+            assert told == []  # a failed event is never said to be stored
             with pytest.raises(StorageError):  # and every later put of that producer
                 await failing.put("agent_thinking", BODY)
             blocker.execute("ROLLBACK")
