@@ -56,12 +56,14 @@ async def handle_user_message(ctx: HandlerContext, message: UserMessage) -> None
             ctx, message.thread_id, content, content, message.message_id
         )
         assert stored is not None  # the payload's content is never empty
+        # the run holds its thread (across a cluster, for a new thread) before
+        # the ack names the thread: a request on it from any node is then busy
+        await run.start(thread_id, content)
         ctx.reply(
             MessageAck(message_id=stored.message_id, thread_id=thread_id),
             correlation_id=message.message_id,
             thread_id=thread_id,
         )
-        await run.start(thread_id, content)
 
 
 async def handle_agent_request(ctx: HandlerContext, message: AgentRequest) -> None:
