@@ -16,6 +16,7 @@ from netra_trio.agents.base import (
     ToolOutcome,
     require_tool,
 )
+from netra_trio.protocol.codec import UnrenderableEvent
 from netra_trio.storage.records import MessageRecord
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     "MessageRecord",
     "RunContext",
     "ToolOutcome",
+    "UnrenderableEvent",
     "require_tool",
 ]

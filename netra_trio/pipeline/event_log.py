@@ -1,6 +1,9 @@
 """The event log: every agent event is numbered, rendered once, stored, then published.
 
-A run hands each event to its :class:`Producer` (``put``). The log runs two
+A run hands each event to its :class:`Producer` (``put``), which renders its
+payload as JSON there, in the run's task: a payload that cannot be rendered
+fails that run's ``put`` (:class:`UnrenderableEvent`) and never reaches the
+log, which every user's events share. The log runs two
 stages, each a task, with a bounded channel between them:
 
 1. **write**: take what producers queued (up to ``max_batch`` events), give
@@ -40,12 +43,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
+import orjson
 import trio
 
 from netra_trio.backplane.base import Backplane
 from netra_trio.histogram import LATENCY_BOUNDS_S, Histogram
 from netra_trio.logs import log_event
-from netra_trio.protocol.codec import encode
+from netra_trio.protocol.codec import encode, render_payload
 from netra_trio.storage.base import EventStore, SeqConflict, StorageError
 from netra_trio.storage.records import StoredEvent
 
@@ -74,7 +78,7 @@ class _Queued:
 
     producer: Producer
     kind: str
-    body: dict[str, Any]
+    body: orjson.Fragment  # the payload, rendered
     emitted_at: float
     done: trio.Event | None = None  # only for put_and_wait
     on_stored: Callable[[], None] | None = None  # only for put_and_wait
@@ -104,16 +108,18 @@ class Producer:
 
     async def put(self, kind: str, body: dict[str, Any]) -> None:
         """Queue an event; it is stored, then published. Does not wait for
-        the commit."""
+        the commit. UnrenderableEvent (nothing queued) when ``body`` cannot
+        be written as JSON."""
         if self._failure is not None:
             raise self._failure
+        rendered = render_payload(body)
         while self._in_flight >= self._window:
             await self._lot.park()
         log = self._log
         if log._full:
             await log._wait_for_room()
         self._in_flight += 1
-        log._append(self, kind, body, None)
+        log._append(self, kind, rendered, None)
         # Queued: it lands even if the caller is cancelled here. The CPU is
         # given up only to wait, so a producer takes one scheduler round per
         # burst of events, not one per event.
@@ -131,16 +137,19 @@ class Producer:
         StorageError when it could not be stored (then it was not published).
         Tried even after an earlier write of this producer failed: a run's
         last event reaches its client once the store is back.
+        UnrenderableEvent (nothing queued) when ``body`` cannot be written as
+        JSON.
 
         ``on_stored`` is called as soon as the event is stored, before it is
         published: whatever it changes has changed before any client can see
         the event (and answer it), which the caller's own wake-up cannot
         promise."""
+        rendered = render_payload(body)
         done = trio.Event()
         if self._log._full:
             await self._log._wait_for_room()
         self._in_flight += 1
-        queued = self._log._append(self, kind, body, done)
+        queued = self._log._append(self, kind, rendered, done)
         queued.on_stored = on_stored
         await done.wait()
         if queued.error is not None:
@@ -187,7 +196,7 @@ class EventLog:
     # -- producers' side --------------------------------------------------------------
 
     def _append(
-        self, producer: Producer, kind: str, body: dict[str, Any], done: trio.Event | None
+        self, producer: Producer, kind: str, body: orjson.Fragment, done: trio.Event | None
     ) -> _Queued:
         """Queue the event (the caller made sure there is room): it is
         timestamped now, as it enters the log."""

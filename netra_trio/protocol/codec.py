@@ -117,9 +117,24 @@ def decode_message(frame: dict[str, Any]) -> ClientMessage:
         ) from None
 
 
+class UnrenderableEvent(ValueError):
+    """A payload that cannot be written as JSON: an integer past 64 bits, a
+    string that is not Unicode text, an object JSON has no form for, or
+    nesting deeper than the encoder goes."""
+
+
+def render_payload(payload: dict[str, Any]) -> orjson.Fragment:
+    """The payload as JSON, rendered once; ``encode`` puts it in a frame as it
+    is. UnrenderableEvent when it cannot be."""
+    try:
+        return orjson.Fragment(orjson.dumps(payload))
+    except orjson.JSONEncodeError as exc:
+        raise UnrenderableEvent(str(exc)) from None
+
+
 def encode(
     kind: str,
-    payload: dict[str, Any],
+    payload: dict[str, Any] | orjson.Fragment,
     *,
     correlation_id: str | None = None,
     thread_id: str | None = None,

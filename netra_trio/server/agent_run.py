@@ -23,6 +23,7 @@ import trio
 from netra_trio.agents.base import AgentFailure, AgentResult, RunContext
 from netra_trio.logs import log_event
 from netra_trio.pipeline.event_log import EventSource
+from netra_trio.protocol.codec import UnrenderableEvent, render_payload
 from netra_trio.protocol.converter import CONVERTER
 from netra_trio.protocol.server_messages import AgentCompleted, AgentError, AgentStarted
 from netra_trio.server.emitter import RunEmitter
@@ -149,9 +150,11 @@ async def _work(
     try:
         outcome: AgentResult = await agent(ctx)
     except AgentFailure as failure:
-        return failed(run.agent_name, failure.code, failure.message)
+        return _sendable(failed(run.agent_name, failure.code, failure.message), run, user_id)
     except (StorageError, trio.Cancelled):
         raise
+    except UnrenderableEvent as exc:
+        return _crashed(run, user_id, f"the agent emitted an event that cannot be sent: {exc}")
     except Exception as exc:
         log_event(
             "agent_crashed",
@@ -163,22 +166,9 @@ async def _work(
         )
         return failed(run.agent_name, "AGENT_CRASHED", f"the agent failed: {type(exc).__name__}")
     if not isinstance(outcome, AgentResult):  # (an agent from the user's code, most likely)
-        log_event(
-            "agent_crashed",
-            logging.ERROR,
-            user=user_id,
-            run=run.run_id,
-            agent=run.agent_name,
-            error=f"the agent returned {type(outcome).__name__}, not an AgentResult",
-        )
         returned = type(outcome).__name__
-        return failed(
-            run.agent_name, "AGENT_CRASHED", f"the agent returned {returned}, not an AgentResult"
-        )
+        return _crashed(run, user_id, f"the agent returned {returned}, not an AgentResult")
     involved = outcome.agents_involved or (run.agent_name,)
-    await storage.threads.append_message(
-        run.thread_id, "assistant", outcome.report, run_id=run.run_id
-    )
     completed = AgentCompleted(
         agent_name=run.agent_name,
         status="success",
@@ -186,7 +176,36 @@ async def _work(
         agents_involved=list(involved),
         orchestration_time_s=round(time.perf_counter() - started, 6),
     )
-    return Ending(completed, "success", None, tuple(involved))
+    ending = _sendable(Ending(completed, "success", None, tuple(involved)), run, user_id)
+    if ending.status == "success":  # its result is appended before it is sent
+        await storage.threads.append_message(
+            run.thread_id, "assistant", outcome.report, run_id=run.run_id
+        )
+    return ending
+
+
+def _crashed(run: ActiveRun, user_id: str, reason: str) -> Ending:
+    """AGENT_CRASHED for what the agent did wrong (logged; the message tells
+    the user's client why)."""
+    log_event(
+        "agent_crashed",
+        logging.ERROR,
+        user=user_id,
+        run=run.run_id,
+        agent=run.agent_name,
+        error=reason,
+    )
+    return failed(run.agent_name, "AGENT_CRASHED", reason)
+
+
+def _sendable(ending: Ending, run: ActiveRun, user_id: str) -> Ending:
+    """``ending``, or AGENT_CRASHED when its event, made of what the agent
+    gave (a result, a failure's code and message), cannot be sent as JSON."""
+    try:
+        render_payload(CONVERTER.unstructure(ending.event))
+    except UnrenderableEvent as exc:
+        return _crashed(run, user_id, f"the agent's ending cannot be sent: {exc}")
+    return ending
 
 
 def _stopped(run: ActiveRun, started: float) -> Ending:

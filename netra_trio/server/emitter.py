@@ -33,6 +33,7 @@ import trio
 from netra_trio.agents.base import ToolOutcome
 from netra_trio.logs import log_event
 from netra_trio.pipeline.event_log import Producer
+from netra_trio.protocol.codec import UnrenderableEvent
 from netra_trio.protocol.converter import CONVERTER
 from netra_trio.protocol.server_messages import (
     SERVER_TYPES,
@@ -139,6 +140,7 @@ class RunEmitter:
             output_id = self._output_ids.setdefault(agent_name, f"out-{uuid.uuid4().hex[:12]}")
         if not delta:
             return output_id
+        _check_text(agent_name, output_id, delta)  # here, not when the text is sent later
         async with self._locked():
             held = self._held
             if held is not None and (held.output_id, held.agent_name) != (output_id, agent_name):
@@ -231,7 +233,9 @@ class RunEmitter:
         )
 
     async def _complete(self, call_id: str, status: str, result: Any) -> None:
-        call = self._open_calls.pop(call_id)
+        """The call's ``tool_completed``; a call whose result cannot be sent
+        stays open (the run's end closes it)."""
+        call = self._open_calls[call_id]
         await self._put(
             ToolCompleted(
                 agent_name=call.agent_name,
@@ -242,6 +246,7 @@ class RunEmitter:
                 duration_ms=round((time.perf_counter() - call.started) * 1000, 3),
             )
         )
+        del self._open_calls[call_id]
 
     async def _close_open_work(self) -> None:
         """Before the terminal event (once, even when it is tried again; when
@@ -251,6 +256,7 @@ class RunEmitter:
         for call_id in list(self._open_calls):
             with contextlib.suppress(StorageError):
                 await self._complete(call_id, "error", _UNFINISHED)
+        self._open_calls.clear()  # (those the store failed)
 
     async def _output_timer(self) -> None:
         """Sends held output once its interval is over (unless something sent
@@ -264,3 +270,13 @@ class RunEmitter:
             pass
         finally:
             self._timer_set = False
+
+
+def _check_text(*texts: str) -> None:
+    """UnrenderableEvent for a string JSON cannot carry (one that is not
+    Unicode text: a lone surrogate)."""
+    for text in texts:
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            raise UnrenderableEvent(f"text that is not Unicode: {exc.reason}") from None
