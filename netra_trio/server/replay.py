@@ -112,12 +112,14 @@ class Replay:
         Returns how many stored events were replayed and whether part of the
         range had left retention."""
         events = self._events
-        window = await events.replay_window(self._user_id)
+        # hold live events from here on, before the first read of the store:
+        # one published meanwhile is read there, and would otherwise come twice
         if self._held is None:
             self._held = []
         self._initial = False
         cursor, replayed = last_seq, 0
         try:
+            window = await events.replay_window(self._user_id)
             while target.is_open:
                 self._dropped = False
                 page = await events.events_after(self._user_id, cursor, limit=REPLAY_PAGE)
