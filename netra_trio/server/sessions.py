@@ -81,6 +81,7 @@ class SessionService:
         self._clock = clock
         self._shared = shared
         self._attached: dict[str, int] = {}
+        self._deleting: set[str] = set()  # sessions whose deletion is under way
         self._lot = trio.lowlevel.ParkingLot()
         self.expired = 0
 
@@ -100,22 +101,8 @@ class SessionService:
         of another user. ``attached_elsewhere``: the user's sessions that
         connections on other processes of a cluster are attached to."""
         now = self._clock()
-        if requested:
-            record = await self._storage.get_session(requested)
-            if record is not None and record.user_id != user_id:
-                raise SessionForbidden(requested)
-            if record is not None:
-                attached = record.session_id in self._attached or (
-                    record.session_id in attached_elsewhere
-                )
-                if self.policy.is_expired(now, record.last_active, attached):
-                    await self._delete([record.session_id], "expired")
-                elif not self._readable(record):
-                    await self._delete([record.session_id], "data cannot be opened with this key")
-                else:
-                    self._attach(record.session_id)
-                    await self._storage.touch_sessions([record.session_id], now)
-                    return record.session_id, True
+        if requested and await self._resume(user_id, requested, now, attached_elsewhere):
+            return requested, True
         existing = await self._storage.user_sessions(user_id)
         views = [
             SessionView(
@@ -133,6 +120,45 @@ class SessionService:
         await self._storage.put_session(SessionRecord(session_id, user_id, now, now, nonce, sealed))
         self._attach(session_id)
         return session_id, False
+
+    async def _resume(
+        self, user_id: str, session_id: str, now: float, attached_elsewhere: Collection[str]
+    ) -> bool:
+        """Attach to ``session_id`` when it is the user's and alive. It is
+        claimed (counted as attached) before it is read, so that neither the
+        expiry nor another connection's making room deletes it meanwhile; the
+        claim is given back when it cannot be resumed."""
+        if session_id in self._deleting:
+            return False  # going now: a read might still find it
+        self._attach(session_id)
+        resumed = False
+        try:
+            record = await self._storage.get_session(session_id)
+            if record is None:
+                return False
+            if record.user_id != user_id:
+                raise SessionForbidden(session_id)
+            # attached by another connection than this one (whose claim counts)
+            attached = self._attached[session_id] > 1 or session_id in attached_elsewhere
+            if self.policy.is_expired(now, record.last_active, attached):
+                await self._delete([session_id], "expired")
+            elif not self._readable(record):
+                await self._delete([session_id], "data cannot be opened with this key")
+            else:
+                await self._storage.touch_sessions([session_id], now)
+                resumed = True
+            return resumed
+        finally:
+            if not resumed:
+                self._release_claim(session_id)
+
+    def _release_claim(self, session_id: str) -> None:
+        count = self._attached[session_id] - 1
+        if count:
+            self._attached[session_id] = count
+        else:
+            del self._attached[session_id]
+            self._lot.unpark_all()  # the expiry may have waited past it
 
     def _readable(self, record: SessionRecord) -> bool:
         try:
@@ -229,6 +255,10 @@ class SessionService:
                 await self._delete(due, "idle timeout")
 
     async def _delete(self, session_ids: list[str], reason: str) -> None:
-        await self._storage.delete_sessions(session_ids)
+        self._deleting.update(session_ids)
+        try:
+            await self._storage.delete_sessions(session_ids)
+        finally:
+            self._deleting.difference_update(session_ids)
         self.expired += len(session_ids)
         log_event("sessions_expired", logging.INFO, count=len(session_ids), reason=reason)
