@@ -81,6 +81,7 @@ class RedisBackplane:
         self._users: dict[str, InOrder[StoredEvent]] = {}
         self._confirmed: set[bytes] = set()  # channels whose subscription Redis confirmed
         self._unsent: deque[StoredEvent] = deque(maxlen=max_unsent_events)
+        self._pushed_out = 0  # how many _keep pushed out of the full deque, ever
         self._subscriber = Subscriber(url, self.health, self._received, self._subscribed)
         self._publisher = Publisher(url, self.health)
         self._nursery: trio.Nursery | None = None
@@ -124,6 +125,7 @@ class RedisBackplane:
     def _keep(self, events: Sequence[StoredEvent]) -> None:
         dropped = len(self._unsent) + len(events) - (self._unsent.maxlen or 0)
         if dropped > 0:
+            self._pushed_out += dropped
             log_event("backplane_unsent_dropped", logging.WARNING, events=dropped)
         self._unsent.extend(events)
         self._unsent_lot.unpark_all()
@@ -135,13 +137,16 @@ class RedisBackplane:
             if not self._unsent:
                 await self._unsent_lot.park()
                 continue
-            batch = list(self._unsent)
+            batch, pushed_out = list(self._unsent), self._pushed_out
             try:
                 await self._send(group_by_user(batch))
             except ServiceUnavailable:
                 await trio.sleep(self.health.next_wait())
                 continue
-            for _ in batch:  # (publish may have added more meanwhile)
+            # publish may have kept more meanwhile, and on a full deque that
+            # pushed out the oldest of the batch: those are gone, not to pop
+            gone = min(self._pushed_out - pushed_out, len(batch))
+            for _ in range(len(batch) - gone):
                 self._unsent.popleft()
             log_event("backplane_unsent_sent", events=len(batch))
 
