@@ -155,16 +155,8 @@ async def _work(
         raise
     except UnrenderableEvent as exc:
         return _crashed(run, user_id, f"the agent emitted an event that cannot be sent: {exc}")
-    except Exception as exc:
-        log_event(
-            "agent_crashed",
-            logging.ERROR,
-            user=user_id,
-            run=run.run_id,
-            agent=run.agent_name,
-            exc_info=True,
-        )
-        return failed(run.agent_name, "AGENT_CRASHED", f"the agent failed: {type(exc).__name__}")
+    except Exception as exc:  # its type only reaches the client; the traceback is logged
+        return _crashed(run, user_id, f"the agent failed: {type(exc).__name__}", exc_info=True)
     if not isinstance(outcome, AgentResult):  # (an agent from the user's code, most likely)
         returned = type(outcome).__name__
         return _crashed(run, user_id, f"the agent returned {returned}, not an AgentResult")
@@ -184,7 +176,7 @@ async def _work(
     return ending
 
 
-def _crashed(run: ActiveRun, user_id: str, reason: str) -> Ending:
+def _crashed(run: ActiveRun, user_id: str, reason: str, *, exc_info: bool = False) -> Ending:
     """AGENT_CRASHED for what the agent did wrong (logged; the message tells
     the user's client why)."""
     log_event(
@@ -194,6 +186,7 @@ def _crashed(run: ActiveRun, user_id: str, reason: str) -> Ending:
         run=run.run_id,
         agent=run.agent_name,
         error=reason,
+        exc_info=exc_info,
     )
     return failed(run.agent_name, "AGENT_CRASHED", reason)
 
