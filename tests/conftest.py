@@ -1,5 +1,5 @@
-"""Fixtures: a running server on loopback, the server's log records, and the
-virtual clock.
+"""Fixtures: a running server on loopback, a SQLite storage, the server's log
+records, and the virtual clock.
 
 ``autojump_clock`` here jumps only after 10 ms of real idleness: with the
 default threshold of 0, virtual time would leap forward whenever every task
@@ -18,6 +18,7 @@ import trio.testing
 
 from netra_trio.logs import LOGGER_NAME
 from netra_trio.server.app import Server
+from netra_trio.storage.sqlite import SqliteStorage
 from tests.databases import ServerDatabase
 from tests.helpers import start_server
 from tests.postgres_server import PostgresServer
@@ -31,6 +32,15 @@ async def server(nursery: trio.Nursery) -> AsyncIterator[Server]:
     srv = await start_server(nursery)
     yield srv
     srv.request_shutdown()
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
+    """A SQLite storage in the test's temporary directory (tests/storage has
+    its own, on each backend)."""
+    opened = await SqliteStorage.open(tmp_path / "netra.db")
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

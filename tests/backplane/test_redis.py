@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import coredis
 import pytest
@@ -17,13 +16,6 @@ from netra_trio.backplane.redis_messages import decode_events, encode_events
 from netra_trio.storage.sqlite import SqliteStorage
 from tests.backplane.conformance import Sink, check_backplane, event
 from tests.redis_server import RedisServer
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
-    opened = await SqliteStorage.open(tmp_path / "netra.db")
-    yield opened
-    await opened.close()
 
 
 def node_factory(redis_url: str, storage: SqliteStorage, **options: float):  # type: ignore[no-untyped-def]

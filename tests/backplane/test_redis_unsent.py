@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import coredis
 import pytest
 import trio
@@ -17,13 +14,6 @@ from tests.redis_server import RedisServer
 
 USER = "unsent-pushed-out"
 CHANNEL = f"netra:u:{USER}"
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
-    opened = await SqliteStorage.open(tmp_path / "netra.db")
-    yield opened
-    await opened.close()
 
 
 async def held_publishes(client: coredis.Redis[bytes]) -> int:

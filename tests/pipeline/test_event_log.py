@@ -58,13 +58,6 @@ async def running_log(
         outer.cancel_scope.cancel()
 
 
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
-    opened = await SqliteStorage.open(tmp_path / "netra.db")
-    yield opened
-    await opened.close()
-
-
 async def test_events_are_numbered_per_user_and_rendered_once(storage: SqliteStorage) -> None:
     """Each user's seq goes 1, 2, 3... across producers; the frame published is
     the frame stored, byte for byte, and carries the source's fields."""

@@ -9,8 +9,7 @@ go). The event store is a real SQLite file.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 import trio
@@ -74,13 +73,6 @@ class SlowBroker(BrokerDown):
     async def publish(self, events: Sequence[StoredEvent]) -> None:
         await self.release.wait()
         await super().publish(events)
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
-    opened = await SqliteStorage.open(tmp_path / "netra.db")
-    yield opened
-    await opened.close()
 
 
 async def test_a_failed_publication_is_logged_and_the_events_stay_stored(

@@ -5,10 +5,8 @@ hold), so that each event reaches the client once, in seq order."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from pathlib import Path
+from collections.abc import Iterable
 
-import pytest
 import trio
 import trio.testing
 
@@ -45,13 +43,6 @@ class Client:
                 self.push(released)
             return
         self.push((frame,))
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
-    opened = await SqliteStorage.open(tmp_path / "netra.db")
-    yield opened
-    await opened.close()
 
 
 async def _store(storage: SqliteStorage, seq: int) -> OutboundFrame:

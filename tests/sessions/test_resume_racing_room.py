@@ -4,23 +4,12 @@ with the one a connection is about to attach to (on a real SQLite store)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 import trio
 import trio.testing
 
 from netra_trio.core.sessions import SessionPolicy
 from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.sqlite import SqliteStorage
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
-    opened = await SqliteStorage.open(tmp_path / "netra.db")
-    yield opened
-    await opened.close()
 
 
 async def test_a_new_session_never_makes_room_with_one_being_resumed(
