@@ -114,7 +114,10 @@ class SessionService:
         ]
         victims = self.policy.to_make_room(views, now)
         if victims:
-            await self._delete(victims, "room for a new session")
+            # a victim resumed meanwhile on another process has been touched since
+            # this read, after every activity read here: it stays
+            last = max(s.last_active for s in existing if s.session_id in victims)
+            await self._delete(victims, "room for a new session", idle_through=last)
         session_id = secrets.token_urlsafe(18)
         nonce, sealed = self._cipher.seal(session_id, user_id, {})
         await self._storage.put_session(SessionRecord(session_id, user_id, now, now, nonce, sealed))
@@ -141,12 +144,13 @@ class SessionService:
             # attached by another connection than this one (whose claim counts)
             attached = self._attached[session_id] > 1 or session_id in attached_elsewhere
             if self.policy.is_expired(now, record.last_active, attached):
-                await self._delete([session_id], "expired")
+                await self._delete([session_id], "expired", idle_through=record.last_active)
             elif not self._readable(record):
                 await self._delete([session_id], "data cannot be opened with this key")
             else:
-                await self._storage.touch_sessions([session_id], now)
-                resumed = True
+                # none when another process's expiry deleted it since the read;
+                # once touched, such a deletion leaves it alone (idle_through)
+                resumed = await self._storage.touch_sessions([session_id], now) == 1
             return resumed
         finally:
             if not resumed:
@@ -252,12 +256,14 @@ class SessionService:
                 if s.session_id not in self._attached
             ]
             if due:
-                await self._delete(due, "idle timeout")
+                await self._delete(due, "idle timeout", idle_through=cutoff)
 
-    async def _delete(self, session_ids: list[str], reason: str) -> None:
+    async def _delete(
+        self, session_ids: list[str], reason: str, *, idle_through: float | None = None
+    ) -> None:
         self._deleting.update(session_ids)
         try:
-            await self._storage.delete_sessions(session_ids)
+            await self._storage.delete_sessions(session_ids, idle_through=idle_through)
         finally:
             self._deleting.difference_update(session_ids)
         self.expired += len(session_ids)

@@ -332,14 +332,15 @@ async def check_session_store(store: SessionStore) -> None:
     assert await store.get_session("s-1") == resealed
     assert await store.user_sessions("alice") == [older, resealed]
 
-    # touch moves only the activity; an unknown session is no error and stays unknown
-    await store.touch_sessions(["s-2"], 170.0)
+    # touch moves only the activity and counts the sessions stored; an unknown
+    # session is no error and stays unknown
+    assert await store.touch_sessions(["s-2"], 170.0) == 1
     touched = SessionRecord("s-2", "alice", 90.0, 170.0, b"nonce-2", b"sealed-2")
     assert await store.get_session("s-2") == touched
     assert await store.user_sessions("alice") == [resealed, touched]
-    await store.touch_sessions(["s-missing"], 1.0)
+    assert await store.touch_sessions(["s-missing"], 1.0) == 0
     assert await store.get_session("s-missing") is None
-    await store.touch_sessions(["s-1", "s-2"], 175.0)  # several at once
+    assert await store.touch_sessions(["s-1", "s-2", "s-missing"], 175.0) == 2  # several
     assert [s.last_active for s in await store.user_sessions("alice")] == [175.0, 175.0]
     await store.touch_sessions(["s-1"], 160.0)
     await store.touch_sessions(["s-2"], 170.0)
@@ -355,6 +356,12 @@ async def check_session_store(store: SessionStore) -> None:
     assert await store.oldest_session_activity(exclude=["s-1"]) == 170.0
     assert await store.oldest_session_activity(exclude=["s-1", "s-2", "s-missing"]) == 200.0
     assert await store.oldest_session_activity(exclude=["s-1", "s-2", "s-3"]) is None
+
+    # delete of sessions idle through a time: one active after it stays
+    await store.delete_sessions(["s-1", "s-2"], idle_through=165.0)
+    assert await store.get_session("s-1") is None  # 160: idle through 165
+    assert await store.get_session("s-2") == touched  # 170: touched since
+    await store.put_session(resealed)
 
     # delete: the given sessions go (unknown ones are no error), the rest stay
     await store.delete_sessions([])

@@ -82,15 +82,15 @@ def describe(url: str) -> str:
 
 def execute_write(
     conn: psycopg.Connection[Any], query: LiteralString, params: Sequence[Any]
-) -> None:
+) -> int:
     """One statement, whole or not at all, in the fewest round trips: alone it
     is a transaction by itself (the connection is in autocommit); inside the
-    worker's group, a savepoint keeps its failure from ending the group."""
+    worker's group, a savepoint keeps its failure from ending the group.
+    Returns how many rows it changed."""
     if conn.info.transaction_status == TransactionStatus.IDLE:
-        conn.execute(query, params)
-        return
+        return conn.execute(query, params).rowcount
     with conn.transaction():
-        conn.execute(query, params)
+        return conn.execute(query, params).rowcount
 
 
 class PgConnection:

@@ -52,20 +52,25 @@ class PgSessionStore:
 
         return await self._connection.read(select)
 
-    async def touch_sessions(self, session_ids: Sequence[str], last_active: float) -> None:
-        def update(conn: psycopg.Connection[Any]) -> None:
-            execute_write(
+    async def touch_sessions(self, session_ids: Sequence[str], last_active: float) -> int:
+        def update(conn: psycopg.Connection[Any]) -> int:
+            return execute_write(
                 conn,
                 "UPDATE sessions SET last_active = %s WHERE session_id = ANY(%s)",
                 (last_active, list(session_ids)),
             )
 
-        await self._connection.call(update)
+        return await self._connection.call(update)
 
-    async def delete_sessions(self, session_ids: Sequence[str]) -> None:
+    async def delete_sessions(
+        self, session_ids: Sequence[str], *, idle_through: float | None = None
+    ) -> None:
         def delete(conn: psycopg.Connection[Any]) -> None:
             execute_write(
-                conn, "DELETE FROM sessions WHERE session_id = ANY(%s)", (list(session_ids),)
+                conn,
+                "DELETE FROM sessions WHERE session_id = ANY(%s)"
+                " AND (%s::double precision IS NULL OR last_active <= %s)",
+                (list(session_ids), idle_through, idle_through),
             )
 
         await self._connection.call(delete)

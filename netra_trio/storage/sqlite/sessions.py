@@ -46,21 +46,25 @@ class SqliteSessionStore:
 
         return await self._database.read(select)
 
-    async def touch_sessions(self, session_ids: Sequence[str], last_active: float) -> None:
-        def update() -> None:
+    async def touch_sessions(self, session_ids: Sequence[str], last_active: float) -> int:
+        def update() -> int:
             with self._database.transaction() as db:
-                db.executemany(
+                return db.executemany(
                     "UPDATE sessions SET last_active = ? WHERE session_id = ?",
                     [(last_active, session_id) for session_id in session_ids],
-                )
+                ).rowcount
 
-        await self._database.call(update)
+        return await self._database.call(update)
 
-    async def delete_sessions(self, session_ids: Sequence[str]) -> None:
+    async def delete_sessions(
+        self, session_ids: Sequence[str], *, idle_through: float | None = None
+    ) -> None:
         def delete() -> None:
             with self._database.transaction() as db:
                 db.executemany(
-                    "DELETE FROM sessions WHERE session_id = ?", [(sid,) for sid in session_ids]
+                    "DELETE FROM sessions WHERE session_id = ?1"
+                    " AND (?2 IS NULL OR last_active <= ?2)",
+                    [(sid, idle_through) for sid in session_ids],
                 )
 
         await self._database.call(delete)
