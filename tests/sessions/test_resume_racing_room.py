@@ -5,39 +5,48 @@ with the one a connection is about to attach to (on a real SQLite store)."""
 from __future__ import annotations
 
 import trio
-import trio.testing
 
 from netra_trio.core.sessions import SessionPolicy
 from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.sqlite import SqliteStorage
+from tests.sessions.gated_store import Gate, GatedStore
 
 
 async def test_a_new_session_never_makes_room_with_one_being_resumed(
     storage: SqliteStorage,
 ) -> None:
     clock = [1000.0]
-    sessions = SessionService(
-        storage.sessions,
-        SessionCipher(bytes(32)),
-        SessionPolicy(idle_timeout_s=600, max_per_user=2),
-        lambda: clock[0],
-    )
-    oldest, _ = await sessions.open("alice", None)
+    cipher, policy = SessionCipher(bytes(32)), SessionPolicy(idle_timeout_s=600, max_per_user=2)
+    made = SessionService(storage.sessions, cipher, policy, lambda: clock[0])
+    oldest, _ = await made.open("alice", None)
+    await made.detach(oldest)  # idle from 1000
     clock[0] += 1
-    newer, _ = await sessions.open("alice", None)
-    await sessions.detach(oldest)
-    await sessions.detach(newer)  # both idle; the oldest goes first when room is needed
+    newer, _ = await made.open("alice", None)
+    await made.detach(newer)  # idle from 1001: the oldest goes first when room is needed
     clock[0] += 1
 
+    # the new session has read the user's sessions; the resume is about to read its own
+    listed, read = Gate(after=True), Gate()
+    sessions = SessionService(
+        GatedStore(storage.sessions, user_sessions=listed, get_session=read),
+        cipher,
+        policy,
+        lambda: clock[0],
+    )
     opened: dict[str, tuple[str, bool]] = {}
 
     async def open_as(name: str, requested: str | None) -> None:
         opened[name] = await sessions.open("alice", requested)
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(open_as, "fresh", None)
-        await trio.testing.wait_all_tasks_blocked()  # it reads the user's sessions first
-        nursery.start_soon(open_as, "resuming", oldest)  # then the resume reads its own
+        with trio.fail_after(5):
+            nursery.start_soon(open_as, "fresh", None)
+            await listed.reached.wait()
+            nursery.start_soon(open_as, "resuming", oldest)
+            await read.reached.wait()
+            listed.go.set()  # the new session makes room now, while the resume reads
+            await listed.done.wait()
+            read.go.set()
 
     assert opened["resuming"] == (oldest, True)
     assert await storage.sessions.get_session(oldest) is not None  # it is still there

@@ -3,47 +3,20 @@ connections: a session resumed on one node as the other node's expiry
 deletes it is either kept (resumed before the deletion: the expiry deletes
 only what is still idle) or not resumed (deleted first: a new session). The
 store is real SQLite; a gate in front of it holds one call until the test
-lets it go, to put the two nodes' calls in each order."""
+lets it go (``gated_store.py``), to put the two nodes' calls in each order."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import trio
 
 from netra_trio.core.sessions import SessionPolicy
 from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.sqlite import SqliteStorage
+from tests.sessions.gated_store import Gate, GatedStore
 
 IDLE_S = 600.0
 CIPHER = SessionCipher(bytes(32))
 POLICY = SessionPolicy(idle_timeout_s=IDLE_S)
-
-
-class Gated:
-    """The real session store, with the first call of ``held`` waiting at a
-    gate: ``reached`` is set as it gets there, ``go`` lets it on, and ``done``
-    is set when the store has answered it."""
-
-    def __init__(self, store: Any, held: str) -> None:
-        self._store = store
-        self._held = held
-        self.reached, self.go, self.done = trio.Event(), trio.Event(), trio.Event()
-
-    def __getattr__(self, name: str) -> Any:
-        call = getattr(self._store, name)
-        if name != self._held or self.reached.is_set():
-            return call
-
-        async def gated(*args: Any, **kwargs: Any) -> Any:
-            self.reached.set()
-            await self.go.wait()
-            try:
-                return await call(*args, **kwargs)
-            finally:
-                self.done.set()
-
-        return gated
 
 
 async def _idle_session(storage: SqliteStorage, last_active: float) -> str:
@@ -58,8 +31,13 @@ async def test_a_session_resumed_while_another_node_expires_it_is_kept(
     storage: SqliteStorage,
 ) -> None:
     session_id = await _idle_session(storage, 1000.0)
-    gate = Gated(storage.sessions, "delete_sessions")
-    expiring = SessionService(gate, CIPHER, POLICY, lambda: 1000.0 + IDLE_S + 1)
+    gate = Gate()
+    expiring = SessionService(
+        GatedStore(storage.sessions, delete_sessions=gate),
+        CIPHER,
+        POLICY,
+        lambda: 1000.0 + IDLE_S + 1,
+    )
     resuming = SessionService(storage.sessions, CIPHER, POLICY, lambda: 1000.0 + IDLE_S - 1)
     async with trio.open_nursery() as nursery:
         await nursery.start(expiring.run)
@@ -77,8 +55,10 @@ async def test_a_session_another_node_deleted_during_its_resume_is_not_resumed(
     storage: SqliteStorage,
 ) -> None:
     session_id = await _idle_session(storage, 1000.0)
-    gate = Gated(storage.sessions, "touch_sessions")
-    resuming = SessionService(gate, CIPHER, POLICY, lambda: 1000.0 + 10)
+    gate = Gate()
+    resuming = SessionService(
+        GatedStore(storage.sessions, touch_sessions=gate), CIPHER, POLICY, lambda: 1000.0 + 10
+    )
     opened: list[tuple[str, bool]] = []
 
     async def resume() -> None:
