@@ -7,6 +7,12 @@ it (counted here, in memory, only while the count is above zero); when the
 last one detaches its idle clock starts. Expiry is one task that sleeps until
 the next session's deadline (woken early when a session goes idle) and then
 deletes what has expired, data and all.
+
+A resume claims its session (counts it as attached) before reading it, so
+that nothing here deletes it meanwhile. Other processes of a cluster do not
+see that claim: their deletions take only sessions still idle through the
+time they read them, and a resume holds only when marking its session active
+finds it still stored.
 """
 
 from __future__ import annotations
