@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import trio
-import trio.testing
 
 from netra_trio.core.priority import QueueBounds
 from netra_trio.server.replay import Replay
 from netra_trio.server.scheduler import OutboundFrame, event_frame
 from netra_trio.storage.records import StoredEvent
 from netra_trio.storage.sqlite import SqliteStorage
+from tests.gated_store import Gate, GatedStore
 
 USER = "alice"
 
@@ -54,7 +54,12 @@ async def _store(storage: SqliteStorage, seq: int) -> OutboundFrame:
 async def test_a_later_resume_holds_live_events_from_its_start(storage: SqliteStorage) -> None:
     for seq in (1, 2, 3):
         await _store(storage, seq)
-    replay = Replay(storage.events, USER, hold=QueueBounds(max_frames=50, max_bytes=50_000))
+    first_read = Gate()  # the resume's first read of the store waits here
+    replay = Replay(
+        GatedStore(storage.events, replay_window=first_read),
+        USER,
+        hold=QueueBounds(max_frames=50, max_bytes=50_000),
+    )
     client = Client()
     client.push(replay.end_initial_hold())  # the first frame was not a resume
     client.live(replay, await _store(storage, 4))  # delivered live, as usual
@@ -67,8 +72,10 @@ async def test_a_later_resume_holds_live_events_from_its_start(storage: SqliteSt
             outcome.append(await replay.replay(1, client))
 
         nursery.start_soon(resume)
-        await trio.testing.wait_all_tasks_blocked()  # the resume waits on the store
+        with trio.fail_after(5):
+            await first_read.reached.wait()
         # an event stored and published meanwhile, before the replay read anything
         client.live(replay, await _store(storage, 5))
+        first_read.go.set()
     assert outcome == [(4, False)]
     assert client.seqs == [4, 2, 3, 4, 5]  # after the resume's last_seq: each once, in order

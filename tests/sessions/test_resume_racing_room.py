@@ -9,7 +9,7 @@ import trio
 from netra_trio.core.sessions import SessionPolicy
 from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.sqlite import SqliteStorage
-from tests.sessions.gated_store import Gate, GatedStore
+from tests.gated_store import Gate, GatedStore
 
 
 async def test_a_new_session_never_makes_room_with_one_being_resumed(

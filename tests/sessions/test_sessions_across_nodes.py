@@ -3,7 +3,7 @@ connections: a session resumed on one node as the other node's expiry
 deletes it is either kept (resumed before the deletion: the expiry deletes
 only what is still idle) or not resumed (deleted first: a new session). The
 store is real SQLite; a gate in front of it holds one call until the test
-lets it go (``gated_store.py``), to put the two nodes' calls in each order."""
+lets it go (``tests/gated_store.py``), to put the two nodes' calls in each order."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import trio
 from netra_trio.core.sessions import SessionPolicy
 from netra_trio.server.sessions import SessionCipher, SessionService
 from netra_trio.storage.sqlite import SqliteStorage
-from tests.sessions.gated_store import Gate, GatedStore
+from tests.gated_store import Gate, GatedStore
 
 IDLE_S = 600.0
 CIPHER = SessionCipher(bytes(32))

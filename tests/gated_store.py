@@ -1,4 +1,4 @@
-"""A real session store with gates: the first call of a gated method waits
+"""A real store with gates: the first call of a gated method waits
 until the test lets it go (before the store is asked, or after it answered),
 so that a test can put two callers' reads and writes in the order it needs."""
 
