@@ -159,16 +159,8 @@ class SessionService:
                 resumed = await self._storage.touch_sessions([session_id], now) == 1
             return resumed
         finally:
-            if not resumed:
-                self._release_claim(session_id)
-
-    def _release_claim(self, session_id: str) -> None:
-        count = self._attached[session_id] - 1
-        if count:
-            self._attached[session_id] = count
-        else:
-            del self._attached[session_id]
-            self._lot.unpark_all()  # the expiry may have waited past it
+            if not resumed and self._drop_attachment(session_id):
+                self._lot.unpark_all()  # the expiry may have waited past it
 
     def _readable(self, record: SessionRecord) -> bool:
         try:
@@ -181,12 +173,19 @@ class SessionService:
     def _attach(self, session_id: str) -> None:
         self._attached[session_id] = self._attached.get(session_id, 0) + 1
 
-    async def detach(self, session_id: str) -> None:
+    def _drop_attachment(self, session_id: str) -> bool:
+        """One connection (or claim) fewer on the session; True when it was
+        the last."""
         count = self._attached.get(session_id, 0) - 1
         if count > 0:
             self._attached[session_id] = count
-            return
+            return False
         self._attached.pop(session_id, None)
+        return True
+
+    async def detach(self, session_id: str) -> None:
+        if not self._drop_attachment(session_id):
+            return
         try:
             await self._storage.touch_sessions([session_id], self._clock())
         finally:
